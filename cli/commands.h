@@ -1,0 +1,10 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace fastbert::cli {
+
+// Each runtime-side subcommand lives in its own file as register_<name>(app),
+// which adds the subcommand and its callback.
+void register_commands(CLI::App& app);
+
+}  // namespace fastbert::cli

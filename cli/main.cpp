@@ -1,0 +1,41 @@
+// `fastbert`: one front for every step. Runtime-side commands run here;
+// training-side commands (train, prune, distill, quantize) are handed to the
+// `fastbert-train` executable unchanged.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "fastbert/common/error.h"
+#include "training_tool.h"
+
+int main(int argc, char** argv) {
+  static const std::set<std::string> kTrainingCommands = {"train", "prune", "distill", "quantize"};
+  if (argc >= 2 && kTrainingCommands.count(argv[1])) {
+    return fastbert::cli::exec_training_tool(std::vector<std::string>(argv + 1, argv + argc));
+  }
+
+  CLI::App app{"fastbert: prune, distil, quantize, export and run BERT question answering on CPUs"};
+  app.require_subcommand(1);
+  // Listed for --help only; dispatched above before parsing.
+  for (const auto& name : kTrainingCommands)
+    app.add_subcommand(name, "(training side) run `fastbert " + name + " --help`")->allow_extras();
+
+  fastbert::cli::register_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const fastbert::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
