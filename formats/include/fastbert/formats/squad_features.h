@@ -15,9 +15,9 @@ namespace fastbert {
 //   /attention_mask   int32 [N,S]     1 = real token, 0 = padding
 //   /start_positions  int32 [N]       token index of the answer start; 0 ([CLS]) when
 //   /end_positions    int32 [N]       the window does not contain the answer
-//   /offsets          int32 [N,S,2]   [begin,end) character offsets of each context
-//                                     token in its context (in Unicode code points of
-//                                     the UTF-8 context); -1,-1 for question/special/pad
+//   /offsets          int32 [N,S,2]   [begin,end) byte offsets of each context token
+//                                     in its UTF-8 context; -1,-1 for question,
+//                                     special and padding tokens
 //   /example_index    int32 [N]       row into /example_ids
 //   /example_ids      variable-length string [E]   SQuAD question ids
 //   optional /teacher_start_logits, /teacher_end_logits  float32 [N,S]
