@@ -3,6 +3,8 @@
 namespace fastbert::cli {
 
 void register_commands(CLI::App& app) {
+  register_prepare(app);
+  register_eval(app);
 }
 
 }  // namespace fastbert::cli

@@ -7,4 +7,7 @@ namespace fastbert::cli {
 // which adds the subcommand and its callback.
 void register_commands(CLI::App& app);
 
+void register_prepare(CLI::App& app);
+void register_eval(CLI::App& app);
+
 }  // namespace fastbert::cli
