@@ -51,7 +51,12 @@ std::vector<std::vector<NormChar>> basic_tokenize(std::string_view text, bool lo
     if (lower_case) n = unicode::decompose(unicode::to_lower(cp), decomposed, 32);
     for (int i = 0; i < n; ++i) {
       const char32_t c = decomposed[i];
-      if (lower_case && unicode::is_nonspacing_mark(c)) continue;
+      if (lower_case && unicode::is_nonspacing_mark(c)) {
+        // A dropped combining accent still belongs to the letter before it,
+        // so an answer span ending on that letter keeps its accent.
+        if (!word.empty() && word.back().end == begin) word.back().end = end;
+        continue;
+      }
       // _run_split_on_punc: a punctuation mark is a token of its own.
       if (unicode::is_bert_punctuation(c)) {
         flush();
