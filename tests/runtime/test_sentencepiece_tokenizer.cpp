@@ -70,13 +70,19 @@ TEST_F(SentencePieceTokenizerTest, OffsetsCoverEveryNonSpaceByteInOrder) {
     if (piece.rfind("\xE2\x96\x81", 0) == 0) piece = piece.substr(3);
     std::string surface = text.substr(e.offsets[i].begin, e.offsets[i].end - e.offsets[i].begin);
     if (!surface.empty() && surface[0] == ' ') surface = surface.substr(1);
-    if (e.ids[i] != t.unk_id()) EXPECT_EQ(piece, surface) << "piece " << i;
+    if (e.ids[i] != t.unk_id()) {
+      EXPECT_EQ(piece, surface) << "piece " << i;
+    }
   }
   for (size_t b = 0; b < text.size(); ++b)
-    if (text[b] != ' ') EXPECT_TRUE(covered[b]) << "byte " << b << " of '" << text << "' is in no piece";
+    if (text[b] != ' ') {
+      EXPECT_TRUE(covered[b]) << "byte " << b << " of '" << text << "' is in no piece";
+    }
   // Multi-byte characters are never cut: every span starts on a UTF-8 lead byte.
   for (const auto& o : e.offsets)
-    if (o.begin < static_cast<int32_t>(text.size())) EXPECT_NE(static_cast<unsigned char>(text[o.begin]) & 0xC0, 0x80);
+    if (o.begin < static_cast<int32_t>(text.size())) {
+      EXPECT_NE(static_cast<unsigned char>(text[o.begin]) & 0xC0, 0x80);
+    }
 }
 
 TEST_F(SentencePieceTokenizerTest, LoadTokenizerPicksSentencePieceInADirectory) {
