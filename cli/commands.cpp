@@ -4,6 +4,8 @@ namespace fastbert::cli {
 
 void register_commands(CLI::App& app) {
   register_demo(app);
+  register_prepare(app);
+  register_eval(app);
 }
 
 }  // namespace fastbert::cli

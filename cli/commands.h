@@ -8,5 +8,7 @@ namespace fastbert::cli {
 void register_commands(CLI::App& app);
 
 void register_demo(CLI::App& app);
+void register_prepare(CLI::App& app);
+void register_eval(CLI::App& app);
 
 }  // namespace fastbert::cli

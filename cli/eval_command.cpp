@@ -1,0 +1,142 @@
+// `fastbert eval squad`: EM/F1 of a predictions file, or of a checkpoint whose
+// logits the training side computes (fastbert-train predict) over windows this
+// process tokenizes.
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/formats/squad_features.h"
+#include "fastbert/runtime/squad/squad_dataset.h"
+#include "fastbert/runtime/squad/squad_metric.h"
+#include "fastbert/runtime/squad/squad_postprocess.h"
+#include "fastbert/runtime/squad/squad_windows.h"
+#include "fastbert/runtime/tokenizers/tokenizer.h"
+#include "training_tool.h"
+
+namespace fastbert::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct EvalArgs {
+  std::string data;
+  std::string predictions;
+  std::string model;
+  std::string predictions_out;
+  SquadWindowOptions windows;
+  SquadPostprocessOptions postprocess;
+  int batch_size = 32;
+  int threads = 0;
+};
+
+// A private directory for the intermediate HDF5 files, removed on every exit path.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "fastbert-eval-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary directory in " + fs::temp_directory_path().string());
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Same layout as the official script's output.
+void print_score(const SquadScore& score) {
+  std::cout << "{\"exact_match\": " << nlohmann::json(score.exact_match).dump()
+            << ", \"f1\": " << nlohmann::json(score.f1).dump() << "}" << std::endl;
+  if (score.missing > 0)
+    std::cerr << score.missing << " of " << score.questions << " questions have no prediction and score 0\n";
+}
+
+SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadDataset& data) {
+  const fs::path model(args.model);
+  if (model.extension() == ".fbm")
+    throw Error(args.model + ": the packed .fbm runtime engine is not available yet; evaluate the training "
+                             "checkpoint directory instead");
+  std::error_code ec;
+  if (!fs::is_directory(model, ec))
+    throw Error(args.model + ": not a checkpoint directory (expected config.json, model.safetensors, vocab.txt)");
+
+  const auto tokenizer = load_tokenizer(model);
+  const SquadFeatures features = make_squad_features(data, *tokenizer, args.windows);
+  TempDir tmp;
+  const fs::path features_path = tmp.path() / "features.h5";
+  const fs::path logits_path = tmp.path() / "logits.h5";
+  write_squad_features(features_path, features);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = run_training_tool({"predict", "--checkpoint", model.string(), "--features", features_path.string(),
+                                    "--out", logits_path.string(), "--batch-size", std::to_string(args.batch_size),
+                                    "--threads", std::to_string(args.threads)});
+  if (rc != 0) throw Error("fastbert-train predict failed (exit status " + std::to_string(rc) + ")");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const SquadLogits logits = read_squad_logits(logits_path);
+  std::vector<std::string_view> contexts;
+  contexts.reserve(data.questions.size());
+  for (const auto& q : data.questions) contexts.push_back(data.contexts[q.context]);
+  const auto answers = postprocess_squad(features, logits, contexts, args.postprocess);
+
+  std::cerr << "predicted " << data.questions.size() << " questions (" << features.num_windows() << " windows) in "
+            << seconds << " s: " << static_cast<double>(data.questions.size()) / seconds << " examples/s, "
+            << static_cast<double>(features.num_windows()) / seconds << " windows/s\n";
+
+  SquadPredictionMap predictions;
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < answers.size(); ++i) {
+    predictions[features.example_ids[i]] = answers[i].text;
+    out[features.example_ids[i]] = answers[i].text;
+  }
+  if (!args.predictions_out.empty()) write_file_atomic(args.predictions_out, out.dump(2) + "\n");
+  return predictions;
+}
+
+void run_eval_squad(const EvalArgs& args) {
+  if (args.predictions.empty() == args.model.empty())
+    throw Error("eval squad needs exactly one of --predictions FILE or --model CHECKPOINT_DIR");
+  set_num_threads(args.threads);
+  const SquadDataset data = read_squad(args.data);
+  const SquadPredictionMap predictions =
+      args.model.empty() ? read_squad_predictions(args.predictions) : predict_with_checkpoint(args, data);
+  print_score(evaluate_squad(data, predictions));
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  auto* eval = app.add_subcommand("eval", "Evaluate predictions or a model");
+  eval->require_subcommand(1);
+  auto args = std::make_shared<EvalArgs>();
+  auto* squad = eval->add_subcommand("squad", "SQuAD v1.1 exact match and F1 (official definition)");
+  squad->add_option("--data", args->data, "SQuAD v1.1 JSON with gold answers")->required()->check(CLI::ExistingFile);
+  squad->add_option("--predictions", args->predictions, "JSON object question id -> answer text")
+      ->check(CLI::ExistingFile);
+  squad->add_option("--model", args->model, "training checkpoint directory to predict with");
+  squad->add_option("--predictions-out", args->predictions_out, "write the model's answers here (with --model)");
+  squad->add_option("--max-seq", args->windows.max_seq, "tokens per window")->capture_default_str();
+  squad->add_option("--doc-stride", args->windows.doc_stride, "context tokens between window starts")
+      ->capture_default_str();
+  squad->add_option("--max-query", args->windows.max_query, "question tokens kept")->capture_default_str();
+  squad->add_option("--n-best", args->postprocess.n_best, "start/end candidates per window")->capture_default_str();
+  squad->add_option("--max-answer-length", args->postprocess.max_answer_length, "longest answer in tokens")
+      ->capture_default_str();
+  squad->add_option("--batch-size", args->batch_size, "windows per forward pass")->capture_default_str();
+  squad->add_option("--threads", args->threads, "worker threads (0 = all cores)")->capture_default_str();
+  squad->callback([args] { run_eval_squad(*args); });
+}
+
+}  // namespace fastbert::cli

@@ -1,0 +1,60 @@
+// `fastbert prepare`: SQuAD JSON -> tokenized windows in an HDF5 features file,
+// the input of every training-side command.
+#include <chrono>
+#include <iostream>
+
+#include "commands.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/formats/squad_features.h"
+#include "fastbert/runtime/squad/squad_dataset.h"
+#include "fastbert/runtime/squad/squad_windows.h"
+#include "fastbert/runtime/tokenizers/tokenizer.h"
+
+namespace fastbert::cli {
+
+namespace {
+
+struct PrepareArgs {
+  std::string data;
+  std::string tokenizer;
+  std::string out;
+  SquadWindowOptions windows;
+  int threads = 0;
+};
+
+void run_prepare(const PrepareArgs& args) {
+  set_num_threads(args.threads);
+  const auto t0 = std::chrono::steady_clock::now();
+  const SquadDataset data = read_squad(args.data);
+  const auto tokenizer = load_tokenizer(args.tokenizer);
+  const SquadFeatures features = make_squad_features(data, *tokenizer, args.windows);
+  write_squad_features(args.out, features);
+  int64_t answered = 0;
+  for (int64_t w = 0; w < features.num_windows(); ++w) answered += features.start_positions[w] > 0;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "examples: " << data.questions.size() << "\n"
+            << "windows: " << features.num_windows() << " (" << answered << " holding their answer)\n"
+            << "max_seq " << args.windows.max_seq << ", doc_stride " << args.windows.doc_stride << ", max_query "
+            << args.windows.max_query << ", tokenizer " << features.tokenizer << "\n"
+            << "wrote " << args.out << " in " << seconds << " s\n";
+}
+
+}  // namespace
+
+void register_prepare(CLI::App& app) {
+  auto args = std::make_shared<PrepareArgs>();
+  auto* cmd = app.add_subcommand("prepare", "Tokenize SQuAD v1.1 JSON into an HDF5 features file");
+  cmd->add_option("--data", args->data, "SQuAD v1.1 JSON file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "vocab.txt, SentencePiece .model, or a checkpoint directory holding one")
+      ->required();
+  cmd->add_option("--out", args->out, "output features file (.h5)")->required();
+  cmd->add_option("--max-seq", args->windows.max_seq, "tokens per window")->capture_default_str();
+  cmd->add_option("--doc-stride", args->windows.doc_stride, "context tokens between window starts")
+      ->capture_default_str();
+  cmd->add_option("--max-query", args->windows.max_query, "question tokens kept")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "worker threads (0 = all cores)")->capture_default_str();
+  cmd->callback([args] { run_prepare(*args); });
+}
+
+}  // namespace fastbert::cli

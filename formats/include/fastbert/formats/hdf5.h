@@ -1,0 +1,127 @@
+#pragma once
+// A small RAII layer over the HDF5 C API: the subset fastbert's files need
+// (contiguous typed datasets, scalar attributes, variable-length strings) with
+// every failure turned into a fastbert::Error that names the file and the
+// dataset. HDF5's own error-stack printing is switched off; its innermost
+// message is appended to ours instead.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fastbert::hdf5 {
+
+// Owns one hid_t and closes it with the matching H5?close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void reset();
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+enum class DType { kInt8, kUInt8, kInt32, kInt64, kFloat32, kFloat64, kString, kOther };
+std::string dtype_name(DType t);
+
+template <class T> struct DTypeOf;
+template <> struct DTypeOf<int8_t> { static constexpr DType value = DType::kInt8; };
+template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::kUInt8; };
+template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::kInt32; };
+template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::kInt64; };
+template <> struct DTypeOf<float> { static constexpr DType value = DType::kFloat32; };
+template <> struct DTypeOf<double> { static constexpr DType value = DType::kFloat64; };
+
+struct DatasetInfo {
+  DType dtype = DType::kOther;
+  std::vector<int64_t> shape;
+  int64_t num_elements() const;
+};
+
+struct FileOptions {
+  // When > 0, every object of at least `alignment_threshold` bytes starts at a
+  // multiple of `alignment` in the file (H5Pset_alignment), so that raw data
+  // can be memory-mapped and used in place by SIMD code.
+  int64_t alignment = 0;
+  int64_t alignment_threshold = 0;
+};
+
+// Shape pattern for reads: -1 accepts any extent in that dimension.
+using ShapePattern = std::vector<int64_t>;
+
+class File {
+ public:
+  // Creates (truncating) a file for writing.
+  static File create(const std::filesystem::path& path, const FileOptions& options = {});
+  // Opens an existing file read-only; a missing, foreign or truncated file throws.
+  static File open(const std::filesystem::path& path);
+
+  const std::filesystem::path& path() const { return path_; }
+
+  bool has_dataset(const std::string& name) const;
+  DatasetInfo dataset_info(const std::string& name) const;
+  // Byte offset of a contiguous dataset's raw data in the file (for mapping).
+  int64_t dataset_offset(const std::string& name) const;
+
+  template <class T>
+  void write(const std::string& name, const std::vector<T>& data, const std::vector<int64_t>& shape) {
+    write_raw(name, DTypeOf<T>::value, data.data(), static_cast<int64_t>(data.size()), shape);
+  }
+  template <class T>
+  void write(const std::string& name, const T* data, const std::vector<int64_t>& shape) {
+    write_raw(name, DTypeOf<T>::value, data, -1, shape);
+  }
+  // Reads a dataset that must have exactly type T and a shape matching
+  // `pattern`; the actual shape is stored in *shape when given.
+  template <class T>
+  std::vector<T> read(const std::string& name, const ShapePattern& pattern,
+                      std::vector<int64_t>* shape = nullptr) const {
+    DatasetInfo info = checked_info(name, DTypeOf<T>::value, pattern);
+    std::vector<T> out(static_cast<size_t>(info.num_elements()));
+    read_raw(name, DTypeOf<T>::value, out.data());
+    if (shape) *shape = info.shape;
+    return out;
+  }
+
+  void write_strings(const std::string& name, const std::vector<std::string>& strings);
+  std::vector<std::string> read_strings(const std::string& name) const;
+
+  bool has_attribute(const std::string& name) const;
+  void set_attribute(const std::string& name, int64_t value);
+  void set_attribute(const std::string& name, const std::string& value);
+  int64_t int_attribute(const std::string& name) const;
+  std::string string_attribute(const std::string& name) const;
+
+  // Flushes and closes; errors surface here instead of in the destructor.
+  void close();
+
+ private:
+  File(std::filesystem::path path, Handle file) : path_(std::move(path)), file_(std::move(file)) {}
+  void write_raw(const std::string& name, DType dtype, const void* data, int64_t count,
+                 const std::vector<int64_t>& shape);
+  void read_raw(const std::string& name, DType dtype, void* out) const;
+  DatasetInfo checked_info(const std::string& name, DType dtype, const ShapePattern& pattern) const;
+  Handle open_dataset(const std::string& name) const;
+  [[noreturn]] void fail(const std::string& what) const;
+
+  std::filesystem::path path_;
+  Handle file_;
+};
+
+// True when the file starts with the HDF5 signature.
+bool is_hdf5_file(const std::filesystem::path& path);
+
+}  // namespace fastbert::hdf5

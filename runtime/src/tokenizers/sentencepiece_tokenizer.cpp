@@ -1,0 +1,67 @@
+#include "fastbert/runtime/tokenizers/sentencepiece_tokenizer.h"
+
+#include <sentencepiece_processor.h>
+
+#include "fastbert/common/error.h"
+
+namespace fastbert {
+
+SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file)
+    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()), path_(model_file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(model_file, ec))
+    throw Error(model_file.string() + ": SentencePiece model not found");
+  const auto status = sp_->Load(model_file.string());
+  if (!status.ok()) throw Error(model_file.string() + ": cannot load SentencePiece model: " + status.ToString());
+  unk_id_ = sp_->unk_id();
+  cls_id_ = first_present({"[CLS]", "<cls>", "<s>"});
+  sep_id_ = first_present({"[SEP]", "<sep>", "</s>"});
+  pad_id_ = first_present({"<pad>", "[PAD]"});
+  if (pad_id_ < 0) pad_id_ = sp_->pad_id();
+  if (cls_id_ < 0 || sep_id_ < 0)
+    throw Error(model_file.string() + ": SentencePiece model has no classifier/separator pieces " +
+                "([CLS]/<cls>/<s> and [SEP]/<sep>/</s>) needed for question answering");
+  if (pad_id_ < 0) throw Error(model_file.string() + ": SentencePiece model has no padding piece (<pad>/[PAD])");
+}
+
+SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+int32_t SentencePieceTokenizer::first_present(std::initializer_list<const char*> pieces) const {
+  for (const char* p : pieces) {
+    const int id = sp_->PieceToId(p);
+    // PieceToId answers unk_id for unknown pieces.
+    if (id >= 0 && id != sp_->unk_id() && sp_->IdToPiece(id) == p) return id;
+  }
+  return -1;
+}
+
+Encoding SentencePieceTokenizer::encode(std::string_view text) const {
+  const auto spt = sp_->EncodeAsImmutableProto(absl::string_view(text.data(), text.size()));
+  Encoding enc;
+  const size_t n = spt.pieces_size();
+  enc.ids.reserve(n);
+  enc.offsets.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto piece = spt.pieces(static_cast<int>(i));
+    enc.ids.push_back(static_cast<int32_t>(piece.id()));
+    enc.offsets.push_back(TokenOffset{static_cast<int32_t>(piece.begin()), static_cast<int32_t>(piece.end())});
+  }
+  return enc;
+}
+
+int32_t SentencePieceTokenizer::token_to_id(std::string_view token) const {
+  const int id = sp_->PieceToId(absl::string_view(token.data(), token.size()));
+  if (id == sp_->unk_id() && sp_->IdToPiece(id) != token) return -1;
+  return id;
+}
+
+std::string SentencePieceTokenizer::id_to_token(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) throw Error("token id " + std::to_string(id) + " is outside the vocabulary");
+  return sp_->IdToPiece(id);
+}
+
+int32_t SentencePieceTokenizer::vocab_size() const { return sp_->GetPieceSize(); }
+
+std::string SentencePieceTokenizer::description() const { return "sentencepiece:" + path_.string(); }
+
+}  // namespace fastbert

@@ -1,0 +1,141 @@
+#include "unicode/unicode.h"
+
+#include <utf8proc.h>
+
+namespace fastbert::unicode {
+
+char32_t decode(std::string_view text, size_t pos, size_t* length) {
+  utf8proc_int32_t cp = 0;
+  const utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + pos),
+                                              static_cast<utf8proc_ssize_t>(text.size() - pos), &cp);
+  if (n <= 0) {
+    *length = 1;
+    return 0xFFFD;
+  }
+  *length = static_cast<size_t>(n);
+  return static_cast<char32_t>(cp);
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  utf8proc_uint8_t buf[4];
+  const utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), buf);
+  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
+}
+
+static utf8proc_category_t category(char32_t cp) {
+  return utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+}
+
+bool is_bert_whitespace(char32_t cp) {
+  if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') return true;
+  return category(cp) == UTF8PROC_CATEGORY_ZS;
+}
+
+bool is_bert_control(char32_t cp) {
+  if (cp == '\t' || cp == '\n' || cp == '\r') return false;
+  switch (category(cp)) {
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_bert_punctuation(char32_t cp) {
+  // BERT treats every ASCII non-letter/number symbol as punctuation ("$", "^",
+  // "`") even where Unicode calls it a symbol, for consistency.
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    return true;
+  switch (category(cp)) {
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_cjk_ideograph(char32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
+         (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+}
+
+bool is_nonspacing_mark(char32_t cp) { return category(cp) == UTF8PROC_CATEGORY_MN; }
+
+char32_t to_lower(char32_t cp) {
+  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+}
+
+int decompose(char32_t cp, char32_t* out, int capacity) {
+  utf8proc_int32_t buf[32];
+  int last_boundclass = 0;
+  const utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 32,
+                                                     UTF8PROC_DECOMPOSE, &last_boundclass);
+  if (n <= 0 || n > capacity) {
+    out[0] = cp;
+    return 1;
+  }
+  for (utf8proc_ssize_t i = 0; i < n; ++i) out[i] = static_cast<char32_t>(buf[i]);
+  return static_cast<int>(n);
+}
+
+bool is_python_space(char32_t cp) {
+  switch (cp) {
+    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D:
+    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x20:
+    case 0x85: case 0xA0: case 0x1680:
+    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+      return true;
+    default:
+      return cp >= 0x2000 && cp <= 0x200A;
+  }
+}
+
+bool is_python_word(char32_t cp) {
+  if (cp == '_') return true;
+  switch (category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string python_lower(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    size_t len = 0;
+    const char32_t cp = decode(text, pos, &len);
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp));
+    } else if (cp == 0x130) {
+      // Python's full lower-case mapping: capital I with dot above -> i + combining dot.
+      append_utf8(out, 'i');
+      append_utf8(out, 0x307);
+    } else {
+      append_utf8(out, to_lower(cp));
+    }
+    pos += len;
+  }
+  return out;
+}
+
+}  // namespace fastbert::unicode

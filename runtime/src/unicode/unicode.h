@@ -1,0 +1,33 @@
+#pragma once
+// Internal: the Unicode character classes that BERT's BasicTokenizer and the
+// official SQuAD script use, expressed through utf8proc so that the C++ side
+// classifies characters the way the Python reference implementations do.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace fastbert::unicode {
+
+// Decodes the code point at text[pos]; *length gets its byte length. Invalid
+// UTF-8 yields U+FFFD with length 1 so that no input stops the scan.
+char32_t decode(std::string_view text, size_t pos, size_t* length);
+void append_utf8(std::string& out, char32_t cp);
+
+// BERT BasicTokenizer classes (transformers/models/bert/tokenization_bert.py).
+bool is_bert_whitespace(char32_t cp);   // space, \t, \n, \r, or category Zs
+bool is_bert_control(char32_t cp);      // category C*, except \t \n \r
+bool is_bert_punctuation(char32_t cp);  // ASCII non-alphanumeric symbols, or category P*
+bool is_cjk_ideograph(char32_t cp);     // the CJK blocks BERT splits into single tokens
+bool is_nonspacing_mark(char32_t cp);   // category Mn
+
+// Simple lower-case mapping (Python's str.lower for all but a few special cases).
+char32_t to_lower(char32_t cp);
+// Canonical decomposition (NFD) of one code point; returns the count written.
+int decompose(char32_t cp, char32_t* out, int capacity);
+
+// Python 3 str semantics used by the SQuAD metric.
+bool is_python_space(char32_t cp);   // str.isspace / str.split()
+bool is_python_word(char32_t cp);    // re's \w for str patterns
+std::string python_lower(std::string_view text);
+
+}  // namespace fastbert::unicode

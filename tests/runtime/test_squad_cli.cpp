@@ -1,0 +1,122 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/formats/squad_features.h"
+
+namespace fastbert {
+namespace {
+namespace fs = std::filesystem;
+
+// Runs a shell command; returns its exit status and stdout.
+std::pair<int, std::string> run(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class SquadCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("fastbert-test-cli-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "ckpt");
+    fs::create_directories(dir_ / "tmp");
+    std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nwho\nwhere\nwhat\n?\n.\n,\n##s\n";
+    for (const char* w : {"the", "broncos", "won", "in", "santa", "clara", "denver", "game", "bowl", "super", "50",
+                          "a", "long", "story", "about", "many", "things"})
+      vocab += std::string(w) + "\n";
+    write_file_atomic(dir_ / "ckpt" / "vocab.txt", vocab);
+    std::string context = "The Denver Broncos won Super Bowl 50 in Santa Clara.";
+    for (int i = 0; i < 20; ++i) context += " A long story about many things.";
+    context += " The game, Santa Clara's.";
+    nlohmann::json squad = {
+        {"version", "1.1"},
+        {"data",
+         {{{"title", "t"},
+           {"paragraphs",
+            {{{"context", context},
+              {"qas",
+               {{{"id", "q-who"}, {"question", "Who won?"},
+                 {"answers", {{{"text", "Denver Broncos"}, {"answer_start", 4}}}}},
+                {{"id", "q-where"}, {"question", "Where?"},
+                 {"answers", {{{"text", "Santa Clara"}, {"answer_start", context.size() - 14}}}}}}}}}}}}}};
+    write_file_atomic(dir_ / "squad.json", squad.dump());
+    fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path dir_;
+  std::string fastbert_;
+};
+
+TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
+  const auto [rc, out] = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+                             (dir_ / "ckpt").string() + " --out " + (dir_ / "f.h5").string() +
+                             " --max-seq 32 --doc-stride 8");
+  ASSERT_EQ(rc, 0) << out;
+  const SquadFeatures f = read_squad_features(dir_ / "f.h5");
+  EXPECT_EQ(f.max_seq, 32);
+  EXPECT_EQ(f.doc_stride, 8);
+  EXPECT_EQ(f.example_ids, (std::vector<std::string>{"q-who", "q-where"}));
+  EXPECT_GT(f.num_windows(), 4);
+  EXPECT_NE(out.find("examples: 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("windows: " + std::to_string(f.num_windows())), std::string::npos) << out;
+}
+
+TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
+  const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
+  const auto [rc, out] =
+      run("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" + (dir_ / "args.txt").string() + " " + fastbert_ +
+          " eval squad --data " + (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() +
+          " --max-seq 32 --doc-stride 8 --batch-size 4 --threads 1 --predictions-out " +
+          (dir_ / "preds.json").string() + " 2>/dev/null");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "{\"exact_match\": 100.0, \"f1\": 100.0}\n");
+  const auto preds = nlohmann::json::parse(read_file(dir_ / "preds.json"));
+  EXPECT_EQ(preds.at("q-who"), "Denver Broncos");
+  EXPECT_EQ(preds.at("q-where"), "Santa Clara");
+  const std::string args = read_file(dir_ / "args.txt");
+  EXPECT_NE(args.find("predict\n--checkpoint\n" + (dir_ / "ckpt").string() + "\n--features\n"), std::string::npos)
+      << args;
+  EXPECT_NE(args.find("--batch-size\n4\n--threads\n1\n"), std::string::npos) << args;
+  // The temporary features and logits were made under TMPDIR and are gone.
+  EXPECT_NE(args.find((dir_ / "tmp" / "fastbert-eval-").string()), std::string::npos) << args;
+  EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));
+}
+
+TEST_F(SquadCli, EvalWithPredictionsPrintsOfficialJson) {
+  write_file_atomic(dir_ / "p.json", R"({"q-who": "the Broncos", "q-where": "Santa Clara, California"})");
+  const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --predictions " +
+                             (dir_ / "p.json").string());
+  ASSERT_EQ(rc, 0) << out;
+  // who: best F1 2/3 (1 of 2 gold tokens); where: 0.8.
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_DOUBLE_EQ(j.at("exact_match").get<double>(), 0.0);
+  EXPECT_NEAR(j.at("f1").get<double>(), 100.0 * (2.0 / 3.0 + 0.8) / 2, 1e-9);
+}
+
+TEST_F(SquadCli, EvalRejectsFbmModelsAndMissingInputsClearly) {
+  auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model x.fbm 2>&1");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find(".fbm runtime engine is not available"), std::string::npos) << out;
+  std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " 2>&1");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("exactly one of --predictions"), std::string::npos) << out;
+  std::tie(rc, out) = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+                          (dir_ / "nothing").string() + " --out " + (dir_ / "f.h5").string() + " 2>&1");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("tokenizer not found"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace fastbert
