@@ -1,0 +1,24 @@
+#pragma once
+#include <filesystem>
+
+#include "fastbert/train/trainer.h"
+
+namespace fastbert {
+
+// `fastbert-train train RECIPE.yaml`: loads the recipe, gets its training
+// features (data.train as a features .h5, or SQuAD .json prepared once by
+// `fastbert prepare` into OUTPUT/features-train-*.h5), trains or resumes, and
+// writes OUTPUT/train_report.json.
+TrainReport run_train_command(const std::filesystem::path& recipe_path, const TrainOptions& options);
+
+// `fastbert-train predict`: logits of a checkpoint for every window of a
+// features file, written as a fastbert-logits HDF5 file.
+void run_predict_command(const std::filesystem::path& checkpoint, const std::filesystem::path& features,
+                         const std::filesystem::path& out, int64_t batch_size, int threads);
+
+// The features file a recipe trains on; runs `fastbert prepare` when data.train
+// is SQuAD JSON and the prepared file does not exist yet. The `fastbert`
+// executable is looked for beside the running one; FASTBERT_BIN overrides.
+std::filesystem::path training_features_path(const Recipe& recipe);
+
+}  // namespace fastbert

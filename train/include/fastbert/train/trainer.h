@@ -1,0 +1,54 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fastbert/formats/squad_features.h"
+#include "fastbert/train/recipe.h"
+
+namespace fastbert {
+
+struct TrainOptions {
+  int threads = -1;              // < 0: the recipe's setting
+  // > 0: stop after this many optimizer steps in this process, leaving a
+  // checkpoint behind exactly as if the process had been killed right after
+  // saving it. Tests use it to prove that resuming reproduces the run.
+  int64_t stop_after_steps = 0;
+  bool log = true;               // progress lines on stderr
+};
+
+struct StageReport {
+  std::string name;
+  int64_t total_steps = 0;
+  int64_t warmup_steps = 0;
+  std::vector<double> losses;  // one per optimizer step, resumed runs included
+};
+
+struct TrainReport {
+  std::vector<StageReport> stages;
+  bool finished = false;        // every stage ran to its last step
+  bool resumed = false;         // started from OUTPUT/checkpoint-last
+  int64_t steps_run = 0;        // optimizer steps taken by this process
+  int64_t examples_run = 0;     // windows processed by this process
+  double seconds = 0;           // wall time of this process's steps
+  double train_seconds_total = 0;  // over every run that contributed, from the checkpoint
+  int64_t examples_total = 0;
+  std::filesystem::path final_dir;  // OUTPUT/final once finished
+};
+
+// Runs (or resumes) every stage of `recipe` on windows already in memory.
+// Checkpoints go to OUTPUT/checkpoint-last (atomic), the last stage's model to
+// OUTPUT/final, both in Hugging Face layout.
+TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options);
+
+// The learning rate of optimizer step `step` (0-based) under a linear warm-up
+// to `base` over `warmup` steps, then a linear decay to 0 at `total`; the same
+// schedule as transformers' get_linear_schedule_with_warmup.
+double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t total);
+
+// The order in which an epoch visits the windows: a permutation of [0, n)
+// that depends only on (seed, epoch), so a resumed run sees the same batches.
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
+
+}  // namespace fastbert

@@ -1,0 +1,106 @@
+#include "fastbert/train/commands.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/model/checkpoint.h"
+#include "fastbert/train/predict.h"
+
+extern char** environ;
+
+namespace fastbert {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fastbert_executable() {
+  if (const char* env = std::getenv("FASTBERT_BIN"); env && *env) return env;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot locate the running executable: " + ec.message());
+  return self.parent_path() / "fastbert";
+}
+
+// Tokenizing needs the runtime side (SentencePiece), which must not be loaded
+// into this LibTorch process: it runs as a child.
+void run_child(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int rc = ::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ); rc != 0)
+    throw Error("cannot run " + args[0] + ": " + std::strerror(rc) + " (set FASTBERT_BIN to the fastbert executable)");
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw Error(std::string("waitpid failed: ") + std::strerror(errno));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string cmd;
+    for (const auto& a : args) cmd += (cmd.empty() ? "" : " ") + a;
+    throw Error("`" + cmd + "` failed" +
+                (WIFEXITED(status) ? " with exit status " + std::to_string(WEXITSTATUS(status))
+                                   : " (killed by signal " + std::to_string(WTERMSIG(status)) + ")"));
+  }
+}
+
+}  // namespace
+
+fs::path training_features_path(const Recipe& r) {
+  const fs::path& train = r.data.train;
+  if (!fs::exists(train)) throw Error(r.source.string() + ": data.train " + train.string() + ": no such file");
+  if (train.extension() != ".json") return train;
+  const fs::path out = r.output / ("features-train-s" + std::to_string(r.data.max_seq) + "-d" +
+                                   std::to_string(r.data.doc_stride) + "-q" + std::to_string(r.data.max_query) + ".h5");
+  if (fs::exists(out)) return out;
+  fs::create_directories(r.output);
+  std::fprintf(stderr, "preparing %s -> %s\n", train.string().c_str(), out.string().c_str());
+  run_child({fastbert_executable().string(), "prepare", "--data", train.string(), "--tokenizer", r.model.string(),
+             "--out", out.string(), "--max-seq", std::to_string(r.data.max_seq), "--doc-stride",
+             std::to_string(r.data.doc_stride), "--max-query", std::to_string(r.data.max_query)});
+  if (!fs::exists(out)) throw Error("`fastbert prepare` did not write " + out.string());
+  return out;
+}
+
+TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& options) {
+  const Recipe recipe = Recipe::load(recipe_path);
+  const fs::path features_path = training_features_path(recipe);
+  const SquadFeatures features = read_squad_features(features_path);
+  TrainReport report = train_recipe(recipe, features, options);
+  if (report.finished) {
+    const double rate = report.train_seconds_total > 0 ? report.examples_total / report.train_seconds_total : 0;
+    nlohmann::json j = {{"recipe", fs::weakly_canonical(recipe_path).string()},
+                        {"features", fs::weakly_canonical(features_path).string()},
+                        {"train_windows", features.num_windows()},
+                        {"train_examples", features.example_ids.size()},
+                        {"max_seq", recipe.data.max_seq},
+                        {"train_seconds", report.train_seconds_total},
+                        {"windows_trained", report.examples_total},
+                        {"train_examples_per_s", rate},
+                        {"final_loss", report.stages.back().losses.empty() ? 0.0 : report.stages.back().losses.back()},
+                        {"model", fs::weakly_canonical(report.final_dir).string()}};
+    write_file_atomic(recipe.output / "train_report.json", j.dump(2) + "\n");
+    std::fprintf(stderr, "trained %lld windows in %.1f s (%.2f windows/s); model in %s\n",
+                 static_cast<long long>(report.examples_total), report.train_seconds_total, rate,
+                 report.final_dir.string().c_str());
+  }
+  return report;
+}
+
+void run_predict_command(const fs::path& checkpoint, const fs::path& features_path, const fs::path& out,
+                         int64_t batch_size, int threads) {
+  set_num_threads(threads);
+  torch::set_num_threads(num_threads());
+  BertForQuestionAnswering model = load_bert_qa(checkpoint);
+  const SquadFeatures features = read_squad_features(features_path);
+  const SquadLogits logits = predict_logits(model, features, batch_size);
+  write_squad_logits(out, logits);
+}
+
+}  // namespace fastbert

@@ -1,0 +1,345 @@
+#include "fastbert/train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/model/checkpoint.h"
+#include "fastbert/train/batch.h"
+
+namespace fastbert {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kStateFile = "trainer_state.json";
+constexpr const char* kOptimizerFile = "optimizer.pt";
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Dropout draws from torch's global generator; re-seeding it from the step
+// makes each step's randomness independent of what ran before it, so a run
+// resumed at step k draws exactly what the uninterrupted run drew.
+void seed_step(uint64_t seed, std::size_t stage, int64_t step) {
+  torch::manual_seed(splitmix64(splitmix64(seed) ^ splitmix64((static_cast<uint64_t>(stage) << 40) ^
+                                                              static_cast<uint64_t>(step))));
+}
+
+struct TrainerState {
+  std::size_t stage = 0;
+  int64_t step = 0;        // optimizer steps done within `stage`
+  bool stage_done = false;
+  std::string resume_key;
+  int64_t num_windows = 0;
+  std::vector<std::vector<double>> losses;  // per stage
+  double train_seconds = 0;
+  int64_t examples_seen = 0;
+
+  json to_json(const Recipe& r) const {
+    return {{"format", "fastbert-trainer-state"},
+            {"version", 1},
+            {"stage", stage},
+            {"stage_name", r.stages.at(stage).name},
+            {"step", step},
+            {"stage_done", stage_done},
+            {"resume_key", resume_key},
+            {"num_windows", num_windows},
+            {"losses", losses},
+            {"train_seconds", train_seconds},
+            {"examples_seen", examples_seen}};
+  }
+
+  static TrainerState load(const fs::path& file) {
+    json j;
+    try {
+      j = json::parse(read_file(file));
+    } catch (const json::exception& e) {
+      throw Error(file.string() + ": damaged trainer state (" + e.what() + "); delete the checkpoint to start over");
+    }
+    try {
+      if (j.at("format") != "fastbert-trainer-state" || j.at("version") != 1)
+        throw Error(file.string() + ": not a fastbert trainer state of version 1");
+      TrainerState s;
+      s.stage = j.at("stage").get<std::size_t>();
+      s.step = j.at("step").get<int64_t>();
+      s.stage_done = j.at("stage_done").get<bool>();
+      s.resume_key = j.at("resume_key").get<std::string>();
+      s.num_windows = j.at("num_windows").get<int64_t>();
+      s.losses = j.at("losses").get<std::vector<std::vector<double>>>();
+      s.train_seconds = j.at("train_seconds").get<double>();
+      s.examples_seen = j.at("examples_seen").get<int64_t>();
+      return s;
+    } catch (const json::exception& e) {
+      throw Error(file.string() + ": damaged trainer state (" + e.what() + "); delete the checkpoint to start over");
+    }
+  }
+};
+
+std::string first_difference(const std::string& saved_key, const std::string& recipe_key) {
+  const json patch = json::diff(json::parse(saved_key), json::parse(recipe_key));
+  if (patch.empty()) return "?";
+  std::string path = patch[0].value("path", "?");
+  return path;
+}
+
+struct StagePlan {
+  int64_t per_step;         // windows per optimizer step
+  int64_t steps_per_epoch;
+  int64_t total_steps;
+  int64_t warmup_steps;
+};
+
+StagePlan plan_stage(const StageSettings& s, int64_t num_windows) {
+  StagePlan p;
+  p.per_step = s.batch_size * s.grad_accum;
+  p.steps_per_epoch = (num_windows + p.per_step - 1) / p.per_step;
+  p.total_steps = p.steps_per_epoch * s.epochs;
+  if (s.max_steps > 0) p.total_steps = std::min(p.total_steps, s.max_steps);
+  p.warmup_steps = s.warmup_steps >= 0 ? std::min(s.warmup_steps, p.total_steps)
+                                       : static_cast<int64_t>(s.warmup_fraction * static_cast<double>(p.total_steps));
+  return p;
+}
+
+// AdamW without weight decay on biases and LayerNorm weights (the BERT recipe).
+std::unique_ptr<torch::optim::AdamW> make_optimizer(BertForQuestionAnswering& model, const StageSettings& s) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& p : model->named_parameters()) {
+    const std::string& n = p.key();
+    const bool exempt = n.size() >= 5 && (n.compare(n.size() - 5, 5, ".bias") == 0 ||
+                                          n.find("LayerNorm.") != std::string::npos);
+    (exempt ? no_decay : decay).push_back(p.value());
+  }
+  auto opts = torch::optim::AdamWOptions(s.learning_rate).betas({0.9, 0.999}).eps(1e-8);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(opts).weight_decay(s.weight_decay)));
+  groups.emplace_back(no_decay,
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(opts).weight_decay(0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), opts);
+}
+
+std::string format_duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return buf;
+}
+
+void save_checkpoint(const fs::path& dir, BertForQuestionAnswering& model, torch::optim::AdamW* optimizer,
+                     const TrainerState& state, const Recipe& recipe) {
+  AtomicPath out(dir);
+  fs::create_directories(out.temp_path());
+  write_bert_qa_files(model, out.temp_path(), recipe.model);
+  if (optimizer) torch::save(*optimizer, (out.temp_path() / kOptimizerFile).string());
+  write_file_atomic(out.temp_path() / kStateFile, state.to_json(recipe).dump(1) + "\n");
+  out.commit();
+}
+
+}  // namespace
+
+double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t total) {
+  if (step < warmup) return base * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup));
+  return base * std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
+}
+
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t state = splitmix64(seed) ^ splitmix64(0x5eed0000ULL + static_cast<uint64_t>(epoch));
+  // Fisher-Yates with our own generator: std::shuffle's output is not
+  // specified by the standard and could differ between library versions.
+  for (int64_t i = n - 1; i > 0; --i) {
+    state = splitmix64(state);
+    const int64_t j = static_cast<int64_t>(state % static_cast<uint64_t>(i + 1));
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options) {
+  const int64_t n = features.num_windows();
+  if (n <= 0) throw Error("no training windows in the features");
+  if (features.max_seq != recipe.data.max_seq)
+    throw Error("the training features have max_seq " + std::to_string(features.max_seq) + " but " +
+                recipe.source.string() + " asks for data.max_seq " + std::to_string(recipe.data.max_seq));
+  check_features_shape(features);
+
+  const int threads = options.threads >= 0 ? options.threads : recipe.threads;
+  set_num_threads(threads);
+  torch::set_num_threads(num_threads());
+
+  const fs::path ckpt_dir = recipe.output / "checkpoint-last";
+  const fs::path final_dir = recipe.output / "final";
+  fs::create_directories(recipe.output);
+
+  TrainReport report;
+  TrainerState state;
+  BertForQuestionAnswering model{nullptr};
+  if (fs::exists(ckpt_dir / kStateFile)) {
+    state = TrainerState::load(ckpt_dir / kStateFile);
+    if (state.stage >= recipe.stages.size())
+      throw Error(ckpt_dir.string() + " is at stage " + std::to_string(state.stage) + " but " +
+                  recipe.source.string() + " has only " + std::to_string(recipe.stages.size()) + " stages");
+    const std::string key = recipe.resume_key(state.stage);
+    if (state.resume_key != key)
+      throw Error(ckpt_dir.string() + " was written by a different recipe (first difference at '" +
+                  first_difference(state.resume_key, key) + "'); resuming would not give the same result. "
+                  "Restore the recipe or delete " + recipe.output.string() + " to start over");
+    if (state.num_windows != n)
+      throw Error(ckpt_dir.string() + " was trained on " + std::to_string(state.num_windows) +
+                  " windows but the features now have " + std::to_string(n) + "; delete it to start over");
+    model = load_bert_qa(ckpt_dir);
+    report.resumed = true;
+  } else {
+    torch::manual_seed(recipe.stages.front().seed);  // fresh weights (QA head, demo model) depend on the seed only
+    model = load_bert_qa(recipe.model);
+    state.resume_key = recipe.resume_key(0);
+    state.num_windows = n;
+  }
+  state.losses.resize(recipe.stages.size());
+
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  const double seconds_before = state.train_seconds;
+
+  bool stopped = false;
+  for (std::size_t s = state.stage; s < recipe.stages.size() && !stopped; ++s) {
+    const StageSettings& st = recipe.stages[s];
+    const StagePlan plan = plan_stage(st, n);
+    const bool resuming_mid_stage = report.resumed && s == state.stage && !state.stage_done;
+    if (s == state.stage && state.stage_done) continue;  // finished earlier; its model is the one loaded
+    if (!resuming_mid_stage) {
+      state.stage = s;
+      state.step = 0;
+      state.stage_done = false;
+      state.resume_key = recipe.resume_key(s);
+      state.losses[s].clear();
+    }
+    auto optimizer = make_optimizer(model, st);
+    if (resuming_mid_stage && state.step > 0) {
+      const fs::path opt_file = ckpt_dir / kOptimizerFile;
+      if (!fs::exists(opt_file)) throw Error(opt_file.string() + ": missing; the checkpoint cannot be resumed");
+      try {
+        torch::load(*optimizer, opt_file.string());
+      } catch (const c10::Error& e) {
+        throw Error(opt_file.string() + ": cannot be read (" + e.msg() + ")");
+      }
+    }
+    if (options.log && state.step < plan.total_steps)
+      std::fprintf(stderr, "stage %s: %lld windows, %lld steps of %lld windows (%lld warm-up), %s step %lld\n",
+                   st.name.c_str(), static_cast<long long>(n), static_cast<long long>(plan.total_steps),
+                   static_cast<long long>(plan.per_step), static_cast<long long>(plan.warmup_steps),
+                   state.step ? "resuming after" : "starting at", static_cast<long long>(state.step));
+
+    model->train();
+    std::vector<int64_t> order;
+    int64_t order_epoch = -1;
+    double window_loss_sum = 0;
+    int64_t log_windows = 0, log_steps = 0;
+    auto log_started = std::chrono::steady_clock::now();
+    while (state.step < plan.total_steps) {
+      const int64_t step = state.step;
+      const int64_t epoch = step / plan.steps_per_epoch;
+      if (epoch != order_epoch) {
+        order = epoch_order(n, st.seed, epoch);
+        order_epoch = epoch;
+      }
+      const int64_t begin = (step % plan.steps_per_epoch) * plan.per_step;
+      const int64_t end = std::min(n, begin + plan.per_step);
+      seed_step(st.seed, s, step);
+      const double lr = linear_schedule_lr(st.learning_rate, step, plan.warmup_steps, plan.total_steps);
+      for (auto& group : optimizer->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+
+      optimizer->zero_grad();
+      double step_loss = 0;
+      for (int64_t mb = begin; mb < end; mb += st.batch_size) {
+        const int64_t mb_end = std::min(end, mb + st.batch_size);
+        const std::vector<int64_t> rows(order.begin() + mb, order.begin() + mb_end);
+        const Batch batch = make_batch(features, rows);
+        auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
+        // Weighted so that the gradient is the mean over the step's windows
+        // however they are split into micro-batches.
+        const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
+        auto loss = qa_loss(logits, batch.start_positions, batch.end_positions) * weight;
+        loss.backward();
+        step_loss += loss.item<double>();
+      }
+      if (!std::isfinite(step_loss))
+        throw Error("stage " + st.name + " step " + std::to_string(step + 1) +
+                    ": the loss is not finite; lower the learning rate");
+      if (st.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), st.max_grad_norm);
+      optimizer->step();
+
+      state.step = step + 1;
+      state.losses[s].push_back(step_loss);
+      state.examples_seen += end - begin;
+      report.steps_run += 1;
+      report.examples_run += end - begin;
+      window_loss_sum += step_loss;
+      log_windows += end - begin;
+      log_steps += 1;
+      state.train_seconds = seconds_before + elapsed();
+
+      const bool last = state.step == plan.total_steps;
+      const bool stop_now = options.stop_after_steps > 0 && report.steps_run >= options.stop_after_steps && !last;
+      if (options.log && (state.step % st.log_every_steps == 0 || last || stop_now)) {
+        const double window_s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - log_started).count();
+        const double rate = log_windows / std::max(1e-9, window_s);
+        const double eta = (plan.total_steps - state.step) * plan.per_step / std::max(1e-9, rate);
+        std::fprintf(stderr, "[%s] step %lld/%lld  loss %.4f  lr %.3g  %.1f examples/s  elapsed %s  eta %s\n",
+                     st.name.c_str(), static_cast<long long>(state.step), static_cast<long long>(plan.total_steps),
+                     window_loss_sum / log_steps, lr, rate, format_duration(elapsed()).c_str(),
+                     format_duration(eta).c_str());
+        window_loss_sum = 0;
+        log_windows = 0;
+        log_steps = 0;
+        log_started = std::chrono::steady_clock::now();
+      }
+      if (last) break;
+      if (state.step % st.save_every_steps == 0 || stop_now) save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe);
+      if (stop_now) {
+        stopped = true;
+        break;
+      }
+    }
+    if (stopped) break;
+    state.stage_done = true;
+    // A finished stage needs no optimizer state: the next one starts afresh.
+    save_checkpoint(ckpt_dir, model, nullptr, state, recipe);
+  }
+
+  report.finished = !stopped && state.stage + 1 == recipe.stages.size() && state.stage_done;
+  if (report.finished) {
+    if (!fs::exists(final_dir / "model.safetensors") || report.steps_run > 0)
+      save_bert_qa(model, final_dir, recipe.model);
+    report.final_dir = final_dir;
+    if (options.log && report.steps_run == 0)
+      std::fprintf(stderr, "%s: already trained to the last step; the model is in %s\n",
+                   recipe.source.string().c_str(), final_dir.string().c_str());
+  }
+  for (std::size_t s = 0; s < recipe.stages.size(); ++s) {
+    const StagePlan plan = plan_stage(recipe.stages[s], n);
+    report.stages.push_back({recipe.stages[s].name, plan.total_steps, plan.warmup_steps, state.losses[s]});
+  }
+  report.seconds = elapsed();
+  report.train_seconds_total = state.train_seconds;
+  report.examples_total = state.examples_seen;
+  return report;
+}
+
+}  // namespace fastbert
