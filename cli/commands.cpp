@@ -3,6 +3,7 @@
 namespace fastbert::cli {
 
 void register_commands(CLI::App& app) {
+  register_bench(app);
 }
 
 }  // namespace fastbert::cli

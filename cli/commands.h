@@ -7,4 +7,6 @@ namespace fastbert::cli {
 // which adds the subcommand and its callback.
 void register_commands(CLI::App& app);
 
+void register_bench(CLI::App& app);
+
 }  // namespace fastbert::cli

@@ -68,7 +68,7 @@ TEST(DenseLinear, Int8WithZeroPointScalesAndBiasMatchesIntegerReference) {
       for (int64_t p = 0; p < k; ++p) acc += int32_t(w[j * k + p]) * (int32_t(x[i * k + p]) - zp);
       want[i * n + j] = float(acc) * x_scale * w_scales[j] + bias[j];
     }
-  const DenseLinear lin({m, k, n, DenseType::u8, false, false}, w.data(), w_scales.data(), bias.data());
+  const DenseLinear lin({m, k, n, DenseType::u8, false, false, true}, w.data(), w_scales.data(), bias.data());
   std::vector<float> y(size_t(m * n));
   lin.execute(x.data(), y.data(), x_scale, zp);
   expect_close(y, want, 1e-4f);

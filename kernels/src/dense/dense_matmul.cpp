@@ -87,14 +87,14 @@ DenseLinear::DenseLinear(const DenseLinearDesc& d, const void* weights, const fl
   const memory::dims y_strides = d.y_feature_major ? memory::dims{1, d.m} : memory::dims{d.n, 1};
   std::ostringstream key;
   key << "linear:" << d.m << "x" << d.k << "x" << d.n << ":" << int(d.x_type) << d.x_feature_major
-      << d.y_feature_major;
+      << d.y_feature_major << d.x_zero_point;
   im.pd = cached(key.str(), [&] {
     memory::desc x_md({d.m, d.k}, xt, x_strides);
     memory::desc w_md({d.k, d.n}, wt, tag::any);
     memory::desc y_md({d.m, d.n}, dt::f32, y_strides);
     dnnl::primitive_attr attr;
     if (im.int8) attr.set_output_scales(2, {DNNL_RUNTIME_F32_VAL});
-    if (d.x_type == DenseType::u8) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    if (d.x_type == DenseType::u8 && d.x_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     // Bias as a post-op: applied after the output scale in every oneDNN
     // version (matmul's own int8 bias is added before it in 2.x).
     dnnl::post_ops ops;
@@ -121,6 +121,8 @@ std::string DenseLinear::implementation() const { return impl_name(impl_->pd); }
 void DenseLinear::execute(const void* x, float* y, float x_scale, int32_t x_zero_point) const {
   const Impl& im = *impl_;
   const DenseLinearDesc& d = im.desc;
+  if (x_zero_point != 0 && !(d.x_type == DenseType::u8 && d.x_zero_point))
+    throw Error("DenseLinear::execute: zero point given but the primitive was not created with one");
   if (!x || !y) throw Error("DenseLinear::execute: null input or output");
   auto& eng = cpu_engine();
   memory x_mem(im.pd.src_desc(), eng, const_cast<void*>(x));
@@ -137,7 +139,7 @@ void DenseLinear::execute(const void* x, float* y, float x_scale, int32_t x_zero
     for (int64_t i = 0; i < d.n; ++i) scales[i] = x_scale * im.w_scales[i];
     args.emplace(DNNL_ARG_ATTR_OUTPUT_SCALES, memory(memory::desc({d.n}, dt::f32, tag::a), eng, scales.data()));
   }
-  if (d.x_type == DenseType::u8)
+  if (d.x_type == DenseType::u8 && d.x_zero_point)
     args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory(memory::desc({1}, dt::s32, tag::a), eng, &zp));
   dnnl::stream s(eng);
   im.prim.execute(s, args);

@@ -22,6 +22,9 @@ struct DenseLinearDesc {
   DenseType x_type = DenseType::f32;  // f32, u8 or s8; W is f32 or s8 accordingly
   bool x_feature_major = false;       // x stored as k x m
   bool y_feature_major = false;       // y stored as n x m
+  // u8 x only: subtract a run-time zero point (some oneDNN implementations
+  // are slower with it, so it is asked for explicitly).
+  bool x_zero_point = false;
 };
 
 class DenseLinear {
