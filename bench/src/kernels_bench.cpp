@@ -224,7 +224,7 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
       std::vector<float> y(size_t(n * m));
 
       // Dense engines do not depend on the sparsity: built once per (shape, M).
-      const DenseLinear int8({m, k, n, DenseType::u8}, dense_w.data(), w_scales.data(), bias.data());
+      const DenseLinear int8({m, k, n, DenseType::u8, false, false, 0.02f}, dense_w.data(), w_scales.data(), bias.data());
       const DenseLinear fp32({m, k, n, DenseType::f32}, dense_wf.data(), nullptr, bias.data());
       int8_impl = int8.implementation();
       fp32_impl = fp32.implementation();
@@ -251,7 +251,7 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
           a.ldy = m;
           spmm.execute(a);
         }};
-        Engine e_int8{[&] { int8.execute(ring_int8.get(), y.data(), 0.02f); }};
+        Engine e_int8{[&] { int8.execute(ring_int8.get(), y.data()); }};
         Engine e_fp32{[&] { fp32.execute(ring_fp32.get(), y.data()); }};
         for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->calibrate();
         for (int r = 0; r < o.repeats; ++r)

@@ -68,16 +68,32 @@ TEST(DenseLinear, Int8WithZeroPointScalesAndBiasMatchesIntegerReference) {
       for (int64_t p = 0; p < k; ++p) acc += int32_t(w[j * k + p]) * (int32_t(x[i * k + p]) - zp);
       want[i * n + j] = float(acc) * x_scale * w_scales[j] + bias[j];
     }
-  const DenseLinear lin({m, k, n, DenseType::u8, false, false, true}, w.data(), w_scales.data(), bias.data());
-  std::vector<float> y(size_t(m * n));
-  lin.execute(x.data(), y.data(), x_scale, zp);
-  expect_close(y, want, 1e-4f);
+  for (bool feature_major : {false, true}) {
+    DenseLinearDesc d{m, k, n, DenseType::u8, feature_major, feature_major, x_scale, zp};
+    std::vector<uint8_t> xin = x;
+    if (feature_major)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < k; ++p) xin[p * m + i] = x[i * k + p];
+    const DenseLinear lin(d, w.data(), w_scales.data(), bias.data());
+    std::vector<float> y(size_t(m * n));
+    lin.execute(xin.data(), y.data());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        // The zero point is folded into the fp32 bias: tolerance relative to its size.
+        const float got = feature_major ? y[j * m + i] : y[i * n + j];
+        ASSERT_NEAR(got, want[i * n + j], 2e-5f * (std::fabs(want[i * n + j]) + 255.0f * 127.0f * k * x_scale *
+                                                                                  w_scales[j] / 64.0f))
+            << i << "," << j << " " << lin.implementation();
+      }
+  }
 }
 
 TEST(DenseLinear, RejectsBadShapesAndMissingScales) {
   std::vector<int8_t> w(16);
   EXPECT_THROW(DenseLinear({0, 4, 4, DenseType::f32}, w.data()), Error);
   EXPECT_THROW(DenseLinear({4, 4, 4, DenseType::s8}, w.data(), nullptr), Error);
+  const float scales[4] = {1, 1, 1, 1};
+  EXPECT_THROW(DenseLinear({4, 4, 4, DenseType::s8, false, false, 1.0f, 3}, w.data(), scales), Error);
 }
 
 TEST(DenseLinear, PrimitivesAreCachedPerShape) {

@@ -2,6 +2,7 @@
 
 #include <dnnl.hpp>
 
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -63,7 +64,6 @@ struct DenseLinear::Impl {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul prim;
   memory weights;          // reordered once
-  std::vector<float> w_scales;
   std::vector<float> bias;  // n, zero when none
   bool int8 = false;
 };
@@ -78,29 +78,45 @@ DenseLinear::DenseLinear(const DenseLinearDesc& d, const void* weights, const fl
   im.desc = d;
   im.int8 = d.x_type != DenseType::f32;
   if (im.int8 && !w_scales) throw Error("DenseLinear: int8 weights need per-output scales");
-  if (im.int8) im.w_scales.assign(w_scales, w_scales + d.n);
+  if (im.int8)
+    for (int64_t j = 0; j < d.n; ++j)
+      if (!(std::isfinite(d.x_scale * w_scales[j]) && d.x_scale * w_scales[j] > 0.0f))
+        throw Error("DenseLinear: scale of output " + std::to_string(j) + " must be finite and positive");
+  if (d.x_zero_point != 0 && d.x_type != DenseType::u8)
+    throw Error("DenseLinear: a zero point needs u8 inputs");
   im.bias.assign(size_t(d.n), 0.0f);
   if (bias) im.bias.assign(bias, bias + d.n);
+  std::vector<float> scales;
+  if (im.int8) {
+    scales.resize(size_t(d.n));
+    const int8_t* w = static_cast<const int8_t*>(weights);
+    for (int64_t j = 0; j < d.n; ++j) {
+      scales[j] = d.x_scale * w_scales[j];
+      int64_t row_sum = 0;
+      for (int64_t p = 0; p < d.k; ++p) row_sum += w[j * d.k + p];
+      // oneDNN 2.x adds an int8 matmul's bias before the output scale:
+      // dst = scale * (acc + bias), so the bias is stored divided by it.
+      im.bias[j] = float((double(im.bias[j]) - double(scales[j]) * double(d.x_zero_point) * double(row_sum)) /
+                         double(scales[j]));
+    }
+  }
 
   const dt xt = to_dnnl(d.x_type), wt = im.int8 ? dt::s8 : dt::f32;
   const memory::dims x_strides = d.x_feature_major ? memory::dims{1, d.m} : memory::dims{d.k, 1};
   const memory::dims y_strides = d.y_feature_major ? memory::dims{1, d.m} : memory::dims{d.n, 1};
+  // Constant scales are part of the primitive, so they are part of the key.
   std::ostringstream key;
   key << "linear:" << d.m << "x" << d.k << "x" << d.n << ":" << int(d.x_type) << d.x_feature_major
-      << d.y_feature_major << d.x_zero_point;
+      << d.y_feature_major;
+  for (float sc : scales) key << ":" << sc;
   im.pd = cached(key.str(), [&] {
     memory::desc x_md({d.m, d.k}, xt, x_strides);
     memory::desc w_md({d.k, d.n}, wt, tag::any);
+    memory::desc b_md({1, d.n}, dt::f32, tag::ab);
     memory::desc y_md({d.m, d.n}, dt::f32, y_strides);
     dnnl::primitive_attr attr;
-    if (im.int8) attr.set_output_scales(2, {DNNL_RUNTIME_F32_VAL});
-    if (d.x_type == DenseType::u8 && d.x_zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
-    // Bias as a post-op: applied after the output scale in every oneDNN
-    // version (matmul's own int8 bias is added before it in 2.x).
-    dnnl::post_ops ops;
-    ops.append_binary(dnnl::algorithm::binary_add, memory::desc({1, d.n}, dt::f32, tag::ab));
-    attr.set_post_ops(ops);
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w_md, y_md), attr, cpu_engine());
+    if (im.int8) attr.set_output_scales(2, scales);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w_md, b_md, y_md), attr, cpu_engine());
   });
   im.prim = dnnl::matmul(im.pd);
 
@@ -118,31 +134,16 @@ DenseLinear& DenseLinear::operator=(DenseLinear&&) noexcept = default;
 const DenseLinearDesc& DenseLinear::desc() const { return impl_->desc; }
 std::string DenseLinear::implementation() const { return impl_name(impl_->pd); }
 
-void DenseLinear::execute(const void* x, float* y, float x_scale, int32_t x_zero_point) const {
+void DenseLinear::execute(const void* x, float* y) const {
   const Impl& im = *impl_;
-  const DenseLinearDesc& d = im.desc;
-  if (x_zero_point != 0 && !(d.x_type == DenseType::u8 && d.x_zero_point))
-    throw Error("DenseLinear::execute: zero point given but the primitive was not created with one");
   if (!x || !y) throw Error("DenseLinear::execute: null input or output");
   auto& eng = cpu_engine();
   memory x_mem(im.pd.src_desc(), eng, const_cast<void*>(x));
   memory y_mem(im.pd.dst_desc(), eng, y);
-  memory bias_mem(memory::desc({1, d.n}, dt::f32, tag::ab), eng, const_cast<float*>(im.bias.data()));
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, x_mem},
-                                          {DNNL_ARG_WEIGHTS, im.weights},
-                                          {DNNL_ARG_DST, y_mem},
-                                          {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, bias_mem}};
-  std::vector<float> scales;
-  int32_t zp = x_zero_point;
-  if (im.int8) {
-    scales.resize(size_t(d.n));
-    for (int64_t i = 0; i < d.n; ++i) scales[i] = x_scale * im.w_scales[i];
-    args.emplace(DNNL_ARG_ATTR_OUTPUT_SCALES, memory(memory::desc({d.n}, dt::f32, tag::a), eng, scales.data()));
-  }
-  if (d.x_type == DenseType::u8 && d.x_zero_point)
-    args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory(memory::desc({1}, dt::s32, tag::a), eng, &zp));
+  memory bias_mem(im.pd.query_md(dnnl::query::exec_arg_md, DNNL_ARG_BIAS), eng, const_cast<float*>(im.bias.data()));
   dnnl::stream s(eng);
-  im.prim.execute(s, args);
+  im.prim.execute(s, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, im.weights}, {DNNL_ARG_BIAS, bias_mem},
+                      {DNNL_ARG_DST, y_mem}});
   s.wait();
 }
 

@@ -14,17 +14,20 @@ enum class DenseType { f32, u8, s8 };
 
 // y (m x n) = x (m x k) * W^T + bias, W given as n x k (row-major, like a
 // PyTorch Linear). The weights are reordered once, into the layout the chosen
-// oneDNN implementation wants, and kept. int8: x u8/s8, W s8 with per-output
-// scales; y is fp32 = acc * x_scale * w_scale[n] + bias[n].
+// oneDNN implementation wants, and kept. int8: x u8/s8 with a static scale and
+// (u8) zero point, W s8 with per-output scales; y is fp32 =
+// (acc - x_zero_point * rowsum(W[n])) * x_scale * w_scale[n] + bias[n].
+// The scales are constants of the primitive and the zero point is folded into
+// the bias: oneDNN 2.6 falls back from brgemm (AMX/VNNI) to its slower
+// gemm:jit as soon as scales are given at run time.
 // x and y may be stored transposed (feature-major, k x m and n x m).
 struct DenseLinearDesc {
   int64_t m = 0, k = 0, n = 0;
   DenseType x_type = DenseType::f32;  // f32, u8 or s8; W is f32 or s8 accordingly
   bool x_feature_major = false;       // x stored as k x m
   bool y_feature_major = false;       // y stored as n x m
-  // u8 x only: subtract a run-time zero point (some oneDNN implementations
-  // are slower with it, so it is asked for explicitly).
-  bool x_zero_point = false;
+  float x_scale = 1.0f;               // int8 x only
+  int32_t x_zero_point = 0;           // u8 x only
 };
 
 class DenseLinear {
@@ -36,8 +39,7 @@ class DenseLinear {
   DenseLinear(DenseLinear&&) noexcept;
   DenseLinear& operator=(DenseLinear&&) noexcept;
 
-  // x_scale applies to int8 inputs; x_zero_point to u8 inputs.
-  void execute(const void* x, float* y, float x_scale = 1.0f, int32_t x_zero_point = 0) const;
+  void execute(const void* x, float* y) const;
   const DenseLinearDesc& desc() const;
   // The oneDNN implementation picked, e.g. "brg:avx512_core_amx".
   std::string implementation() const;
