@@ -40,29 +40,37 @@ double median(std::vector<double> v) {
 
 // Copies of one input, cycled through so that with `fresh` every call reads
 // activations that are not in any cache (the ring is larger than the LLC).
-struct InputRing {
-  std::vector<std::vector<uint8_t>> bufs;
-  size_t next = 0;
-  InputRing(const std::vector<uint8_t>& data, bool fresh) {
-    long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (llc <= 0) llc = 64L << 20;
-    const size_t bytes = std::max<size_t>(data.size(), 1);
-    size_t copies = fresh ? std::clamp<size_t>(size_t(3 * llc) / bytes + 1, 2, 512) : 1;
-    bufs.assign(copies, data);
+// Buffers are 64-byte aligned, as the runtime's activations are: a row of X
+// then starts on a cache line and a 64-token load touches one line, not two.
+template <typename T>
+struct AlignedBuffer {
+  T* data = nullptr;
+  explicit AlignedBuffer(const std::vector<T>& src) {
+    const size_t bytes = (std::max<size_t>(src.size(), 1) * sizeof(T) + 63) / 64 * 64;
+    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!data) throw Error("bench kernels: out of memory");
+    std::copy(src.begin(), src.end(), data);
   }
-  const uint8_t* get() {
-    const uint8_t* p = bufs[next].data();
-    next = (next + 1) % bufs.size();
-    return p;
-  }
+  ~AlignedBuffer() { std::free(data); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 };
 
-struct FloatRing {
-  std::vector<std::vector<float>> bufs;
+// Copies of one input, cycled through so that with `fresh` every call reads
+// activations that are not in any cache (the ring is larger than the LLC).
+template <typename T>
+struct InputRing {
+  std::vector<std::unique_ptr<AlignedBuffer<T>>> bufs;
   size_t next = 0;
-  FloatRing(const std::vector<float>& data, size_t copies) : bufs(copies, data) {}
-  const float* get() {
-    const float* p = bufs[next].data();
+  InputRing(const std::vector<T>& data, bool fresh) {
+    long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0) llc = 64L << 20;
+    const size_t bytes = std::max<size_t>(data.size() * sizeof(T), 1);
+    const size_t copies = fresh ? std::clamp<size_t>(size_t(3 * llc) / bytes + 1, 2, 512) : 1;
+    for (size_t i = 0; i < copies; ++i) bufs.push_back(std::make_unique<AlignedBuffer<T>>(data));
+  }
+  const T* get() {
+    const T* p = bufs[next]->data;
     next = (next + 1) % bufs.size();
     return p;
   }
@@ -219,9 +227,11 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
         for (int64_t p = 0; p < k; ++p) x_tokens[i * k + p] = x_features[p * m + i];
       std::vector<float> x_float(x_tokens.size());
       for (size_t i = 0; i < x_tokens.size(); ++i) x_float[i] = float(x_tokens[i]) * 0.02f;
-      InputRing ring_spmm(x_features, o.fresh), ring_int8(x_tokens, o.fresh);
-      FloatRing ring_fp32(x_float, ring_int8.bufs.size());
-      std::vector<float> y(size_t(n * m));
+      InputRing<uint8_t> ring_spmm(x_features, o.fresh), ring_int8(x_tokens, o.fresh);
+      InputRing<float> ring_fp32(x_float, o.fresh);
+      std::vector<float> y_init(size_t(n * m));
+      AlignedBuffer<float> y_buf(y_init);
+      float* const y_data = y_buf.data;
 
       // Dense engines do not depend on the sparsity: built once per (shape, M).
       const DenseLinear int8({m, k, n, DenseType::u8, false, false, 0.02f}, dense_w.data(), w_scales.data(), bias.data());
@@ -247,12 +257,12 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
           a.m = m;
           a.x_scale = 0.02f;
           a.bias = bias.data();
-          a.y = y.data();
+          a.y = y_data;
           a.ldy = m;
           spmm.execute(a);
         }};
-        Engine e_int8{[&] { int8.execute(ring_int8.get(), y.data()); }};
-        Engine e_fp32{[&] { fp32.execute(ring_fp32.get(), y.data()); }};
+        Engine e_int8{[&] { int8.execute(ring_int8.get(), y_data); }};
+        Engine e_fp32{[&] { fp32.execute(ring_fp32.get(), y_data); }};
         for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->calibrate();
         for (int r = 0; r < o.repeats; ++r)
           for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->sample();

@@ -96,6 +96,7 @@ BlockSparseMatrix pack_4x1(const int8_t* dense, int64_t rows, int64_t cols, cons
       w.values.insert(w.values.end(), block, block + kR * kC);
     }
   }
+  w.columns.insert(w.columns.end(), BlockSparseMatrix::kSentinelColumns, 0);
   return w;
 }
 

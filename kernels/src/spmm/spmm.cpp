@@ -17,7 +17,7 @@ namespace {
 void check_weights(const BlockSparseMatrix& w) {
   const int64_t groups = w.groups();
   if (w.rows < 0 || w.cols < 0 || int64_t(w.group_chunk_begin.size()) != groups + 1 ||
-      int64_t(w.columns.size()) != w.chunks() * 4 || int64_t(w.values.size()) != w.chunks() * 16 ||
+      int64_t(w.columns.size()) != w.chunks() * 4 + BlockSparseMatrix::kSentinelColumns || int64_t(w.values.size()) != w.chunks() * 16 ||
       int64_t(w.scales.size()) != w.rows || int64_t(w.row_sums.size()) != w.rows)
     throw Error("SpmmPrimitive: inconsistent BlockSparseMatrix (" + std::to_string(w.rows) + "x" +
                 std::to_string(w.cols) + ", " + std::to_string(w.chunks()) + " chunks)");

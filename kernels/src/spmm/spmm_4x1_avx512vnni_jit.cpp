@@ -71,10 +71,9 @@ class Generator : public CodeGenerator {
 
   void tile(const Reg64& args, bool tail) {
     mov(rax, ptr[args + offsetof(Spmm4x1JitArgs, acc_init)]);
-    for (int r = 0; r < 4; ++r) {
-      vpbroadcastd(acc(r, 0), ptr[rax + 4 * r]);
-      for (int q = 1; q < 4; ++q) vmovdqa32(acc(r, q), acc(r, 0));
-    }
+    // Broadcast loads, not register copies: they use load ports only.
+    for (int r = 0; r < 4; ++r)
+      for (int q = 0; q < 4; ++q) vpbroadcastd(acc(r, q), ptr[rax + 4 * r]);
     mov(cols_, ptr[args + offsetof(Spmm4x1JitArgs, columns)]);
     mov(w_, ptr[args + offsetof(Spmm4x1JitArgs, values)]);
     mov(chunks_, ptr[args + offsetof(Spmm4x1JitArgs, chunks)]);
@@ -82,29 +81,40 @@ class Generator : public CodeGenerator {
     Label chunk_loop, epilogue;
     test(chunks_, chunks_);
     jz(epilogue, T_NEAR);
-    L(chunk_loop);
     const Reg64 off[4] = {rax, rcx, rdx, rsi};
     const Zmm x[4] = {zmm16, zmm17, zmm18, zmm19};
-    for (int j = 0; j < 4; ++j) {
-      mov(off[j].cvt32(), ptr[cols_ + 4 * j]);
-      imul(off[j], ldx_);
-      if (tail)
-        vmovdqu8(x[j] | k1 | T_z, ptr[x_ + off[j]]);
-      else
-        vmovdqu8(x[j], ptr[x_ + off[j]]);
-    }
+    // Software pipelining: the rows of chunk i+1 are loaded while chunk i is
+    // multiplied, so their L2 latency hides behind 16 vpdpbusd. The last
+    // iteration reads the 4 sentinel columns that pack_4x1 appends.
+    auto load_x = [&](int chunk_offset) {
+      for (int j = 0; j < 4; ++j) {
+        mov(off[j].cvt32(), ptr[cols_ + 16 * chunk_offset + 4 * j]);
+        imul(off[j], ldx_);
+        if (tail)
+          vmovdqu8(x[j] | k1 | T_z, ptr[x_ + off[j]]);
+        else
+          vmovdqu8(x[j], ptr[x_ + off[j]]);
+      }
+    };
+    load_x(0);
+    L(chunk_loop);
     const Zmm a_lo = zmm20, a_hi = zmm21, b_lo = zmm22, b_hi = zmm23;
     vpunpcklbw(a_lo, x[0], x[1]);
     vpunpckhbw(a_hi, x[0], x[1]);
     vpunpcklbw(b_lo, x[2], x[3]);
     vpunpckhbw(b_hi, x[2], x[3]);
+    load_x(1);
     const Zmm v[4] = {zmm24, zmm25, zmm26, zmm27};
     vpunpcklwd(v[0], a_lo, b_lo);
     vpunpckhwd(v[1], a_lo, b_lo);
     vpunpcklwd(v[2], a_hi, b_hi);
     vpunpckhwd(v[3], a_hi, b_hi);
+    // vpbroadcastd from memory is a pure load (no port-5 uop): 4 loads
+    // instead of 16 embedded broadcasts.
+    const Zmm wr[4] = {zmm28, zmm29, zmm30, zmm31};
+    for (int r = 0; r < 4; ++r) vpbroadcastd(wr[r], ptr[w_ + 4 * r]);
     for (int q = 0; q < 4; ++q)
-      for (int r = 0; r < 4; ++r) vpdpbusd(acc(r, q), v[q], ptr_b[w_ + 4 * r]);
+      for (int r = 0; r < 4; ++r) vpdpbusd(acc(r, q), v[q], wr[r]);
     add(cols_, 16);
     add(w_, 16);
     dec(chunks_);

@@ -14,7 +14,8 @@ namespace fastbert::kernels {
 //   values[16c..16c+15] laid out row-major as [row 0..3][column 0..3], i.e. the
 //   4 bytes of one row are the dword that is broadcast into vpdpbusd.
 //   Padding slots repeat a real column of the group with zero weights, so they
-//   never read outside X.
+//   never read outside X. `columns` ends with kSentinelColumns zeros past the
+//   last chunk: the JIT kernel loads one chunk ahead.
 //
 // Weights are symmetric int8 with a per-output-row fp32 scale; row_sums (the
 // sum of a row's int8 weights) let the kernel fold an activation zero point
@@ -22,11 +23,12 @@ namespace fastbert::kernels {
 struct BlockSparseMatrix {
   static constexpr int kBlockRows = 4;
   static constexpr int kChunk = 4;
+  static constexpr int kSentinelColumns = 4;
 
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<int64_t> group_chunk_begin;  // groups()+1 entries, in chunks
-  std::vector<int32_t> columns;            // 4 per chunk
+  std::vector<int32_t> columns;            // 4 per chunk, then the sentinels
   std::vector<int8_t> values;              // 16 per chunk
   std::vector<float> scales;               // per row (1.0 when packed from int8)
   std::vector<int32_t> row_sums;           // per row
