@@ -11,4 +11,4 @@ cmake --build "$BUILD_DIR" -j"$(nproc)" --target test_kernels
 # lifetime; leak reports from them are noise, so leaks are not checked.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" -R '^(BlockSparse|Isa|Spmm|AllSupported|Gelu|DenseLinear|BatchedMatmul|VnniPeak|SpmmConcurrency)'
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" -R '^(BlockSparse|Isa|Spmm|AllSupported|Gelu|DenseLinear|BatchedMatmul|VnniPeak|SpmmConcurrency|kernels_forced)'
