@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "fastbert/kernels/isa.h"
+
 namespace fastbert::kernels {
 namespace {
 
@@ -29,7 +31,7 @@ inline float gelu_inline(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0
 // Round half to even by the 1.5 * 2^23 trick: exact for |v| < 2^22, which the
 // clamp to the output range guarantees. Plain float ops, so it vectorises.
 template <typename T>
-void quantize(const float* y, float inv_scale, int32_t zero_point, T* out, int64_t count) {
+__attribute__((always_inline)) inline void quantize(const float* y, float inv_scale, int32_t zero_point, T* out, int64_t count) {
   constexpr float lo = std::is_same_v<T, uint8_t> ? 0.0f : -128.0f;
   constexpr float hi = std::is_same_v<T, uint8_t> ? 255.0f : 127.0f;
   const float zp = float(zero_point);
@@ -43,11 +45,10 @@ void quantize(const float* y, float inv_scale, int32_t zero_point, T* out, int64
   }
 }
 
-}  // namespace
+float gelu_erf_impl(float x) { return gelu_inline(x); }
 
-float gelu_erf(float x) { return gelu_inline(x); }
-
-void apply_post_ops(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
+__attribute__((always_inline)) inline void post_ops_body(const Epilogue& e, const float* y, const float* residual,
+                                                         void* out, int64_t count) {
   // Work in a small stack buffer so that fp32-to-fp32 can run in place and
   // every stage is a simple loop the compiler vectorises.
   constexpr int64_t kStep = 256;
@@ -76,8 +77,9 @@ void apply_post_ops(const Epilogue& e, const float* y, const float* residual, vo
   }
 }
 
-void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
-                    const float* residual, void* out, int64_t count) {
+__attribute__((always_inline)) inline void epilogue_body(const Epilogue& e, const int32_t* acc,
+                                                         int32_t compensation, float scale, float bias,
+                                                         const float* residual, void* out, int64_t count) {
   if (e.output == OutputType::s32) {
     int32_t* o = static_cast<int32_t*>(out);
     for (int64_t i = 0; i < count; ++i) o[i] = acc[i] + compensation;
@@ -91,8 +93,53 @@ void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation,
     for (int64_t i = 0; i < n; ++i) buf[i] = std::fma(float(acc[i0 + i] + compensation), scale, bias);
     void* o = e.output == OutputType::f32 ? static_cast<void*>(static_cast<float*>(out) + i0)
                                           : static_cast<void*>(static_cast<uint8_t*>(out) + i0);
-    apply_post_ops(e, buf, residual ? residual + i0 : nullptr, o, n);
+    post_ops_body(e, buf, residual ? residual + i0 : nullptr, o, n);
   }
 }
+
+// The same loops compiled twice: for AVX-512 (what the JIT path's post-pass
+// needs to keep GELU cheap) and for the baseline. This file is built with
+// -ffp-contract=off, so both give the bits of the scalar reference.
+#define FASTBERT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")))
+
+FASTBERT_AVX512 void post_ops_avx512(const Epilogue& e, const float* y, const float* residual, void* out,
+                                     int64_t count) {
+  post_ops_body(e, y, residual, out, count);
+}
+void post_ops_default(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
+  post_ops_body(e, y, residual, out, count);
+}
+FASTBERT_AVX512 void epilogue_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
+                                     float bias, const float* residual, void* out, int64_t count) {
+  epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
+}
+void epilogue_default(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
+                      const float* residual, void* out, int64_t count) {
+  epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
+}
+
+bool use_avx512() {
+  static const bool yes = cpu_supports(Isa::avx512bw);
+  return yes;
+}
+
+}  // namespace
+
+void apply_post_ops(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
+  if (use_avx512())
+    post_ops_avx512(e, y, residual, out, count);
+  else
+    post_ops_default(e, y, residual, out, count);
+}
+
+void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
+                    const float* residual, void* out, int64_t count) {
+  if (use_avx512())
+    epilogue_avx512(e, acc, compensation, scale, bias, residual, out, count);
+  else
+    epilogue_default(e, acc, compensation, scale, bias, residual, out, count);
+}
+
+float gelu_erf(float x) { return gelu_erf_impl(x); }
 
 }  // namespace fastbert::kernels

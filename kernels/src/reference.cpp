@@ -1,8 +1,36 @@
 #include "fastbert/kernels/reference.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace fastbert::kernels {
+namespace {
+
+// Element by element, written independently of the vectorised epilogue.
+void reference_epilogue(const Epilogue& e, int32_t acc, float scale, float bias, const float* residual, void* out,
+                        int64_t i) {
+  if (e.output == OutputType::s32) {
+    static_cast<int32_t*>(out)[i] = acc;
+    return;
+  }
+  float y = std::fma(float(acc), scale, bias);
+  if (e.gelu) y = gelu_erf(y);
+  if (residual) y += residual[i];
+  if (e.output == OutputType::f32) {
+    static_cast<float*>(out)[i] = y;
+    return;
+  }
+  const bool u8 = e.output == OutputType::u8;
+  const float lo = u8 ? 0.0f : -128.0f, hi = u8 ? 255.0f : 127.0f;
+  const float q = std::min(std::max(std::nearbyint(y * (1.0f / e.out_scale)) + float(e.out_zero_point), lo), hi);
+  if (u8)
+    static_cast<uint8_t*>(out)[i] = uint8_t(q);
+  else
+    static_cast<int8_t*>(out)[i] = int8_t(q);
+}
+
+}  // namespace
 
 void reference_spmm(const int8_t* weights, const float* w_scales, int64_t rows, int64_t cols, ActivationType activation,
                     const Epilogue& epilogue, const SpmmArgs& args) {
@@ -23,9 +51,10 @@ void reference_spmm(const int8_t* weights, const float* w_scales, int64_t rows, 
       acc[i] = sum;
     }
     const int32_t compensation = activation == ActivationType::u8 ? -args.x_zero_point * row_sum : 0;
-    apply_epilogue(epilogue, acc.data(), compensation, args.x_scale * w_scales[n], args.bias ? args.bias[n] : 0.0f,
-                   args.residual ? args.residual + n * args.ldr : nullptr,
-                   static_cast<char*>(args.y) + n * args.ldy * out_size, m);
+    for (int64_t i = 0; i < m; ++i)
+      reference_epilogue(epilogue, acc[i] + compensation, args.x_scale * w_scales[n], args.bias ? args.bias[n] : 0.0f,
+                         args.residual ? args.residual + n * args.ldr : nullptr,
+                         static_cast<char*>(args.y) + n * args.ldy * out_size, i);
   }
 }
 

@@ -201,5 +201,15 @@ TEST(Gelu, RationalErfIsCloseToStdErf) {
   }
 }
 
+TEST(Gelu, VectorisedPostOpsGiveTheScalarBits) {
+  std::vector<float> x;
+  for (float v = -8.0f; v <= 8.0f; v += 0.0037f) x.push_back(v);
+  std::vector<float> y(x.size());
+  Epilogue e;
+  e.gelu = true;
+  apply_post_ops(e, x.data(), nullptr, y.data(), int64_t(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], gelu_erf(x[i])) << x[i];
+}
+
 }  // namespace
 }  // namespace fastbert::kernels
