@@ -63,10 +63,13 @@ struct InputRing {
   std::vector<std::unique_ptr<AlignedBuffer<T>>> bufs;
   size_t next = 0;
   InputRing(const std::vector<T>& data, bool fresh) {
+    // 3x the last-level cache, but at most 256 MiB per engine (a VM may
+    // report the host's whole L3): the copies then at least never sit in L1/L2.
     long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
     if (llc <= 0) llc = 64L << 20;
+    const size_t budget = std::min<size_t>(size_t(3) * size_t(llc), size_t(256) << 20);
     const size_t bytes = std::max<size_t>(data.size() * sizeof(T), 1);
-    const size_t copies = fresh ? std::clamp<size_t>(size_t(3 * llc) / bytes + 1, 2, 512) : 1;
+    const size_t copies = fresh ? std::clamp<size_t>(budget / bytes + 1, 2, 512) : 1;
     for (size_t i = 0; i < copies; ++i) bufs.push_back(std::make_unique<AlignedBuffer<T>>(data));
   }
   const T* get() {
