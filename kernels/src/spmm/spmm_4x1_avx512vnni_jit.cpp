@@ -4,10 +4,19 @@
 //   4 loads   x_j = X[c_j, m..m+63]                       (gather by offsets)
 //   8 unpacks vpunpck{l,h}bw then vpunpck{l,h}wd: v_q lane L holds, per
 //             dword, the 4 inputs of token 16L + 4q + i   (in-lane, port 5)
-//   16 vpdpbusd acc[r][q] += v_q . broadcast(w[r][0..3])  (weights from memory)
+//   4 broadcast loads of the rows' weight dwords, then
+//   16 vpdpbusd acc[r][q] += v_q . w[r][0..3]
 // Every interleaved vector feeds the 4 rows of the group. The token
 // permutation is undone once per tile in the epilogue (a 4x4 transpose of
 // 128-bit lanes), so X and Y are both in plain token order.
+//
+// What bounds it on Sapphire Rapids: zmm vpdpbusd issues on ports 0 and 5,
+// zmm byte/word unpacks on port 5 only, so a chunk needs at least
+// (16 + 8) / 2 = 12 cycles for 16 vpdpbusd that alone would take 8: the
+// ceiling is 2/3 of the vpdpbusd peak. Four arbitrary input rows cannot be
+// merged into 4-byte lanes with fewer than 2 ALU operations per output
+// vector (ternlog merges 3 sources at most), so no 4x1 VNNI scheme escapes
+// this bound on this core; larger blocks (8x1, 16x1) amortise it over more rows.
 #include "spmm_4x1_avx512vnni_jit.h"
 
 #include <xbyak/xbyak.h>
@@ -186,7 +195,5 @@ Generator& get(Spmm4x1JitOutput output) {
 }  // namespace
 
 Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output) { return get(output).getCode<Spmm4x1JitFn>(); }
-
-size_t spmm_4x1_avx512vnni_jit_code_size(Spmm4x1JitOutput output) { return get(output).getSize(); }
 
 }  // namespace fastbert::kernels

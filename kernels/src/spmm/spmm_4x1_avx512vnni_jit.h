@@ -31,8 +31,6 @@ enum class Spmm4x1JitOutput { s32, f32_affine };
 // serves every layer and the code stays a few hundred bytes, in L1i.
 using Spmm4x1JitFn = void (*)(const Spmm4x1JitArgs*);
 Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output);
-// Code bytes of the generated kernel (reported by the benchmark).
-size_t spmm_4x1_avx512vnni_jit_code_size(Spmm4x1JitOutput output);
 
 constexpr int kSpmm4x1JitTile = 64;
 

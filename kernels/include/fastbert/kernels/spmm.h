@@ -21,6 +21,9 @@ struct SpmmDesc {
   Isa isa = default_isa();
 };
 
+// Any pointers and leading dimensions work; for full speed, X rows should
+// start on 64-byte boundaries (aligned x, ldx a multiple of 64), so that each
+// 64-token load touches one cache line.
 struct SpmmArgs {
   const void* x = nullptr;  // K x M, uint8 or int8 per SpmmDesc::activation
   int64_t ldx = 0;          // elements between rows of X (>= m)
