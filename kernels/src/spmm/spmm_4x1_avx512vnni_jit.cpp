@@ -13,10 +13,10 @@
 // What bounds it on Sapphire Rapids: zmm vpdpbusd issues on ports 0 and 5,
 // zmm byte/word unpacks on port 5 only, so a chunk needs at least
 // (16 + 8) / 2 = 12 cycles for 16 vpdpbusd that alone would take 8: the
-// ceiling is 2/3 of the vpdpbusd peak. Four arbitrary input rows cannot be
-// merged into 4-byte lanes with fewer than 2 ALU operations per output
-// vector (ternlog merges 3 sources at most), so no 4x1 VNNI scheme escapes
-// this bound on this core; larger blocks (8x1, 16x1) amortise it over more rows.
+// ceiling is 2/3 of the vpdpbusd peak. Merging four arbitrary input rows
+// into 4-byte lanes takes 2 ALU operations per output vector in every scheme
+// we know (two-source shuffles; ternlog merges 3 sources at most), so 4x1
+// blocks keep this bound on this core; 8x1/16x1 blocks amortise it over more rows.
 #include "spmm_4x1_avx512vnni_jit.h"
 
 #include <xbyak/xbyak.h>
