@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iomanip>
@@ -116,6 +117,10 @@ void write_csv(const std::string& path, const std::vector<Row>& rows, double pea
   s << "# peak_gops=" << std::fixed << std::setprecision(1) << peak << " (int8 VNNI, measured vpdpbusd loop)\n";
   s << "# onednn_int8_impl=" << int8_impl << " onednn_fp32_impl=" << fp32_impl << "\n";
   s << "# first_codegen_ms=" << std::setprecision(3) << codegen_ms << "\n";
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3)
+    s << "# load_average_at_end=" << std::setprecision(2) << load[0] << "," << load[1] << "," << load[2]
+      << " (other processes share the cores when this exceeds the thread count)\n";
   s << "k,n,m,sparsity,spmm_ms,onednn_int8_ms,onednn_fp32_ms,speedup_vs_int8,speedup_vs_fp32,peak_pct,spmm_gops,"
        "pack_ms,setup_ms\n";
   for (const Row& r : rows) {
@@ -207,6 +212,10 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
       << "per-channel scale and bias; oneDNN: token-major u8 x s8 -> f32 (scales, bias) and fp32 matmul\n"
       << std::fixed << std::setprecision(1) << "measured VNNI peak: " << peak << " GOP/s on " << threads
       << " threads (" << peak1 << " on 1); first code generation " << std::setprecision(3) << codegen_ms << " ms\n";
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3 && load[0] > threads)
+    out << std::setprecision(2) << "warning: load average " << load[0] << " > " << threads
+        << " threads: other processes compete for the cores, timings will be noisy\n";
 
   std::vector<Row> rows;
   std::string int8_impl, fp32_impl;
