@@ -24,6 +24,8 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   kernels->add_flag("--fresh", options->fresh, "fresh activations for every call (not cache-hot)");
   kernels->add_option("--threads", options->threads, "threads (0: all cores)")->capture_default_str();
+  kernels->add_flag("--cpu-time", options->cpu_time,
+                    "time with the thread's CPU clock (needs --threads 1; for machines shared with other jobs)");
   kernels->callback([options, shapes] {
     options->shapes.clear();
     for (const auto& s : *shapes) options->shapes.push_back(bench::parse_kernel_shape(s));

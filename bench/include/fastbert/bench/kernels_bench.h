@@ -19,6 +19,10 @@ struct KernelBenchOptions {
   int repeats = 11;
   bool fresh = false;    // new activations (not in cache) for every call
   int threads = 0;       // 0: all cores available
+  // Time with the thread's CPU clock instead of the wall clock (threads == 1
+  // only): on a machine shared with other jobs this leaves out the time the
+  // scheduler gives them.
+  bool cpu_time = false;
   std::string csv;       // write the table as CSV
   std::string plot;      // write a PNG (speedup vs sparsity per shape) via gnuplot
 };
