@@ -6,6 +6,7 @@ void register_commands(CLI::App& app) {
   register_demo(app);
   register_prepare(app);
   register_eval(app);
+  register_bench(app);
 }
 
 }  // namespace fastbert::cli

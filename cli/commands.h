@@ -10,5 +10,6 @@ void register_commands(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace fastbert::cli

@@ -1,0 +1,325 @@
+#include "fastbert/bench/kernels_bench.h"
+
+#include <omp.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <random>
+#include <sstream>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/kernels/block_sparse.h"
+#include "fastbert/kernels/dense_matmul.h"
+#include "fastbert/kernels/peak.h"
+#include "fastbert/kernels/spmm.h"
+
+namespace fastbert::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace fastbert::kernels;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time of the calling thread: with one thread, all three engines run on
+// it, and time the scheduler gives to other processes is not counted.
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Copies of one input, cycled through so that with `fresh` every call reads
+// activations that are not in any cache (the ring is larger than the LLC).
+// Buffers are 64-byte aligned, as the runtime's activations are: a row of X
+// then starts on a cache line and a 64-token load touches one line, not two.
+template <typename T>
+struct AlignedBuffer {
+  T* data = nullptr;
+  explicit AlignedBuffer(const std::vector<T>& src) {
+    const size_t bytes = (std::max<size_t>(src.size(), 1) * sizeof(T) + 63) / 64 * 64;
+    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!data) throw Error("bench kernels: out of memory");
+    std::copy(src.begin(), src.end(), data);
+  }
+  ~AlignedBuffer() { std::free(data); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+};
+
+// Copies of one input, cycled through so that with `fresh` every call reads
+// activations that are not in any cache (the ring is larger than the LLC).
+template <typename T>
+struct InputRing {
+  std::vector<std::unique_ptr<AlignedBuffer<T>>> bufs;
+  size_t next = 0;
+  InputRing(const std::vector<T>& data, bool fresh) {
+    // 3x the last-level cache, but at most 256 MiB per engine (a VM may
+    // report the host's whole L3): the copies then at least never sit in L1/L2.
+    long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0) llc = 64L << 20;
+    const size_t budget = std::min<size_t>(size_t(3) * size_t(llc), size_t(256) << 20);
+    const size_t bytes = std::max<size_t>(data.size() * sizeof(T), 1);
+    const size_t copies = fresh ? std::clamp<size_t>(budget / bytes + 1, 2, 512) : 1;
+    for (size_t i = 0; i < copies; ++i) bufs.push_back(std::make_unique<AlignedBuffer<T>>(data));
+  }
+  const T* get() {
+    const T* p = bufs[next]->data;
+    next = (next + 1) % bufs.size();
+    return p;
+  }
+};
+
+// One engine under test: a callable and how many calls make one sample.
+struct Engine {
+  std::function<void()> call;
+  int inner = 1;
+  std::vector<double> samples = {};  // seconds per call
+
+  void calibrate() {
+    for (int i = 0; i < 2; ++i) call();  // warm up: caches, page faults, lazy init
+    const auto t0 = Clock::now();
+    call();
+    const double t = seconds_since(t0);
+    inner = int(std::clamp(0.002 / std::max(t, 1e-9), 1.0, 2000.0));
+  }
+  void sample(bool cpu_time) {
+    if (cpu_time) {
+      const double t0 = thread_cpu_seconds();
+      for (int i = 0; i < inner; ++i) call();
+      samples.push_back((thread_cpu_seconds() - t0) / inner);
+      return;
+    }
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) call();
+    samples.push_back(seconds_since(t0) / inner);
+  }
+};
+
+struct Row {
+  int64_t k, n, m;
+  double sparsity;
+  double spmm_ms = 0, int8_ms = 0, fp32_ms = 0, gops = 0, peak_pct = 0, pack_ms = 0, setup_ms = 0;
+};
+
+const std::vector<KernelShape> kBertShapes = {{768, 768},   {768, 3072},  {3072, 768}, {1024, 1024},
+                                              {1024, 4096}, {4096, 1024}, {256, 256},  {256, 1024}};
+
+void write_csv(const std::string& path, const std::vector<Row>& rows, double peak, int threads, bool fresh, bool cpu_time,
+               const std::string& int8_impl, const std::string& fp32_impl, double codegen_ms) {
+  std::ostringstream s;
+  s << "# fastbert bench kernels: threads=" << threads << " activations=" << (fresh ? "fresh" : "cache-hot")
+    << " spmm_output=f32(scale,bias) timer=" << (cpu_time ? "thread-cpu-time" : "wall-clock") << "\n";
+  s << "# peak_gops=" << std::fixed << std::setprecision(1) << peak << " (int8 VNNI, measured vpdpbusd loop)\n";
+  s << "# onednn_int8_impl=" << int8_impl << " onednn_fp32_impl=" << fp32_impl << "\n";
+  s << "# first_codegen_ms=" << std::setprecision(3) << codegen_ms << "\n";
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3)
+    s << "# load_average_at_end=" << std::setprecision(2) << load[0] << "," << load[1] << "," << load[2]
+      << " (other processes share the cores when this exceeds the thread count)\n";
+  s << "k,n,m,sparsity,spmm_ms,onednn_int8_ms,onednn_fp32_ms,speedup_vs_int8,speedup_vs_fp32,peak_pct,spmm_gops,"
+       "pack_ms,setup_ms\n";
+  for (const Row& r : rows) {
+    s << r.k << "," << r.n << "," << r.m << "," << std::setprecision(0) << r.sparsity << std::setprecision(4) << ","
+      << r.spmm_ms << "," << r.int8_ms << "," << r.fp32_ms << "," << std::setprecision(3) << r.int8_ms / r.spmm_ms
+      << "," << r.fp32_ms / r.spmm_ms << "," << std::setprecision(1) << r.peak_pct << "," << r.gops << ","
+      << std::setprecision(3) << r.pack_ms << "," << r.setup_ms << "\n";
+  }
+  write_file_atomic(path, s.str());
+}
+
+void write_plot(const std::string& path, const std::vector<Row>& rows, double peak, int threads, bool fresh) {
+  namespace fs = std::filesystem;
+  std::vector<int64_t> ms;
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  for (const Row& r : rows) {
+    if (std::find(ms.begin(), ms.end(), r.m) == ms.end()) ms.push_back(r.m);
+    if (std::find(shapes.begin(), shapes.end(), std::pair{r.k, r.n}) == shapes.end()) shapes.push_back({r.k, r.n});
+  }
+  const fs::path dir = fs::temp_directory_path() / ("fastbert-plot-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ostringstream script;
+  AtomicPath out(path);
+  script << "set terminal pngcairo size 1400," << (ms.size() > 2 ? 1000 : 520) << " font 'Sans,10'\n"
+         << "set output '" << out.temp_path().string() << "'\n"
+         << "set multiplot layout " << (ms.size() > 2 ? 2 : 1) << "," << std::min<size_t>(2, ms.size())
+         << " title 'fastbert 4x1 block-sparse int8 SpMM vs oneDNN dense int8 (" << threads << " threads, "
+         << (fresh ? "fresh" : "cache-hot") << " activations, VNNI peak " << int(peak) << " GOP/s)'\n"
+         << "set key top left\nset grid\nset xlabel 'sparsity (%)'\nset ylabel 'speedup vs oneDNN int8'\n";
+  for (int64_t m : ms) {
+    script << "set title 'M = " << m << " tokens'\nplot 100/(100-x) with lines dt 2 lc 'gray' title 'ideal 1/(1-s)'";
+    for (auto [k, n] : shapes) {
+      const fs::path data = dir / ("m" + std::to_string(m) + "_" + std::to_string(k) + "x" + std::to_string(n));
+      std::ostringstream d;
+      for (const Row& r : rows)
+        if (r.m == m && r.k == k && r.n == n) d << r.sparsity << " " << r.int8_ms / r.spmm_ms << "\n";
+      write_file_atomic(data, d.str());
+      script << ", '" << data.string() << "' with linespoints title '" << k << "x" << n << "'";
+    }
+    script << "\n";
+  }
+  script << "unset multiplot\n";
+  const fs::path script_path = dir / "plot.gp";
+  write_file_atomic(script_path, script.str());
+  const std::string cmd = "gnuplot '" + script_path.string() + "'";
+  const int rc = std::system(cmd.c_str());
+  fs::remove_all(dir);
+  if (rc != 0) throw Error("bench kernels: gnuplot failed (exit " + std::to_string(rc) + ") writing " + path);
+  out.commit();
+}
+
+}  // namespace
+
+KernelShape parse_kernel_shape(const std::string& text) {
+  KernelShape s;
+  char x = 0;
+  std::istringstream in(text);
+  if (!(in >> s.k >> x >> s.n) || x != 'x' || s.k <= 0 || s.n <= 0 || !in.eof())
+    throw Error("bad --shape '" + text + "': expected KxN with positive integers, e.g. 768x3072");
+  return s;
+}
+
+void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
+  if (o.repeats < 1) throw Error("bench kernels: --repeats must be >= 1");
+  set_num_threads(o.threads);
+  const int threads = num_threads();
+  if (o.cpu_time && threads != 1)
+    throw Error("bench kernels: --cpu-time measures one thread's CPU time; it needs --threads 1");
+  const auto shapes = o.shapes.empty() ? kBertShapes : o.shapes;
+  const auto ms = o.ms.empty() ? std::vector<int64_t>{128, 384, 1024, 4096} : o.ms;
+  const auto sparsities = o.sparsities.empty() ? std::vector<double>{70, 75, 80, 85, 90} : o.sparsities;
+  for (double s : sparsities)
+    if (!(s >= 0 && s < 100)) throw Error("bench kernels: sparsity " + std::to_string(s) + " must be in [0, 100)");
+  for (int64_t m : ms)
+    if (m <= 0) throw Error("bench kernels: --m must be positive");
+
+  // The one-time code generation, measured on its own before any layer.
+  double codegen_ms;
+  {
+    const std::vector<int8_t> tiny(16, 1);
+    auto w = std::make_shared<BlockSparseMatrix>(pack_4x1(tiny.data(), 4, 4));
+    const auto t0 = Clock::now();
+    SpmmPrimitive p(w, SpmmDesc{});
+    codegen_ms = seconds_since(t0) * 1e3;
+  }
+  const double peak = measure_vnni_peak_gops(threads, 0.3);
+  const double peak1 = threads > 1 ? measure_vnni_peak_gops(1, 0.2) : peak;
+  out << "fastbert bench kernels: " << threads << " threads, " << (o.fresh ? "fresh" : "cache-hot")
+      << " activations, median of " << o.repeats << " interleaved samples"
+      << (o.cpu_time ? " (thread CPU time)" : " (wall clock)") << "\n"
+      << "SpMM: " << isa_name(default_isa()) << " 4x1 block-sparse int8, feature-major X (K x M u8), fp32 Y with "
+      << "per-channel scale and bias; oneDNN: token-major u8 x s8 -> f32 (scales, bias) and fp32 matmul\n"
+      << std::fixed << std::setprecision(1) << "measured VNNI peak: " << peak << " GOP/s on " << threads
+      << " threads (" << peak1 << " on 1); first code generation " << std::setprecision(3) << codegen_ms << " ms\n";
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3 && load[0] > threads)
+    out << std::setprecision(2) << "warning: load average " << load[0] << " > " << threads
+        << " threads: other processes compete for the cores, timings will be noisy\n";
+
+  std::vector<Row> rows;
+  std::string int8_impl, fp32_impl;
+  std::mt19937_64 rng(1234);
+  out << std::setw(5) << "K" << std::setw(6) << "N" << std::setw(6) << "M" << std::setw(5) << "sp%" << std::setw(10)
+      << "spmm ms" << std::setw(10) << "int8 ms" << std::setw(10) << "fp32 ms" << std::setw(8) << "x int8"
+      << std::setw(8) << "x fp32" << std::setw(8) << "GOP/s" << std::setw(7) << "%peak" << std::setw(9) << "pack ms"
+      << std::setw(9) << "setup ms" << "\n";
+  for (const KernelShape& shape : shapes) {
+    const int64_t k = shape.k, n = shape.n;
+    std::uniform_int_distribution<int> wd(-127, 127), xd(0, 255);
+    std::vector<int8_t> dense_w(size_t(n * k));
+    for (auto& v : dense_w) v = int8_t(wd(rng));
+    std::vector<float> w_scales(size_t(n), 0.01f), bias(size_t(n), 0.5f), dense_wf(dense_w.size());
+    for (size_t i = 0; i < dense_w.size(); ++i) dense_wf[i] = float(dense_w[i]) * 0.01f;
+    for (int64_t m : ms) {
+      std::vector<uint8_t> x_features(size_t(k * m));
+      for (auto& v : x_features) v = uint8_t(xd(rng));
+      std::vector<uint8_t> x_tokens(x_features.size());
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t p = 0; p < k; ++p) x_tokens[i * k + p] = x_features[p * m + i];
+      std::vector<float> x_float(x_tokens.size());
+      for (size_t i = 0; i < x_tokens.size(); ++i) x_float[i] = float(x_tokens[i]) * 0.02f;
+      InputRing<uint8_t> ring_spmm(x_features, o.fresh), ring_int8(x_tokens, o.fresh);
+      InputRing<float> ring_fp32(x_float, o.fresh);
+      std::vector<float> y_init(size_t(n * m));
+      AlignedBuffer<float> y_buf(y_init);
+      float* const y_data = y_buf.data;
+
+      // Dense engines do not depend on the sparsity: built once per (shape, M).
+      const DenseLinear int8({m, k, n, DenseType::u8, false, false, 0.02f}, dense_w.data(), w_scales.data(), bias.data());
+      const DenseLinear fp32({m, k, n, DenseType::f32}, dense_wf.data(), nullptr, bias.data());
+      int8_impl = int8.implementation();
+      fp32_impl = fp32.implementation();
+
+      for (double sp : sparsities) {
+        const auto mask = random_block_mask_4x1(n, k, sp / 100.0, uint64_t(k * 131 + n * 7 + int64_t(sp)));
+        std::vector<int8_t> masked(dense_w.size());
+        for (size_t i = 0; i < masked.size(); ++i) masked[i] = mask[i] ? dense_w[i] : 0;
+        auto t0 = Clock::now();
+        auto packed = std::make_shared<BlockSparseMatrix>(pack_4x1(masked.data(), n, k, mask.data(), w_scales.data()));
+        const double pack_ms = seconds_since(t0) * 1e3;
+        t0 = Clock::now();
+        const SpmmPrimitive spmm(packed, SpmmDesc{});
+        const double setup_ms = seconds_since(t0) * 1e3;
+
+        Engine e_spmm{[&] {
+          SpmmArgs a;
+          a.x = ring_spmm.get();
+          a.ldx = m;
+          a.m = m;
+          a.x_scale = 0.02f;
+          a.bias = bias.data();
+          a.y = y_data;
+          a.ldy = m;
+          spmm.execute(a);
+        }};
+        Engine e_int8{[&] { int8.execute(ring_int8.get(), y_data); }};
+        Engine e_fp32{[&] { fp32.execute(ring_fp32.get(), y_data); }};
+        for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->calibrate();
+        for (int r = 0; r < o.repeats; ++r)
+          for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->sample(o.cpu_time);
+
+        Row row{k, n, m, sp};
+        row.spmm_ms = median(e_spmm.samples) * 1e3;
+        row.int8_ms = median(e_int8.samples) * 1e3;
+        row.fp32_ms = median(e_fp32.samples) * 1e3;
+        // Useful work only: nonzero blocks x 4 rows x M tokens, 2 ops per MAC.
+        const double ops = 2.0 * double(packed->nonzero_blocks()) * 4.0 * double(m);
+        row.gops = ops / (row.spmm_ms * 1e-3) * 1e-9;
+        row.peak_pct = peak > 0 ? 100.0 * row.gops / peak : 0.0;
+        row.pack_ms = pack_ms;
+        row.setup_ms = setup_ms;
+        rows.push_back(row);
+        out << std::setw(5) << k << std::setw(6) << n << std::setw(6) << m << std::setw(5) << std::setprecision(0)
+            << sp << std::setprecision(3) << std::setw(10) << row.spmm_ms << std::setw(10) << row.int8_ms
+            << std::setw(10) << row.fp32_ms << std::setprecision(2) << std::setw(8) << row.int8_ms / row.spmm_ms
+            << std::setw(8) << row.fp32_ms / row.spmm_ms << std::setprecision(0) << std::setw(8) << row.gops
+            << std::setprecision(1) << std::setw(7) << row.peak_pct << std::setprecision(2) << std::setw(9)
+            << row.pack_ms << std::setprecision(3) << std::setw(9) << row.setup_ms << std::endl;
+      }
+    }
+  }
+  out << "oneDNN int8: " << int8_impl << "; oneDNN fp32: " << fp32_impl << "\n";
+  if (!o.csv.empty()) write_csv(o.csv, rows, peak, threads, o.fresh, o.cpu_time, int8_impl, fp32_impl, codegen_ms);
+  if (!o.plot.empty()) write_plot(o.plot, rows, peak, threads, o.fresh);
+}
+
+}  // namespace fastbert::bench

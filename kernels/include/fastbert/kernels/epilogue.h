@@ -1,0 +1,37 @@
+#pragma once
+#include <cstdint>
+
+namespace fastbert::kernels {
+
+enum class OutputType { s32, f32, u8, s8 };
+
+// What happens to the int32 accumulator of output (n, m), in this order:
+//   acc' = acc - x_zero_point * row_sum[n]            (exact, int32)
+//   s32 output: acc' is the result.
+//   y    = fma(float(acc'), x_scale * w_scale[n], bias[n])
+//   y    = gelu(y)                                     if gelu (erf form)
+//   y   += residual[n, m]                              if a residual is given
+//   f32 output: y; u8/s8: clamp(round_half_even(y / out_scale) + out_zero_point).
+struct Epilogue {
+  OutputType output = OutputType::f32;
+  bool gelu = false;
+  float out_scale = 1.0f;       // u8/s8 output only
+  int32_t out_zero_point = 0;   // u8/s8 output only
+};
+
+// GELU with erf computed by the rational approximation of Eigen/XLA (absolute
+// error < 2e-7): plain float arithmetic, so the vectorised and scalar loops and
+// the reference all give the same bits.
+float gelu_erf(float x);
+
+// The fp32 stages after the affine one (gelu, residual, output conversion) for
+// `count` consecutive outputs of one row. `residual` may be null.
+void apply_post_ops(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count);
+
+// All stages for `count` consecutive int32 accumulators of one output row.
+void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
+                    const float* residual, void* out, int64_t count);
+
+inline int output_size(OutputType t) { return t == OutputType::s32 || t == OutputType::f32 ? 4 : 1; }
+
+}  // namespace fastbert::kernels

@@ -1,0 +1,63 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "fastbert/kernels/block_sparse.h"
+#include "fastbert/kernels/epilogue.h"
+#include "fastbert/kernels/isa.h"
+
+namespace fastbert::kernels {
+
+enum class ActivationType { u8, s8 };
+
+// Y (N_out x M) = epilogue(W_sparse (N_out x K) x X (K x M)).
+//
+// Activations are feature-major: row k of X holds feature k for all M tokens,
+// contiguous. Chaining layers then needs no transposes (Y has the same layout
+// as X), and the kernel loads 64 tokens of one gathered input row as one zmm.
+struct SpmmDesc {
+  ActivationType activation = ActivationType::u8;
+  Epilogue epilogue;
+  Isa isa = default_isa();
+};
+
+// Any pointers and leading dimensions work; for full speed, X rows should
+// start on 64-byte boundaries (aligned x, ldx a multiple of 64), so that each
+// 64-token load touches one cache line.
+struct SpmmArgs {
+  const void* x = nullptr;  // K x M, uint8 or int8 per SpmmDesc::activation
+  int64_t ldx = 0;          // elements between rows of X (>= m)
+  int64_t m = 0;            // tokens, any value >= 0
+  float x_scale = 1.0f;
+  int32_t x_zero_point = 0;     // u8 activations only; int8 ones are symmetric
+  const float* bias = nullptr;  // N_out, may be null
+  const float* residual = nullptr;  // N_out x M fp32, may be null
+  int64_t ldr = 0;
+  void* y = nullptr;  // N_out x M of the epilogue's output type
+  int64_t ldy = 0;
+};
+
+// The primitive for one packed weight matrix: created once at load (it checks
+// the ISA and fetches the generated code from the process-wide cache), then
+// executed any number of times from any number of threads. Each execute()
+// splits its work over the OpenMP threads (fastbert::set_num_threads).
+class SpmmPrimitive {
+ public:
+  SpmmPrimitive(std::shared_ptr<const BlockSparseMatrix> weights, const SpmmDesc& desc);
+  ~SpmmPrimitive();
+  SpmmPrimitive(SpmmPrimitive&&) noexcept;
+  SpmmPrimitive& operator=(SpmmPrimitive&&) noexcept;
+
+  void execute(const SpmmArgs& args) const;
+
+  const BlockSparseMatrix& weights() const;
+  const SpmmDesc& desc() const;
+  // The microkernel family in use, e.g. "spmm_4x1_avx512vnni_jit".
+  const char* implementation() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastbert::kernels

@@ -1,0 +1,162 @@
+#include "fastbert/kernels/block_sparse.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "fastbert/common/error.h"
+
+namespace fastbert::kernels {
+namespace {
+
+constexpr int kR = BlockSparseMatrix::kBlockRows;
+constexpr int kC = BlockSparseMatrix::kChunk;
+
+std::string at(int64_t r, int64_t c) { return "(row " + std::to_string(r) + ", column " + std::to_string(c) + ")"; }
+
+void check_shape(int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0) throw Error("pack_4x1: negative shape " + std::to_string(rows) + "x" + std::to_string(cols));
+  if (cols > INT32_MAX) throw Error("pack_4x1: " + std::to_string(cols) + " columns do not fit int32 indices");
+}
+
+// Whether block (group g, column c) is kept, after checking that the mask is
+// uniform over the block and that no value survives outside the mask.
+bool block_kept(const int8_t* dense, const uint8_t* mask, int64_t rows, int64_t cols, int64_t g, int64_t c) {
+  const int64_t r0 = g * kR, r1 = std::min(rows, r0 + kR);
+  if (!mask) {
+    for (int64_t r = r0; r < r1; ++r)
+      if (dense[r * cols + c] != 0) return true;
+    return false;
+  }
+  const bool kept = mask[r0 * cols + c] != 0;
+  for (int64_t r = r0; r < r1; ++r) {
+    if ((mask[r * cols + c] != 0) != kept)
+      throw Error("pack_4x1: mask is not constant over the 4x1 block at " + at(r0, c) + ": element " + at(r, c) +
+                  " differs (masks must keep or drop whole blocks of 4 output rows)");
+    if (!kept && dense[r * cols + c] != 0)
+      throw Error("pack_4x1: weight " + at(r, c) + " is " + std::to_string(int(dense[r * cols + c])) +
+                  " but the mask drops it");
+  }
+  return kept;
+}
+
+}  // namespace
+
+double BlockSparseMatrix::density() const {
+  const int64_t total = groups() * cols;
+  return total == 0 ? 0.0 : double(nonzero_blocks_) / double(total);
+}
+
+BlockSparseMatrix pack_4x1(const int8_t* dense, int64_t rows, int64_t cols, const uint8_t* mask,
+                           const float* row_scales) {
+  check_shape(rows, cols);
+  if (!dense && rows * cols > 0) throw Error("pack_4x1: null weights");
+  BlockSparseMatrix w;
+  w.rows = rows;
+  w.cols = cols;
+  w.scales.assign(rows, 1.0f);
+  if (row_scales) {
+    for (int64_t r = 0; r < rows; ++r) {
+      if (!std::isfinite(row_scales[r]) || row_scales[r] <= 0.0f)
+        throw Error("pack_4x1: scale of row " + std::to_string(r) + " is " + std::to_string(row_scales[r]) +
+                    " (must be finite and positive)");
+      w.scales[r] = row_scales[r];
+    }
+  }
+  w.row_sums.assign(rows, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) w.row_sums[r] += dense[r * cols + c];
+
+  const int64_t groups = w.groups();
+  w.group_chunk_begin.assign(groups + 1, 0);
+  std::vector<int32_t> kept;
+  for (int64_t g = 0; g < groups; ++g) {
+    kept.clear();
+    for (int64_t c = 0; c < cols; ++c)
+      if (block_kept(dense, mask, rows, cols, g, c)) kept.push_back(int32_t(c));
+    w.nonzero_blocks_ += int64_t(kept.size());
+    const int64_t chunks = (int64_t(kept.size()) + kC - 1) / kC;
+    w.group_chunk_begin[g + 1] = w.group_chunk_begin[g] + chunks;
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      int8_t block[kR * kC] = {};
+      for (int j = 0; j < kC; ++j) {
+        const size_t idx = size_t(ch * kC + j);
+        if (idx >= kept.size()) {
+          w.columns.push_back(kept.front());  // padding: a valid column, zero weights
+          continue;
+        }
+        const int32_t c = kept[idx];
+        w.columns.push_back(c);
+        for (int r = 0; r < kR; ++r) {
+          const int64_t row = g * kR + r;
+          if (row < rows) block[r * kC + j] = dense[row * cols + c];
+        }
+      }
+      w.values.insert(w.values.end(), block, block + kR * kC);
+    }
+  }
+  w.columns.insert(w.columns.end(), BlockSparseMatrix::kSentinelColumns, 0);
+  return w;
+}
+
+BlockSparseMatrix pack_4x1_fp32(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask) {
+  check_shape(rows, cols);
+  std::vector<int8_t> q(size_t(rows * cols));
+  std::vector<float> scales(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    float amax = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = dense[r * cols + c];
+      if (!std::isfinite(v)) throw Error("pack_4x1_fp32: weight " + at(r, c) + " is not finite");
+      if (!mask || mask[r * cols + c]) amax = std::max(amax, std::fabs(v));
+    }
+    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+    scales[r] = scale;
+    for (int64_t c = 0; c < cols; ++c) {
+      const bool keep = !mask || mask[r * cols + c];
+      q[r * cols + c] = keep ? int8_t(std::lrint(std::clamp(dense[r * cols + c] / scale, -127.0f, 127.0f))) : 0;
+    }
+  }
+  if (mask) {
+    // The value check of pack_4x1 is moot here (dropped weights were zeroed
+    // above), but the block-uniformity check still applies.
+    return pack_4x1(q.data(), rows, cols, mask, scales.data());
+  }
+  return pack_4x1(q.data(), rows, cols, nullptr, scales.data());
+}
+
+std::vector<int8_t> unpack(const BlockSparseMatrix& w) {
+  std::vector<int8_t> dense(size_t(w.rows * w.cols), 0);
+  for (int64_t g = 0; g < w.groups(); ++g) {
+    for (int64_t ch = w.group_chunk_begin[g]; ch < w.group_chunk_begin[g + 1]; ++ch) {
+      for (int j = 0; j < kC; ++j) {
+        const int32_t c = w.columns[size_t(ch * kC + j)];
+        for (int r = 0; r < kR; ++r) {
+          const int64_t row = g * kR + r;
+          const int8_t v = w.values[size_t(ch * kR * kC + r * kC + j)];
+          if (row < w.rows && v != 0) dense[size_t(row * w.cols + c)] = v;
+        }
+      }
+    }
+  }
+  return dense;
+}
+
+std::vector<uint8_t> random_block_mask_4x1(int64_t rows, int64_t cols, double sparsity, uint64_t seed) {
+  check_shape(rows, cols);
+  if (!(sparsity >= 0.0 && sparsity <= 1.0)) throw Error("random_block_mask_4x1: sparsity must lie in [0, 1]");
+  const int64_t groups = (rows + kR - 1) / kR;
+  // Exactly round(sparsity * blocks) blocks dropped, at random positions.
+  std::vector<uint8_t> keep(size_t(groups * cols), 0);
+  const int64_t kept = int64_t(std::llround((1.0 - sparsity) * double(groups * cols)));
+  std::fill(keep.begin(), keep.begin() + kept, 1);
+  std::mt19937_64 rng(seed);
+  std::shuffle(keep.begin(), keep.end(), rng);
+  std::vector<uint8_t> mask(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) mask[r * cols + c] = keep[(r / kR) * cols + c];
+  return mask;
+}
+
+}  // namespace fastbert::kernels

@@ -1,0 +1,145 @@
+#include "fastbert/kernels/epilogue.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "fastbert/kernels/isa.h"
+
+namespace fastbert::kernels {
+namespace {
+
+inline float erf_rational(float a) {
+  const float x = std::min(std::max(a, -4.0f), 4.0f);
+  const float x2 = x * x;
+  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = x2 * p + -2.10102402082508e-06f;
+  p = x2 * p + -5.69250639462346e-05f;
+  p = x2 * p + -7.34990630326855e-04f;
+  p = x2 * p + -2.95459980854025e-03f;
+  p = x2 * p + -1.60960333262415e-02f;
+  p = x * p;
+  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+  q = x2 * q + -1.68282697438203e-03f;
+  q = x2 * q + -7.37332916720468e-03f;
+  q = x2 * q + -1.42647390514189e-02f;
+  return p / q;
+}
+
+inline float gelu_inline(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f)); }
+
+// Round half to even by the 1.5 * 2^23 trick: exact for |v| < 2^22, which the
+// clamp to the output range guarantees. Plain float ops, so it vectorises.
+template <typename T>
+__attribute__((always_inline)) inline void quantize(const float* y, float inv_scale, int32_t zero_point, T* out, int64_t count) {
+  constexpr float lo = std::is_same_v<T, uint8_t> ? 0.0f : -128.0f;
+  constexpr float hi = std::is_same_v<T, uint8_t> ? 255.0f : 127.0f;
+  const float zp = float(zero_point);
+  const float magic = 12582912.0f;
+  for (int64_t i = 0; i < count; ++i) {
+    float v = y[i] * inv_scale;
+    v = std::min(std::max(v, lo - zp - 1.0f), hi - zp + 1.0f);
+    v = (v + magic) - magic;
+    v = std::min(std::max(v + zp, lo), hi);
+    out[i] = T(int32_t(v));
+  }
+}
+
+float gelu_erf_impl(float x) { return gelu_inline(x); }
+
+__attribute__((always_inline)) inline void post_ops_body(const Epilogue& e, const float* y, const float* residual,
+                                                         void* out, int64_t count) {
+  // Work in a small stack buffer so that fp32-to-fp32 can run in place and
+  // every stage is a simple loop the compiler vectorises.
+  constexpr int64_t kStep = 256;
+  float buf[kStep];
+  for (int64_t i0 = 0; i0 < count; i0 += kStep) {
+    const int64_t n = std::min(kStep, count - i0);
+    if (e.gelu) {
+      for (int64_t i = 0; i < n; ++i) buf[i] = gelu_inline(y[i0 + i]);
+    } else {
+      std::memcpy(buf, y + i0, size_t(n) * sizeof(float));
+    }
+    if (residual)
+      for (int64_t i = 0; i < n; ++i) buf[i] += residual[i0 + i];
+    switch (e.output) {
+      case OutputType::f32:
+      case OutputType::s32:  // s32 never reaches the fp32 stages; treated as f32 bits
+        std::memcpy(static_cast<float*>(out) + i0, buf, size_t(n) * sizeof(float));
+        break;
+      case OutputType::u8:
+        quantize(buf, 1.0f / e.out_scale, e.out_zero_point, static_cast<uint8_t*>(out) + i0, n);
+        break;
+      case OutputType::s8:
+        quantize(buf, 1.0f / e.out_scale, e.out_zero_point, static_cast<int8_t*>(out) + i0, n);
+        break;
+    }
+  }
+}
+
+__attribute__((always_inline)) inline void epilogue_body(const Epilogue& e, const int32_t* acc,
+                                                         int32_t compensation, float scale, float bias,
+                                                         const float* residual, void* out, int64_t count) {
+  if (e.output == OutputType::s32) {
+    int32_t* o = static_cast<int32_t*>(out);
+    for (int64_t i = 0; i < count; ++i) o[i] = acc[i] + compensation;
+    return;
+  }
+  constexpr int64_t kStep = 256;
+  float buf[kStep];
+  for (int64_t i0 = 0; i0 < count; i0 += kStep) {
+    const int64_t n = std::min(kStep, count - i0);
+    // fma, as the fused vector epilogues do: one rounding.
+    for (int64_t i = 0; i < n; ++i) buf[i] = std::fma(float(acc[i0 + i] + compensation), scale, bias);
+    void* o = e.output == OutputType::f32 ? static_cast<void*>(static_cast<float*>(out) + i0)
+                                          : static_cast<void*>(static_cast<uint8_t*>(out) + i0);
+    post_ops_body(e, buf, residual ? residual + i0 : nullptr, o, n);
+  }
+}
+
+// The same loops compiled twice: for AVX-512 (what the JIT path's post-pass
+// needs to keep GELU cheap) and for the baseline. This file is built with
+// -ffp-contract=off, so both give the bits of the scalar reference.
+#define FASTBERT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")))
+
+FASTBERT_AVX512 void post_ops_avx512(const Epilogue& e, const float* y, const float* residual, void* out,
+                                     int64_t count) {
+  post_ops_body(e, y, residual, out, count);
+}
+void post_ops_default(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
+  post_ops_body(e, y, residual, out, count);
+}
+FASTBERT_AVX512 void epilogue_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
+                                     float bias, const float* residual, void* out, int64_t count) {
+  epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
+}
+void epilogue_default(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
+                      const float* residual, void* out, int64_t count) {
+  epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
+}
+
+bool use_avx512() {
+  static const bool yes = cpu_supports(Isa::avx512bw);
+  return yes;
+}
+
+}  // namespace
+
+void apply_post_ops(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
+  if (use_avx512())
+    post_ops_avx512(e, y, residual, out, count);
+  else
+    post_ops_default(e, y, residual, out, count);
+}
+
+void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
+                    const float* residual, void* out, int64_t count) {
+  if (use_avx512())
+    epilogue_avx512(e, acc, compensation, scale, bias, residual, out, count);
+  else
+    epilogue_default(e, acc, compensation, scale, bias, residual, out, count);
+}
+
+float gelu_erf(float x) { return gelu_erf_impl(x); }
+
+}  // namespace fastbert::kernels

@@ -1,0 +1,196 @@
+#include "fastbert/kernels/spmm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "fastbert/common/error.h"
+#include "spmm_4x1_avx512vnni_jit.h"
+#include "spmm_4x1_microkernels.h"
+
+namespace fastbert::kernels {
+namespace {
+
+void check_weights(const BlockSparseMatrix& w) {
+  const int64_t groups = w.groups();
+  if (w.rows < 0 || w.cols < 0 || int64_t(w.group_chunk_begin.size()) != groups + 1 ||
+      int64_t(w.columns.size()) != w.chunks() * 4 + BlockSparseMatrix::kSentinelColumns || int64_t(w.values.size()) != w.chunks() * 16 ||
+      int64_t(w.scales.size()) != w.rows || int64_t(w.row_sums.size()) != w.rows)
+    throw Error("SpmmPrimitive: inconsistent BlockSparseMatrix (" + std::to_string(w.rows) + "x" +
+                std::to_string(w.cols) + ", " + std::to_string(w.chunks()) + " chunks)");
+  for (int64_t g = 0; g < groups; ++g)
+    if (w.group_chunk_begin[g + 1] < w.group_chunk_begin[g])
+      throw Error("SpmmPrimitive: chunk offsets of group " + std::to_string(g) + " decrease");
+  for (int32_t c : w.columns)
+    if (c < 0 || c >= w.cols)
+      throw Error("SpmmPrimitive: column index " + std::to_string(c) + " outside [0, " + std::to_string(w.cols) + ")");
+}
+
+}  // namespace
+
+struct SpmmPrimitive::Impl {
+  std::shared_ptr<const BlockSparseMatrix> w;
+  SpmmDesc desc;
+  Spmm4x1Microkernel micro = nullptr;
+  Spmm4x1JitFn jit = nullptr;
+  bool jit_direct = false;  // the JIT kernel writes the final output itself
+  const char* name = "";
+};
+
+SpmmPrimitive::SpmmPrimitive(std::shared_ptr<const BlockSparseMatrix> weights, const SpmmDesc& desc)
+    : impl_(std::make_unique<Impl>()) {
+  if (!weights) throw Error("SpmmPrimitive: null weights");
+  check_weights(*weights);
+  const Epilogue& e = desc.epilogue;
+  if (e.output == OutputType::s32 && e.gelu)
+    throw Error("SpmmPrimitive: GELU needs an fp32 or requantized output, not s32");
+  if ((e.output == OutputType::u8 || e.output == OutputType::s8) && !(std::isfinite(e.out_scale) && e.out_scale > 0))
+    throw Error("SpmmPrimitive: output scale " + std::to_string(e.out_scale) + " must be finite and positive");
+  if (!cpu_supports(desc.isa))
+    throw Error(std::string("SpmmPrimitive: this CPU does not support ") + isa_name(desc.isa));
+  impl_->w = std::move(weights);
+  impl_->desc = desc;
+  switch (desc.isa) {
+    case Isa::reference: impl_->micro = spmm_4x1_reference, impl_->name = "spmm_4x1_reference"; break;
+    case Isa::avx2: impl_->micro = spmm_4x1_avx2, impl_->name = "spmm_4x1_avx2"; break;
+    case Isa::avx512bw: impl_->micro = spmm_4x1_avx512bw, impl_->name = "spmm_4x1_avx512bw"; break;
+    case Isa::avx_vnni: impl_->micro = spmm_4x1_avxvnni, impl_->name = "spmm_4x1_avxvnni"; break;
+    case Isa::avx512_vnni: {
+      const bool s32 = e.output == OutputType::s32;
+      impl_->jit = spmm_4x1_avx512vnni_jit(s32 ? Spmm4x1JitOutput::s32 : Spmm4x1JitOutput::f32_affine);
+      impl_->jit_direct = s32 || (e.output == OutputType::f32 && !e.gelu);
+      impl_->name = "spmm_4x1_avx512vnni_jit";
+      break;
+    }
+  }
+}
+
+SpmmPrimitive::~SpmmPrimitive() = default;
+SpmmPrimitive::SpmmPrimitive(SpmmPrimitive&&) noexcept = default;
+SpmmPrimitive& SpmmPrimitive::operator=(SpmmPrimitive&&) noexcept = default;
+const BlockSparseMatrix& SpmmPrimitive::weights() const { return *impl_->w; }
+const SpmmDesc& SpmmPrimitive::desc() const { return impl_->desc; }
+const char* SpmmPrimitive::implementation() const { return impl_->name; }
+
+void SpmmPrimitive::execute(const SpmmArgs& a) const {
+  const BlockSparseMatrix& w = *impl_->w;
+  const Epilogue& e = impl_->desc.epilogue;
+  const int64_t n = w.rows, k = w.cols, m = a.m;
+  if (m < 0) throw Error("SpmmPrimitive::execute: negative token count " + std::to_string(m));
+  if (m == 0 || n == 0) return;
+  if (!a.y) throw Error("SpmmPrimitive::execute: null output");
+  if (a.ldy < m) throw Error("SpmmPrimitive::execute: ldy " + std::to_string(a.ldy) + " < m " + std::to_string(m));
+  if (k > 0 && (!a.x || a.ldx < m))
+    throw Error("SpmmPrimitive::execute: null input or ldx " + std::to_string(a.ldx) + " < m " + std::to_string(m));
+  if (a.residual && a.ldr < m)
+    throw Error("SpmmPrimitive::execute: ldr " + std::to_string(a.ldr) + " < m " + std::to_string(m));
+  if (e.output == OutputType::s32 && (a.residual || a.bias))
+    throw Error("SpmmPrimitive::execute: s32 output takes no bias or residual");
+
+  // vpdpbusd multiplies unsigned activations: int8 ones are shifted by 128
+  // (x ^ 0x80) and the shift is corrected like a zero point.
+  const uint8_t* x = static_cast<const uint8_t*>(a.x);
+  int64_t ldx = a.ldx;
+  int32_t zero_point = a.x_zero_point;
+  std::vector<uint8_t> shifted;
+  if (impl_->desc.activation == ActivationType::s8) {
+    shifted.resize(size_t(k * m));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t i = 0; i < m; ++i) shifted[r * m + i] = x[r * a.ldx + i] ^ 0x80;
+    x = shifted.data();
+    ldx = m;
+    zero_point = 128;
+  }
+
+  const int64_t groups = w.groups();
+  std::vector<int32_t> acc_init(size_t(groups * 4), 0);
+  std::vector<float> scale(size_t(groups * 4), 0.0f), bias(size_t(groups * 4), 0.0f);
+  for (int64_t r = 0; r < n; ++r) {
+    acc_init[r] = -zero_point * w.row_sums[r];
+    scale[r] = a.x_scale * w.scales[r];
+    bias[r] = a.bias ? a.bias[r] : 0.0f;
+  }
+
+  // Token blocks of up to 256 (a multiple of the JIT tile) keep the gathered
+  // rows of X in L1/L2 while every group runs over them.
+  const int64_t m_block = m <= 512 ? m : 256;
+  const int64_t blocks = (m + m_block - 1) / m_block;
+  const int64_t items = blocks * groups;
+  const int out_size = output_size(e.output);
+  char* y = static_cast<char*>(a.y);
+  const Impl& impl = *impl_;
+  // A residual is a per-call argument, so it decides here whether the JIT
+  // kernel's own fp32 stores are final.
+  const bool jit_direct = impl.jit_direct && !a.residual;
+
+#pragma omp parallel
+  {
+    std::vector<int32_t> scratch(size_t(4 * m_block));
+    const int64_t grain = std::max<int64_t>(1, items / (int64_t(omp_get_num_threads()) * 8));
+#pragma omp for schedule(dynamic, grain)
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t g = item % groups, m_begin = (item / groups) * m_block;
+      const int64_t mc = std::min(m_block, m - m_begin);
+      const int64_t rows = std::min<int64_t>(4, n - 4 * g);
+      const int64_t chunk0 = w.group_chunk_begin[g];
+      char* y_group = y + (4 * g * a.ldy + m_begin) * out_size;
+      bool post = true;
+      if (impl.jit) {
+        Spmm4x1JitArgs j{};
+        j.x = x + m_begin;
+        j.ldx = ldx;
+        j.columns = w.columns.data() + 4 * chunk0;
+        j.values = w.values.data() + 16 * chunk0;
+        j.chunks = w.group_chunk_begin[g + 1] - chunk0;
+        if (jit_direct) {
+          j.y = y_group;
+          j.ldy_bytes = a.ldy * 4;
+          post = false;
+        } else {
+          j.y = scratch.data();
+          j.ldy_bytes = m_block * 4;
+        }
+        j.full_tiles = mc / kSpmm4x1JitTile;
+        const int64_t tail = mc % kSpmm4x1JitTile;
+        j.tail_load_mask = tail ? (uint64_t(1) << tail) - 1 : 0;
+        for (int v = 0; v < 4; ++v) {
+          const int64_t valid = std::clamp<int64_t>(tail - 16 * v, 0, 16);
+          j.tail_store_mask[v] = uint16_t((uint32_t(1) << valid) - 1);
+        }
+        j.acc_init = acc_init.data() + 4 * g;
+        j.scale = scale.data() + 4 * g;
+        j.bias = bias.data() + 4 * g;
+        j.rows = rows;
+        impl.jit(&j);
+        if (post) {
+          const float* f = reinterpret_cast<const float*>(scratch.data());
+          for (int64_t r = 0; r < rows; ++r)
+            apply_post_ops(e, f + r * m_block, a.residual ? a.residual + (4 * g + r) * a.ldr + m_begin : nullptr,
+                           y_group + r * a.ldy * out_size, mc);
+        }
+      } else {
+        Spmm4x1GroupTask t;
+        t.x = x + m_begin;
+        t.ldx = ldx;
+        t.m = mc;
+        t.columns = w.columns.data() + 4 * chunk0;
+        t.values = w.values.data() + 16 * chunk0;
+        t.chunks = w.group_chunk_begin[g + 1] - chunk0;
+        t.acc_init = acc_init.data() + 4 * g;
+        t.acc = scratch.data();
+        t.ld_acc = m_block;
+        impl.micro(t);
+        for (int64_t r = 0; r < rows; ++r)
+          apply_epilogue(e, scratch.data() + r * m_block, 0, scale[4 * g + r], bias[4 * g + r],
+                         a.residual ? a.residual + (4 * g + r) * a.ldr + m_begin : nullptr,
+                         y_group + r * a.ldy * out_size, mc);
+      }
+    }
+  }
+}
+
+}  // namespace fastbert::kernels

@@ -1,0 +1,199 @@
+// The 4x1 block-sparse int8 kernel for AVX512-VNNI, generated with Xbyak.
+//
+// Per chunk (4 columns c0..c3 of the group) and 64-token tile:
+//   4 loads   x_j = X[c_j, m..m+63]                       (gather by offsets)
+//   8 unpacks vpunpck{l,h}bw then vpunpck{l,h}wd: v_q lane L holds, per
+//             dword, the 4 inputs of token 16L + 4q + i   (in-lane, port 5)
+//   4 broadcast loads of the rows' weight dwords, then
+//   16 vpdpbusd acc[r][q] += v_q . w[r][0..3]
+// Every interleaved vector feeds the 4 rows of the group. The token
+// permutation is undone once per tile in the epilogue (a 4x4 transpose of
+// 128-bit lanes), so X and Y are both in plain token order.
+//
+// What bounds it on Sapphire Rapids: zmm vpdpbusd issues on ports 0 and 5,
+// zmm byte/word unpacks on port 5 only, so a chunk needs at least
+// (16 + 8) / 2 = 12 cycles for 16 vpdpbusd that alone would take 8: the
+// ceiling is 2/3 of the vpdpbusd peak. Merging four arbitrary input rows
+// into 4-byte lanes takes 2 ALU operations per output vector in every scheme
+// we know (two-source shuffles; ternlog merges 3 sources at most), so 4x1
+// blocks keep this bound on this core; 8x1/16x1 blocks amortise it over more rows.
+#include "spmm_4x1_avx512vnni_jit.h"
+
+#include <xbyak/xbyak.h>
+
+#include <mutex>
+
+namespace fastbert::kernels {
+namespace {
+
+using namespace Xbyak;
+
+class Generator : public CodeGenerator {
+ public:
+  explicit Generator(Spmm4x1JitOutput output) : CodeGenerator(8192), output_(output) {
+    const Reg64 args = rdi;
+    push(rbx);
+    push(rbp);
+    push(r12);
+    push(r13);
+    push(r14);
+    push(r15);
+
+    mov(x_, ptr[args + offsetof(Spmm4x1JitArgs, x)]);
+    mov(ldx_, ptr[args + offsetof(Spmm4x1JitArgs, ldx)]);
+    mov(y_, ptr[args + offsetof(Spmm4x1JitArgs, y)]);
+    mov(ldy_, ptr[args + offsetof(Spmm4x1JitArgs, ldy_bytes)]);
+    lea(ldy3_, ptr[ldy_ + ldy_ * 2]);
+    mov(tiles_, ptr[args + offsetof(Spmm4x1JitArgs, full_tiles)]);
+
+    Label tile_loop, tail, done;
+    test(tiles_, tiles_);
+    jz(tail, T_NEAR);
+    L(tile_loop);
+    tile(args, false);
+    add(x_, kSpmm4x1JitTile);
+    add(y_, kSpmm4x1JitTile * 4);
+    dec(tiles_);
+    jnz(tile_loop, T_NEAR);
+
+    L(tail);
+    mov(rax, ptr[args + offsetof(Spmm4x1JitArgs, tail_load_mask)]);
+    test(rax, rax);
+    jz(done, T_NEAR);
+    kmovq(k1, rax);
+    for (int j = 0; j < 4; ++j) kmovw(Opmask(2 + j), ptr[args + offsetof(Spmm4x1JitArgs, tail_store_mask) + 2 * j]);
+    tile(args, true);
+
+    L(done);
+    vzeroupper();
+    pop(r15);
+    pop(r14);
+    pop(r13);
+    pop(r12);
+    pop(rbp);
+    pop(rbx);
+    ret();
+  }
+
+ private:
+  static Zmm acc(int r, int q) { return Zmm(r * 4 + q); }
+
+  void tile(const Reg64& args, bool tail) {
+    mov(rax, ptr[args + offsetof(Spmm4x1JitArgs, acc_init)]);
+    // Broadcast loads, not register copies: they use load ports only.
+    for (int r = 0; r < 4; ++r)
+      for (int q = 0; q < 4; ++q) vpbroadcastd(acc(r, q), ptr[rax + 4 * r]);
+    mov(cols_, ptr[args + offsetof(Spmm4x1JitArgs, columns)]);
+    mov(w_, ptr[args + offsetof(Spmm4x1JitArgs, values)]);
+    mov(chunks_, ptr[args + offsetof(Spmm4x1JitArgs, chunks)]);
+
+    Label chunk_loop, epilogue;
+    test(chunks_, chunks_);
+    jz(epilogue, T_NEAR);
+    const Reg64 off[4] = {rax, rcx, rdx, rsi};
+    const Zmm x[4] = {zmm16, zmm17, zmm18, zmm19};
+    // Software pipelining: the rows of chunk i+1 are loaded while chunk i is
+    // multiplied, so their L2 latency hides behind 16 vpdpbusd. The last
+    // iteration reads the 4 sentinel columns that pack_4x1 appends.
+    auto load_x = [&](int chunk_offset) {
+      for (int j = 0; j < 4; ++j) {
+        mov(off[j].cvt32(), ptr[cols_ + 16 * chunk_offset + 4 * j]);
+        imul(off[j], ldx_);
+        if (tail)
+          vmovdqu8(x[j] | k1 | T_z, ptr[x_ + off[j]]);
+        else
+          vmovdqu8(x[j], ptr[x_ + off[j]]);
+      }
+    };
+    load_x(0);
+    L(chunk_loop);
+    const Zmm a_lo = zmm20, a_hi = zmm21, b_lo = zmm22, b_hi = zmm23;
+    vpunpcklbw(a_lo, x[0], x[1]);
+    vpunpckhbw(a_hi, x[0], x[1]);
+    vpunpcklbw(b_lo, x[2], x[3]);
+    vpunpckhbw(b_hi, x[2], x[3]);
+    load_x(1);
+    const Zmm v[4] = {zmm24, zmm25, zmm26, zmm27};
+    vpunpcklwd(v[0], a_lo, b_lo);
+    vpunpckhwd(v[1], a_lo, b_lo);
+    vpunpcklwd(v[2], a_hi, b_hi);
+    vpunpckhwd(v[3], a_hi, b_hi);
+    // vpbroadcastd from memory is a pure load (no port-5 uop): 4 loads
+    // instead of 16 embedded broadcasts.
+    const Zmm wr[4] = {zmm28, zmm29, zmm30, zmm31};
+    for (int r = 0; r < 4; ++r) vpbroadcastd(wr[r], ptr[w_ + 4 * r]);
+    for (int q = 0; q < 4; ++q)
+      for (int r = 0; r < 4; ++r) vpdpbusd(acc(r, q), v[q], wr[r]);
+    add(cols_, 16);
+    add(w_, 16);
+    dec(chunks_);
+    jnz(chunk_loop, T_NEAR);
+
+    L(epilogue);
+    if (output_ == Spmm4x1JitOutput::f32_affine) {
+      mov(scale_, ptr[args + offsetof(Spmm4x1JitArgs, scale)]);
+      mov(bias_, ptr[args + offsetof(Spmm4x1JitArgs, bias)]);
+    }
+    Label rows_done;
+    for (int r = 0; r < 4; ++r) {
+      if (r > 0) {
+        cmp(qword[args + offsetof(Spmm4x1JitArgs, rows)], r);
+        jle(rows_done, T_NEAR);
+      }
+      // o_j lane q = acc[q] lane j: tokens 16j .. 16j + 15 in order.
+      const Zmm t0 = zmm16, t1 = zmm17, t2 = zmm18, t3 = zmm19;
+      vshufi64x2(t0, acc(r, 0), acc(r, 1), 0x44);
+      vshufi64x2(t1, acc(r, 0), acc(r, 1), 0xEE);
+      vshufi64x2(t2, acc(r, 2), acc(r, 3), 0x44);
+      vshufi64x2(t3, acc(r, 2), acc(r, 3), 0xEE);
+      const Zmm o[4] = {zmm20, zmm21, zmm22, zmm23};
+      vshufi64x2(o[0], t0, t2, 0x88);
+      vshufi64x2(o[1], t0, t2, 0xDD);
+      vshufi64x2(o[2], t1, t3, 0x88);
+      vshufi64x2(o[3], t1, t3, 0xDD);
+      if (output_ == Spmm4x1JitOutput::f32_affine) {
+        vbroadcastss(zmm24, ptr[scale_ + 4 * r]);
+        for (int j = 0; j < 4; ++j) {
+          vcvtdq2ps(o[j], o[j]);
+          vfmadd213ps(o[j], zmm24, ptr_b[bias_ + 4 * r]);
+        }
+      }
+      const RegExp row = r == 0 ? RegExp(y_) : r == 1 ? y_ + ldy_ : r == 2 ? y_ + ldy_ * 2 : y_ + ldy3_;
+      for (int j = 0; j < 4; ++j) {
+        if (tail)
+          vmovdqu32(ptr[row + 64 * j] | Opmask(2 + j), o[j]);
+        else
+          vmovdqu32(ptr[row + 64 * j], o[j]);
+      }
+    }
+    L(rows_done);
+  }
+
+  Spmm4x1JitOutput output_;
+  const Reg64 x_ = r8, ldx_ = r9, y_ = r10, ldy_ = r11, ldy3_ = r12, tiles_ = r13;
+  const Reg64 cols_ = r14, w_ = r15, chunks_ = rbx;
+  // Free once the chunk loop is done.
+  const Reg64 scale_ = rcx, bias_ = rdx;
+};
+
+struct Cache {
+  std::mutex mutex;
+  std::unique_ptr<Generator> kernels[2];
+};
+
+Generator& get(Spmm4x1JitOutput output) {
+  static Cache cache;
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  auto& slot = cache.kernels[int(output)];
+  if (!slot) {
+    slot = std::make_unique<Generator>(output);
+    slot->ready();
+  }
+  return *slot;
+}
+
+}  // namespace
+
+Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output) { return get(output).getCode<Spmm4x1JitFn>(); }
+
+}  // namespace fastbert::kernels

@@ -1,0 +1,37 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace fastbert::kernels {
+
+// Arguments of one call of the generated code: one 4-row group times a range
+// of tokens (full 64-token tiles, then an optional masked tail tile).
+struct Spmm4x1JitArgs {
+  const uint8_t* x;          // X at the first token of the range
+  int64_t ldx;               // bytes between rows of X
+  const int32_t* columns;    // the group's chunk columns
+  const int8_t* values;      // the group's chunk values
+  int64_t chunks;
+  void* y;                   // output row 0 of the group, first token
+  int64_t ldy_bytes;
+  int64_t full_tiles;
+  uint64_t tail_load_mask;   // bit i: token i of the tail tile exists; 0 = no tail
+  uint16_t tail_store_mask[4];  // per 16-token output vector of the tail tile
+  const int32_t* acc_init;   // 4 values: zero-point compensation
+  const float* scale;        // 4 values (f32 output)
+  const float* bias;         // 4 values (f32 output)
+  int64_t rows;              // valid rows of the group (1..4)
+};
+
+enum class Spmm4x1JitOutput { s32, f32_affine };
+
+// Generated once per output kind and cached for the process: the sparsity
+// pattern is data (column lists read by the loop), not code, so one kernel
+// serves every layer and the code stays a few hundred bytes, in L1i.
+using Spmm4x1JitFn = void (*)(const Spmm4x1JitArgs*);
+Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output);
+
+constexpr int kSpmm4x1JitTile = 64;
+
+}  // namespace fastbert::kernels
