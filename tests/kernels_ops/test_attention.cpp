@@ -124,7 +124,9 @@ TEST_P(AttentionPathTest, PaddedQueriesAndEmptyRowsAreZeroNotNaN) {
   for (int64_t f = 0; f < 2 * 32; ++f) {
     for (int s = 0; s < 21; ++s) {
       EXPECT_EQ(out[f * p.ld_out + s], 0.0f) << "empty batch row 0, f=" << f << " s=" << s;
-      if (s >= 9) EXPECT_EQ(out[f * p.ld_out + 42 + s], 0.0f) << "padded query of row 2, s=" << s;
+      if (s >= 9) {
+        EXPECT_EQ(out[f * p.ld_out + 42 + s], 0.0f) << "padded query of row 2, s=" << s;
+      }
       EXPECT_FALSE(std::isnan(out[f * p.ld_out + 21 + s]));
     }
   }
