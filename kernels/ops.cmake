@@ -11,7 +11,15 @@ add_library(fastbert_kernels_ops
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_reference.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_avx2.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_avx512f.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_avx512f.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_reference.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_twopass_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_twopass_avx512f.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_reference.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp)
 target_include_directories(fastbert_kernels_ops PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
 target_link_libraries(fastbert_kernels_ops PUBLIC fastbert_common OpenMP::OpenMP_CXX)
 add_library(fastbert::kernels_ops ALIAS fastbert_kernels_ops)
@@ -25,4 +33,6 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_bf16_avx512bf16.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_avx512f.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_twopass_avx512f.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp
   PROPERTIES COMPILE_OPTIONS "-Wno-uninitialized;-Wno-maybe-uninitialized")
