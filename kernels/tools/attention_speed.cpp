@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
 
   const int heads = 12, dh = 64, hidden = heads * dh;
   std::vector<AttentionPath> paths;
-  for (AttentionPath p : {AttentionPath::bf16_avx512bf16, AttentionPath::fp32_avx512f, AttentionPath::fp32_avx2}) {
+  for (AttentionPath p : {AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16, AttentionPath::fp32_avx512f, AttentionPath::fp32_avx2}) {
     try {
       fastbert::resolve_attention_path(p, {1, 1, 1, dh});
       paths.push_back(p);

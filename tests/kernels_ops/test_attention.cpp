@@ -61,6 +61,7 @@ struct Problem {
 
 bool cpu_runs(AttentionPath path) {
   switch (path) {
+    case AttentionPath::bf16_amx: return ops_cpu_isa() >= OpsIsa::amx_bf16;
     case AttentionPath::bf16_avx512bf16: return ops_cpu_isa() >= OpsIsa::avx512bf16;
     case AttentionPath::fp32_avx512f: return ops_cpu_isa() >= OpsIsa::avx512f;
     case AttentionPath::fp32_avx2: return ops_cpu_isa() >= OpsIsa::avx2;
@@ -71,7 +72,9 @@ bool cpu_runs(AttentionPath path) {
 // Stated accuracy against the double-precision reference, |O| <= 1: fp32 paths
 // differ only by summation order and the polynomial exp; bf16 rounds Q, K, V
 // and P to 8 significant bits (measured: fp32 <= 7.5e-7, bf16 <= 4.7e-3).
-double tolerance(AttentionPath path) { return path == AttentionPath::bf16_avx512bf16 ? 1e-2 : 5e-6; }
+double tolerance(AttentionPath path) {
+  return path == AttentionPath::bf16_avx512bf16 || path == AttentionPath::bf16_amx ? 1e-2 : 5e-6;
+}
 
 struct Case {
   int batch, seq, heads, dh;
@@ -82,7 +85,8 @@ const std::vector<Case>& cases() {
   static const std::vector<Case> c = {
       {1, 1, 1, 64, {1}},           {1, 7, 2, 32, {7}},         {2, 7, 3, 64, {5, 7}},
       {3, 129, 2, 64, {129, 1, 100}}, {1, 384, 12, 64, {384}},  {2, 384, 1, 32, {383, 17}},
-      {1, 33, 5, 30, {33}},         {2, 20, 1, 7, {20, 3}},
+      {1, 33, 5, 30, {33}},         {2, 20, 1, 7, {20, 3}},     {2, 45, 2, 96, {45, 33}},
+      {1, 70, 1, 128, {70}},        {3, 1, 4, 32, {1, 0, 1}},
   };
   return c;
 }
@@ -143,7 +147,8 @@ TEST_P(AttentionPathTest, LargeScoresDoNotOverflowTheSoftmax) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, AttentionPathTest,
-                         ::testing::Values(AttentionPath::bf16_avx512bf16, AttentionPath::fp32_avx512f,
+                         ::testing::Values(AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16,
+                                           AttentionPath::fp32_avx512f,
                                            AttentionPath::fp32_avx2, AttentionPath::fp32_reference),
                          [](const auto& info) { return std::string(attention_path_name(info.param)); });
 
@@ -167,12 +172,16 @@ TEST(Attention, FastbertIsaCapsTheAutomaticPath) {
     test::ScopedIsaEnv env("avx512_vnni");
     EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::bf16_avx512bf16);
   }
+  if (ops_cpu_isa() >= OpsIsa::amx_bf16) {
+    test::ScopedIsaEnv env("amx");
+    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::bf16_amx);
+  }
 }
 
 TEST(Attention, ForcedLowerIsaGivesTheSameAnswerThroughTheAutomaticPath) {
   const Problem p(2, 19, 2, 64, {19, 12}, 21);
   const std::vector<float> reference = p.run(AttentionPath::fp32_reference);
-  for (const char* isa : {"reference", "avx2", "avx512bw", "avx512_vnni"}) {
+  for (const char* isa : {"reference", "avx2", "avx512bw", "avx512_vnni", "amx"}) {
     test::ScopedIsaEnv env(isa);
     const AttentionPath used = resolve_attention_path(AttentionPath::automatic, p.shape);
     EXPECT_LE(p.max_abs_diff(p.run(AttentionPath::automatic), reference), tolerance(used)) << isa;
@@ -187,6 +196,12 @@ TEST(Attention, UnknownIsaNameIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("avx9000"), std::string::npos) << e.what();
   }
+}
+
+TEST(Attention, HeadDimNotMultipleOf32FallsBackFromAmxToAvx512Bf16) {
+  if (ops_cpu_isa() < OpsIsa::amx_bf16) GTEST_SKIP() << "no AMX";
+  EXPECT_EQ(resolve_attention_path(AttentionPath::bf16_amx, AttentionShape{1, 8, 1, 48}),
+            AttentionPath::bf16_avx512bf16);
 }
 
 TEST(Attention, OddHeadDimFallsBackFromBf16ToFp32) {

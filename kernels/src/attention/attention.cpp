@@ -18,6 +18,7 @@ namespace {
 
 OpsIsa isa_of(AttentionPath path) {
   switch (path) {
+    case AttentionPath::bf16_amx: return OpsIsa::amx_bf16;
     case AttentionPath::bf16_avx512bf16: return OpsIsa::avx512bf16;
     case AttentionPath::fp32_avx512f: return OpsIsa::avx512f;
     case AttentionPath::fp32_avx2: return OpsIsa::avx2;
@@ -27,6 +28,7 @@ OpsIsa isa_of(AttentionPath path) {
 
 size_t thread_bytes(const AttentionShape& s, AttentionPath path) {
   switch (path) {
+    case AttentionPath::bf16_amx: return detail::attention_thread_bytes_bf16_amx(s);
     case AttentionPath::bf16_avx512bf16: return detail::attention_thread_bytes_bf16_avx512bf16(s);
     case AttentionPath::fp32_avx512f: return detail::attention_thread_bytes_fp32_avx512f(s);
     case AttentionPath::fp32_avx2: return detail::attention_thread_bytes_fp32_avx2(s);
@@ -50,6 +52,7 @@ struct FreeDeleter {
 const char* attention_path_name(AttentionPath path) {
   switch (path) {
     case AttentionPath::automatic: return "automatic";
+    case AttentionPath::bf16_amx: return "bf16_amx";
     case AttentionPath::bf16_avx512bf16: return "bf16_avx512bf16";
     case AttentionPath::fp32_avx512f: return "fp32_avx512f";
     case AttentionPath::fp32_avx2: return "fp32_avx2";
@@ -60,8 +63,12 @@ const char* attention_path_name(AttentionPath path) {
 
 AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape) {
   const bool even_head_dim = shape.head_dim % 2 == 0;
+  const bool amx_head_dim = shape.head_dim % 32 == 0;
   if (requested == AttentionPath::automatic) {
     switch (ops_isa()) {
+      case OpsIsa::amx_bf16:
+        return amx_head_dim ? AttentionPath::bf16_amx
+               : even_head_dim ? AttentionPath::bf16_avx512bf16 : AttentionPath::fp32_avx512f;
       case OpsIsa::avx512bf16:
         return even_head_dim ? AttentionPath::bf16_avx512bf16 : AttentionPath::fp32_avx512f;
       case OpsIsa::avx512f: return AttentionPath::fp32_avx512f;
@@ -73,6 +80,8 @@ AttentionPath resolve_attention_path(AttentionPath requested, const AttentionSha
     throw Error(std::string("attention: path ") + attention_path_name(requested) +
                 " needs " + ops_isa_name(isa_of(requested)) + " but this CPU supports only " +
                 ops_isa_name(ops_cpu_isa()));
+  if (requested == AttentionPath::bf16_amx && !amx_head_dim)
+    requested = AttentionPath::bf16_avx512bf16;
   if (requested == AttentionPath::bf16_avx512bf16 && !even_head_dim) return AttentionPath::fp32_avx512f;
   return requested;
 }
@@ -132,6 +141,7 @@ void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, 
   }
 
   switch (resolved) {
+    case AttentionPath::bf16_amx: detail::attention_bf16_amx(a, base, per_thread, threads); break;
     case AttentionPath::bf16_avx512bf16: detail::attention_bf16_avx512bf16(a, base, per_thread, threads); break;
     case AttentionPath::fp32_avx512f: detail::attention_fp32_avx512f(a, base, per_thread, threads); break;
     case AttentionPath::fp32_avx2: detail::attention_fp32_avx2(a, base, per_thread, threads); break;

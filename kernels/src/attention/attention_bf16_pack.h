@@ -73,14 +73,17 @@ FASTBERT_TARGET_AVX512BF16 inline __mmask16 bf16_lane_mask(int64_t n) {
 // 0 * 0, never 0 * (stale bits that may be NaN).
 FASTBERT_TARGET_AVX512BF16 inline void pack_bf16_head(const float* q, const float* k, const float* v, int64_t ld,
                                                       int dh, int len, const Bf16HeadLayout& lay,
-                                                      const Bf16HeadBuffers& buf) {
+                                                      const Bf16HeadBuffers& buf, float q_scale = 1.0f) {
+  // q_scale folds the score scale into Q (exact for BERT's 1/8).
+  const __m512 qs = _mm512_set1_ps(q_scale);
   for (int dp = 0; dp < lay.dh_pairs; ++dp) {
     const float* q0 = q + 2 * dp * ld;
     const float* k0 = k + 2 * dp * ld;
     for (int i = 0; i < len; i += 16) {
       const __mmask16 m = bf16_lane_mask(len - i);
       _mm512_store_si512(buf.qp + dp * lay.q_stride + i,
-                         bf16_pairs(_mm512_maskz_loadu_ps(m, q0 + i), _mm512_maskz_loadu_ps(m, q0 + ld + i)));
+                         bf16_pairs(_mm512_mul_ps(qs, _mm512_maskz_loadu_ps(m, q0 + i)),
+                                    _mm512_mul_ps(qs, _mm512_maskz_loadu_ps(m, q0 + ld + i))));
       alignas(64) uint32_t pairs[16];
       _mm512_store_si512(pairs, bf16_pairs(_mm512_maskz_loadu_ps(m, k0 + i), _mm512_maskz_loadu_ps(m, k0 + ld + i)));
       const int n = std::min(16, len - i);

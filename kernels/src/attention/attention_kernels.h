@@ -18,11 +18,13 @@ size_t attention_thread_bytes_fp32_reference(const AttentionShape& s);
 size_t attention_thread_bytes_fp32_avx512f(const AttentionShape& s);
 size_t attention_thread_bytes_fp32_avx2(const AttentionShape& s);
 size_t attention_thread_bytes_bf16_avx512bf16(const AttentionShape& s);
+size_t attention_thread_bytes_bf16_amx(const AttentionShape& s);
 
 void attention_fp32_reference(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_fp32_avx512f(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_bf16_amx(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 
 inline int valid_length(const AttentionArgs& a, int b) {
   return a.valid_lengths ? a.valid_lengths[b] : a.shape.seq_len;

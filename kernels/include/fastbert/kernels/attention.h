@@ -19,6 +19,7 @@ namespace fastbert {
 // second normalises and multiplies into V.
 enum class AttentionPath {
   automatic,        // the best the CPU supports, capped by FASTBERT_ISA
+  bf16_amx,         // Q·Kᵀ and P·V on AMX tiles (bf16 inputs, fp32 sums)
   bf16_avx512bf16,  // Q·Kᵀ and P·V with vdpbf16ps (bf16 inputs, fp32 sums)
   fp32_avx512f,
   fp32_avx2,
@@ -48,7 +49,8 @@ struct AttentionArgs {
 };
 
 // `automatic` resolved against the CPU and FASTBERT_ISA; an explicit path the
-// CPU cannot run throws fastbert::Error. bf16 needs an even head_dim and
+// CPU cannot run throws fastbert::Error. AMX needs head_dim % 32 == 0 and
+// otherwise falls back to bf16_avx512bf16; that needs an even head_dim and
 // otherwise falls back to fp32_avx512f.
 AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape);
 

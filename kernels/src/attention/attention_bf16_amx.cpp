@@ -1,0 +1,188 @@
+// bf16 attention with AMX (TDPBF16PS): one tile instruction multiplies a
+// 16x32 by a 32x16 bf16 block into 16x16 fp32 sums. The operands are exactly
+// the packed layouts of attention_bf16_pack.h:
+//   Sᵀ[16 keys][16 queries] += kt[16 keys][32 d] · qp[16 d-pairs][16 queries]
+//   O[16 d][16 queries]     += vb[16 d][32 keys] · pp[16 key-pairs][16 queries]
+// so scores land in the same Sᵀ block the AVX-512 softmax passes read, and
+// the output tiles are stored feature-major straight into the activations.
+// Tiles: 0..3 accumulators, 4 and 6 the A operand, 5 the B operand.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "attention_bf16_pack.h"
+#include "attention_kernels.h"
+
+#define FASTBERT_TARGET_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+
+namespace fastbert::detail {
+
+namespace {
+
+constexpr int kQ = kBf16QueryBlock;
+constexpr int kKeyAlign = 32;  // keys per A tile row (64 bytes of bf16)
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Every tile is 16 rows of 64 bytes, so one configuration serves all shapes.
+FASTBERT_TARGET_AMX void configure_tiles() {
+  TileConfig cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.palette_id = 1;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  _tile_loadconfig(&cfg);
+}
+
+// Sᵀ for the query block, 32 keys per step; key rows past len hold sums of
+// stale kt rows and are never read.
+FASTBERT_TARGET_AMX void scores_amx(const Bf16HeadLayout& lay, int dh, const uint32_t* qp, const uint32_t* kt,
+                                    int len, float* scores) {
+  const int64_t q_stride_bytes = lay.q_stride * 4;
+  const int64_t kt_stride_bytes = int64_t(dh) * 2;
+  const char* kt_bytes = reinterpret_cast<const char*>(kt);
+  for (int j = 0; j < len; j += 32) {
+    _tile_zero(0);
+    _tile_zero(1);
+    for (int kc = 0; kc < dh / 32; ++kc) {
+      _tile_loadd(5, qp + int64_t(kc) * 16 * lay.q_stride, q_stride_bytes);
+      _tile_loadd(4, kt_bytes + int64_t(j) * kt_stride_bytes + kc * 64, kt_stride_bytes);
+      _tile_loadd(6, kt_bytes + int64_t(j + 16) * kt_stride_bytes + kc * 64, kt_stride_bytes);
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_dpbf16ps(1, 6, 5);
+    }
+    _tile_stored(0, scores + int64_t(j) * kQ, 64);
+    _tile_stored(1, scores + int64_t(j + 16) * kQ, 64);
+  }
+}
+
+FASTBERT_TARGET_AMX inline void store_rows(float* o, int64_t ld_out, const float* tile, int nq) {
+  const __mmask16 m = bf16_lane_mask(nq);
+  for (int r = 0; r < 16; ++r) _mm512_mask_storeu_ps(o + r * ld_out, m, _mm512_load_ps(tile + r * 16));
+}
+
+// O[d0 .. d0+64) for the query block (dh - d0 >= 64).
+FASTBERT_TARGET_AMX void output_64_amx(const Bf16HeadLayout& lay, const uint32_t* pp, const uint16_t* vb, int d0,
+                                       int key_pairs, float* o, int64_t ld_out, int nq, float* tmp) {
+  const int64_t vs_bytes = lay.v_stride * 2;
+  const char* v0 = reinterpret_cast<const char*>(vb + int64_t(d0) * lay.v_stride);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int jp = 0; jp < key_pairs; jp += 16) {
+    const char* vj = v0 + int64_t(jp) * 4;
+    _tile_loadd(5, pp + int64_t(jp) * kQ, 64);
+    _tile_loadd(4, vj, vs_bytes);
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_loadd(6, vj + 16 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(1, 6, 5);
+    _tile_loadd(4, vj + 32 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_loadd(6, vj + 48 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(3, 6, 5);
+  }
+  float* od = o + int64_t(d0) * ld_out;
+  if (nq == kQ) {
+    _tile_stored(0, od, ld_out * 4);
+    _tile_stored(1, od + 16 * ld_out, ld_out * 4);
+    _tile_stored(2, od + 32 * ld_out, ld_out * 4);
+    _tile_stored(3, od + 48 * ld_out, ld_out * 4);
+  } else {
+    _tile_stored(0, tmp, 64);
+    store_rows(od, ld_out, tmp, nq);
+    _tile_stored(1, tmp, 64);
+    store_rows(od + 16 * ld_out, ld_out, tmp, nq);
+    _tile_stored(2, tmp, 64);
+    store_rows(od + 32 * ld_out, ld_out, tmp, nq);
+    _tile_stored(3, tmp, 64);
+    store_rows(od + 48 * ld_out, ld_out, tmp, nq);
+  }
+}
+
+// O[d0 .. d0+32) for the query block (the head_dim % 64 == 32 remainder).
+FASTBERT_TARGET_AMX void output_32_amx(const Bf16HeadLayout& lay, const uint32_t* pp, const uint16_t* vb, int d0,
+                                       int key_pairs, float* o, int64_t ld_out, int nq, float* tmp) {
+  const int64_t vs_bytes = lay.v_stride * 2;
+  const char* v0 = reinterpret_cast<const char*>(vb + int64_t(d0) * lay.v_stride);
+  _tile_zero(0);
+  _tile_zero(1);
+  for (int jp = 0; jp < key_pairs; jp += 16) {
+    const char* vj = v0 + int64_t(jp) * 4;
+    _tile_loadd(5, pp + int64_t(jp) * kQ, 64);
+    _tile_loadd(4, vj, vs_bytes);
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_loadd(6, vj + 16 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(1, 6, 5);
+  }
+  float* od = o + int64_t(d0) * ld_out;
+  if (nq == kQ) {
+    _tile_stored(0, od, ld_out * 4);
+    _tile_stored(1, od + 16 * ld_out, ld_out * 4);
+  } else {
+    _tile_stored(0, tmp, 64);
+    store_rows(od, ld_out, tmp, nq);
+    _tile_stored(1, tmp, 64);
+    store_rows(od + 16 * ld_out, ld_out, tmp, nq);
+  }
+}
+
+FASTBERT_TARGET_AMX void query_block(const Bf16HeadLayout& lay, int dh, const Bf16HeadBuffers& buf, int i0,
+                                     float* o, int64_t ld_out, int len, int nq, float* tmp) {
+  scores_amx(lay, dh, buf.qp + i0, buf.kt, len, buf.scores);
+  // Pass 1 of the softmax over the fresh block (Q was pre-scaled when packed).
+  __m512 sum = _mm512_setzero_ps();
+  __m512 sum_n = _mm512_set1_ps(-INFINITY);
+  for (int j = 0; j < len; ++j) accumulate_exp_split_avx512f(exp_split_avx512f(_mm512_load_ps(buf.scores + j * kQ)), sum, sum_n);
+  // Pass 2: normalised bf16 pairs, zero up to a whole tile of key pairs.
+  const int key_pairs = ((len + 1) / 2 + 15) / 16 * 16;
+  probabilities_to_bf16_pairs(buf.scores, len, sum, sum_n, buf.pp, key_pairs);
+  int d0 = 0;
+  for (; d0 + 64 <= dh; d0 += 64) output_64_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, ld_out, nq, tmp);
+  if (d0 < dh) output_32_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, ld_out, nq, tmp);
+}
+
+}  // namespace
+
+size_t attention_thread_bytes_bf16_amx(const AttentionShape& s) {
+  return Bf16HeadLayout(s, kKeyAlign).total() + sizeof(float) * 16 * 16;
+}
+
+FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads) {
+  const AttentionShape& s = a.shape;
+  const Bf16HeadLayout lay(s, kKeyAlign);
+  const int dh = s.head_dim;
+#pragma omp parallel num_threads(threads)
+  {
+    // Tile configuration is per thread state.
+    configure_tiles();
+    char* ws = workspace + thread_bytes * size_t(omp_get_thread_num());
+    const Bf16HeadBuffers buf(ws, lay);
+    float* tmp = reinterpret_cast<float*>(ws + lay.total());
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int b = 0; b < s.batch; ++b) {
+      for (int h = 0; h < s.heads; ++h) {
+        const int len = valid_length(a, b);
+        if (len == 0) continue;
+        const int64_t t0 = int64_t(b) * s.seq_len;
+        const int64_t rows = int64_t(h) * dh;
+        pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in,
+                       dh, len, lay, buf, a.scale);
+        for (int i0 = 0; i0 < len; i0 += kQ)
+          query_block(lay, dh, buf, i0, a.out + rows * a.ld_out + t0 + i0, a.ld_out, len, std::min(kQ, len - i0), tmp);
+      }
+    }
+    _tile_release();
+  }
+}
+
+}  // namespace fastbert::detail
