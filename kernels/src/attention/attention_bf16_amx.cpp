@@ -142,7 +142,7 @@ FASTBERT_TARGET_AMX void query_block(const Bf16HeadLayout& lay, int dh, const Bf
   // Pass 1 of the softmax over the fresh block (Q was pre-scaled when packed).
   __m512 sum = _mm512_setzero_ps();
   __m512 sum_n = _mm512_set1_ps(-INFINITY);
-  for (int j = 0; j < len; ++j) accumulate_exp_split_avx512f(exp_split_avx512f(_mm512_load_ps(buf.scores + j * kQ)), sum, sum_n);
+  for (int j = 0; j < len; ++j) accumulate_exp_split_avx512f(exp_split_avx512f<true>(_mm512_load_ps(buf.scores + j * kQ)), sum, sum_n);
   // Pass 2: normalised bf16 pairs, zero up to a whole tile of key pairs.
   const int key_pairs = ((len + 1) / 2 + 15) / 16 * 16;
   probabilities_to_bf16_pairs(buf.scores, len, sum, sum_n, buf.pp, key_pairs);

@@ -31,7 +31,7 @@ FASTBERT_TARGET_AVX512BF16 inline void score_tile(const uint32_t* qp, int64_t q_
   for (int r = 0; r < NK; ++r) {
     const __m512 x = _mm512_mul_ps(c[r], scale);
     _mm512_store_ps(scores + r * kQ, x);
-    accumulate_exp_split_avx512f(exp_split_avx512f(x), sum, sum_n);
+    accumulate_exp_split_avx512f(exp_split_avx512f<true>(x), sum, sum_n);
   }
 }
 

@@ -101,14 +101,15 @@ FASTBERT_TARGET_AVX512BF16 inline void pack_bf16_head(const float* q, const floa
 }
 
 // Pass 2 of the softmax: normalised probabilities of keys 0..len as bf16
-// pairs, zero for the padded pairs up to `pad_pairs`.
+// pairs, zero for the padded pairs up to `pad_pairs`. Pass 1 must have used
+// exp_split_avx512f<true> as well, so both passes see the same exponentials.
 FASTBERT_TARGET_AVX512BF16 inline void probabilities_to_bf16_pairs(const float* scores, int len, __m512 sum,
                                                                    __m512 sum_n, uint32_t* pp, int pad_pairs) {
   const __m512 inv_sum = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
   const int pairs = (len + 1) / 2;
   for (int jp = 0; jp < pairs; ++jp) {
-    const __m512 p0 = normalized_exp_avx512f(_mm512_load_ps(scores + 2 * jp * 16), inv_sum, sum_n);
-    const __m512 p1 = 2 * jp + 1 < len ? normalized_exp_avx512f(_mm512_load_ps(scores + (2 * jp + 1) * 16), inv_sum, sum_n)
+    const __m512 p0 = normalized_exp_avx512f<true>(_mm512_load_ps(scores + 2 * jp * 16), inv_sum, sum_n);
+    const __m512 p1 = 2 * jp + 1 < len ? normalized_exp_avx512f<true>(_mm512_load_ps(scores + (2 * jp + 1) * 16), inv_sum, sum_n)
                                        : _mm512_setzero_ps();
     _mm512_store_si512(pp + jp * 16, bf16_pairs(p0, p1));
   }
