@@ -57,6 +57,28 @@ FASTBERT_TARGET_AMX void scores_amx(const Bf16HeadLayout& lay, int dh, const uin
   const int64_t q_stride_bytes = lay.q_stride * 4;
   const int64_t kt_stride_bytes = int64_t(dh) * 2;
   const char* kt_bytes = reinterpret_cast<const char*>(kt);
+  if (dh == 64) {
+    // BERT's head size: both Q tiles stay loaded for the whole key loop.
+    _tile_loadd(5, qp, q_stride_bytes);
+    _tile_loadd(7, qp + 16 * lay.q_stride, q_stride_bytes);
+    for (int j = 0; j < len; j += 32) {
+      const char* k0 = kt_bytes + int64_t(j) * kt_stride_bytes;
+      const char* k1 = k0 + 16 * kt_stride_bytes;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_loadd(4, k0, kt_stride_bytes);
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_loadd(6, k1, kt_stride_bytes);
+      _tile_dpbf16ps(1, 6, 5);
+      _tile_loadd(4, k0 + 64, kt_stride_bytes);
+      _tile_dpbf16ps(0, 4, 7);
+      _tile_loadd(6, k1 + 64, kt_stride_bytes);
+      _tile_dpbf16ps(1, 6, 7);
+      _tile_stored(0, scores + int64_t(j) * kQ, 64);
+      _tile_stored(1, scores + int64_t(j + 16) * kQ, 64);
+    }
+    return;
+  }
   for (int j = 0; j < len; j += 32) {
     _tile_zero(0);
     _tile_zero(1);
