@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "attention_bf16_pack.h"
 #include "attention_kernels.h"
@@ -42,13 +41,18 @@ struct alignas(64) TileConfig {
 };
 
 // Every tile is 16 rows of 64 bytes, so one configuration serves all shapes.
-FASTBERT_TARGET_AMX void configure_tiles() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
+constexpr TileConfig make_tile_config() {
+  TileConfig cfg{};
   cfg.palette_id = 1;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  _tile_loadconfig(&cfg);
+  return cfg;
 }
+
+// A constant in .rodata, not a stack object: GCC 12 dropped the colsb stores
+// of a stack TileConfig as dead before ldtilecfg (the tile loads then fault).
+alignas(64) constexpr TileConfig kTileConfig = make_tile_config();
+
+FASTBERT_TARGET_AMX void configure_tiles() { _tile_loadconfig(&kTileConfig); }
 
 // Sᵀ for the query block, 32 keys per step; key rows past len hold sums of
 // stale kt rows and are never read.

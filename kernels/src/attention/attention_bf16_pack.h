@@ -70,6 +70,33 @@ FASTBERT_TARGET_AVX512BF16 inline __mmask16 bf16_lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
+// In-register transpose of a 16x16 block of 32-bit elements (rows r[0..15]).
+FASTBERT_TARGET_AVX512BF16 inline void transpose_16x16_epi32(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xDD);
+    r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
 // Keys len .. v_stride of vb are written as zeros: a padded key must add
 // 0 * 0, never 0 * (stale bits that may be NaN).
 FASTBERT_TARGET_AVX512BF16 inline void pack_bf16_head(const float* q, const float* k, const float* v, int64_t ld,
@@ -79,15 +106,32 @@ FASTBERT_TARGET_AVX512BF16 inline void pack_bf16_head(const float* q, const floa
   const __m512 qs = _mm512_set1_ps(q_scale);
   for (int dp = 0; dp < lay.dh_pairs; ++dp) {
     const float* q0 = q + 2 * dp * ld;
-    const float* k0 = k + 2 * dp * ld;
     for (int i = 0; i < len; i += 16) {
       const __mmask16 m = bf16_lane_mask(len - i);
       _mm512_store_si512(buf.qp + dp * lay.q_stride + i,
                          bf16_pairs(_mm512_mul_ps(qs, _mm512_maskz_loadu_ps(m, q0 + i)),
                                     _mm512_mul_ps(qs, _mm512_maskz_loadu_ps(m, q0 + ld + i))));
+    }
+  }
+  // Kᵀ in 16 keys x 16 d-pairs blocks transposed in registers; a head_dim
+  // that is not a multiple of 32 takes the scalar scatter for its last pairs.
+  const int dp_vector_end = lay.dh_pairs / 16 * 16;
+  for (int i = 0; i < len; i += 16) {
+    const __mmask16 m = bf16_lane_mask(len - i);
+    const int n = std::min(16, len - i);
+    for (int dp0 = 0; dp0 < dp_vector_end; dp0 += 16) {
+      __m512i r[16];
+      for (int u = 0; u < 16; ++u) {
+        const float* k0 = k + 2 * (dp0 + u) * ld + i;
+        r[u] = bf16_pairs(_mm512_maskz_loadu_ps(m, k0), _mm512_maskz_loadu_ps(m, k0 + ld));
+      }
+      transpose_16x16_epi32(r);
+      for (int t = 0; t < n; ++t) _mm512_storeu_si512(buf.kt + int64_t(i + t) * lay.dh_pairs + dp0, r[t]);
+    }
+    for (int dp = dp_vector_end; dp < lay.dh_pairs; ++dp) {
+      const float* k0 = k + 2 * dp * ld + i;
       alignas(64) uint32_t pairs[16];
-      _mm512_store_si512(pairs, bf16_pairs(_mm512_maskz_loadu_ps(m, k0 + i), _mm512_maskz_loadu_ps(m, k0 + ld + i)));
-      const int n = std::min(16, len - i);
+      _mm512_store_si512(pairs, bf16_pairs(_mm512_maskz_loadu_ps(m, k0), _mm512_maskz_loadu_ps(m, k0 + ld)));
       for (int t = 0; t < n; ++t) buf.kt[int64_t(i + t) * lay.dh_pairs + dp] = pairs[t];
     }
   }
