@@ -160,7 +160,9 @@ FASTBERT_TARGET_AMX void output_32_amx(const Bf16HeadLayout& lay, const uint32_t
   store_rows(od + 16 * ld_out, ld_out, tmp, nq, inv_sum);
 }
 
-// e^(s - max) of keys 0..len as bf16 pairs, zero for the padded pairs up to
+// Scores are in log2 units (log2(e) was folded into Q with the scale), so
+// the weights are 2^(s - max) = e^(scale·q·k - max).
+// 2^(s - max) of keys 0..len as bf16 pairs, zero for the padded pairs up to
 // pad_pairs; returns the fp32 sum of the bf16-rounded weights, so that the
 // normalisation matches exactly what P·V multiplies.
 FASTBERT_TARGET_AMX inline __m512 exp_to_bf16_pairs(const float* scores, int len, __m512 max_score, uint32_t* pp,
@@ -168,12 +170,10 @@ FASTBERT_TARGET_AMX inline __m512 exp_to_bf16_pairs(const float* scores, int len
   __m512 sum = _mm512_setzero_ps(), sum_hi = _mm512_setzero_ps();
   const int pairs = (len + 1) / 2;
   for (int jp = 0; jp < pairs; ++jp) {
-    const ExpSplit512 e0 = exp_split_avx512f<true>(_mm512_sub_ps(_mm512_load_ps(scores + 2 * jp * kQ), max_score));
-    __m512 p0 = _mm512_scalef_ps(e0.p, e0.n), p1 = _mm512_setzero_ps();
-    if (2 * jp + 1 < len) {
-      const ExpSplit512 e1 = exp_split_avx512f<true>(_mm512_sub_ps(_mm512_load_ps(scores + (2 * jp + 1) * kQ), max_score));
-      p1 = _mm512_scalef_ps(e1.p, e1.n);
-    }
+    const __m512 p0 = exp2_bf16_accuracy_avx512f(_mm512_sub_ps(_mm512_load_ps(scores + 2 * jp * kQ), max_score));
+    const __m512 p1 = 2 * jp + 1 < len
+                          ? exp2_bf16_accuracy_avx512f(_mm512_sub_ps(_mm512_load_ps(scores + (2 * jp + 1) * kQ), max_score))
+                          : _mm512_setzero_ps();
     const __m512i packed = bf16_pairs(p0, p1);
     _mm512_store_si512(pp + jp * kQ, packed);
     // The bf16 values back in fp32: low halves shifted up, high halves masked.
@@ -189,7 +189,8 @@ FASTBERT_TARGET_AMX inline __m512 exp_to_bf16_pairs(const float* scores, int len
 FASTBERT_TARGET_AMX void query_block(const Bf16HeadLayout& lay, int dh, const Bf16HeadBuffers& buf, int i0,
                                      float* o, int64_t ld_out, int len, int nq, float* tmp) {
   scores_amx(lay, dh, buf.qp + i0, buf.kt, len, buf.scores);
-  // Pass 1 of the softmax over the fresh block (Q was pre-scaled when packed):
+  // Pass 1 of the softmax over the fresh block (Q was pre-scaled by
+  // scale·log2(e) when packed):
   // the max of each query's scores.
   // Four independent chains: one chain would wait on vmaxps latency per key.
   __m512 m[4];
@@ -235,7 +236,7 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
         const int64_t t0 = int64_t(b) * s.seq_len;
         const int64_t rows = int64_t(h) * dh;
         pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in,
-                       dh, len, lay, buf, a.scale);
+                       dh, len, lay, buf, a.scale * 1.44269504088896341f);
         for (int i0 = 0; i0 < len; i0 += kQ)
           query_block(lay, dh, buf, i0, a.out + rows * a.ld_out + t0 + i0, a.ld_out, len, std::min(kQ, len - i0), tmp);
       }

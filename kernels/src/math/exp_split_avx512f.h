@@ -62,4 +62,20 @@ FASTBERT_TARGET_AVX512F inline __m512 normalized_exp_avx512f(__m512 x, __m512 in
   return _mm512_scalef_ps(_mm512_mul_ps(e.p, inv_sum), _mm512_sub_ps(e.n, sum_n));
 }
 
+// 2^x for x <= 0 (results rounded to bf16 afterwards): x = n + f with
+// f in [-1/2, 1/2], 2^f by a degree-3 polynomial (relative error 1.0e-4,
+// fitted for this range), 2^n by vscalefps, which flushes to 0 below the
+// float range. Seven operations where e^x takes nine: callers that control
+// their inputs fold log2(e) into them.
+FASTBERT_TARGET_AVX512F inline __m512 exp2_bf16_accuracy_avx512f(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-1e4f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(0x1.c2a1b2p-5f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0x1.f00c64p-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0x1.62f5fcp-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
 }  // namespace fastbert::detail
