@@ -27,15 +27,18 @@ void softmax(const float* x, int64_t ld_x, float* y, int64_t ld_y, int64_t rows,
   if (ld_x < cols || ld_y < cols)
     throw Error("softmax: ld_x=" + std::to_string(ld_x) + " and ld_y=" + std::to_string(ld_y) +
                 " must be >= cols=" + std::to_string(cols));
+  // FASTBERT_ISA caps the automatic choice only; an explicit path runs when
+  // the CPU has it.
   const OpsIsa isa = ops_isa();
   if (path == SoftmaxPath::automatic)
     path = isa >= OpsIsa::avx512f ? SoftmaxPath::twopass_avx512f
            : isa == OpsIsa::avx2  ? SoftmaxPath::twopass_avx2
                                   : SoftmaxPath::twopass_reference;
+  const OpsIsa cpu = ops_cpu_isa();
   const bool needs_avx512 = path == SoftmaxPath::twopass_avx512f || path == SoftmaxPath::threepass_avx512f;
-  if ((needs_avx512 && isa < OpsIsa::avx512f) || (path == SoftmaxPath::twopass_avx2 && isa < OpsIsa::avx2))
-    throw Error(std::string("softmax: path ") + softmax_path_name(path) + " is not available (CPU/FASTBERT_ISA allow " +
-                ops_isa_name(isa) + ")");
+  if ((needs_avx512 && cpu < OpsIsa::avx512f) || (path == SoftmaxPath::twopass_avx2 && cpu < OpsIsa::avx2))
+    throw Error(std::string("softmax: path ") + softmax_path_name(path) + " needs an ISA this CPU lacks (it supports " +
+                ops_isa_name(cpu) + ")");
   void (*row)(const float*, float*, int64_t) = detail::softmax_row_twopass_reference;
   switch (path) {
     case SoftmaxPath::twopass_avx512f: row = detail::softmax_row_twopass_avx512f; break;

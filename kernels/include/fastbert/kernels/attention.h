@@ -48,7 +48,8 @@ struct AttentionArgs {
   int64_t ld_out = 0;
 };
 
-// `automatic` resolved against the CPU and FASTBERT_ISA; an explicit path the
+// `automatic` resolved against the CPU and FASTBERT_ISA; an explicit path
+// ignores the FASTBERT_ISA cap (tests use it to reach every path), and one the
 // CPU cannot run throws fastbert::Error. AMX needs head_dim % 32 == 0 and
 // otherwise falls back to bf16_avx512bf16; that needs an even head_dim and
 // otherwise falls back to fp32_avx512f.

@@ -3,6 +3,9 @@
 
 namespace fastbert {
 
+// `automatic` picks the best path the CPU supports, capped by FASTBERT_ISA;
+// an explicit path ignores the cap (tests use it to reach every path) and
+// throws fastbert::Error only when the CPU lacks its instructions.
 enum class LayerNormPath { automatic, avx512f, avx2, reference };
 
 const char* layer_norm_path_name(LayerNormPath path);

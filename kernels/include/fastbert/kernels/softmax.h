@@ -3,6 +3,8 @@
 
 namespace fastbert {
 
+// An explicit path ignores the FASTBERT_ISA cap (tests use it to reach every
+// path) and throws fastbert::Error only when the CPU lacks its instructions.
 enum class SoftmaxPath {
   automatic,            // best two-pass path the CPU supports, capped by FASTBERT_ISA
   twopass_avx512f,
