@@ -106,6 +106,25 @@ TEST_P(LayerNormPathTest, OutputMayOverwriteTheResidualInPlace) {
     for (int64_t m = 0; m < 40; ++m) ASSERT_EQ(p.residual[f * p.ld + m], want[f * p.ld + m]);
 }
 
+TEST_P(LayerNormPathTest, FusedFeatureBiasEqualsAddingItToXFirst) {
+  const LayerNormPath path = GetParam();
+  if (!cpu_runs(path)) GTEST_SKIP() << layer_norm_path_name(path) << " is not supported by this CPU";
+  Problem p(50, 70, 17);
+  const std::vector<float> bias = test::random_floats(50, 18, -2.0f, 2.0f);
+  std::vector<float> fused(size_t(50 * p.ld)), separate(fused.size());
+  LayerNormArgs a = p.args(true);
+  a.x_bias = bias.data();
+  a.y = fused.data(), a.ld_y = p.ld;
+  layer_norm(a, path);
+  for (int64_t f = 0; f < 50; ++f)
+    for (int64_t m = 0; m < p.ld; ++m) p.x[f * p.ld + m] += bias[f];
+  a = p.args(true);
+  a.y = separate.data(), a.ld_y = p.ld;
+  layer_norm(a, path);
+  for (int64_t f = 0; f < 50; ++f)
+    for (int64_t m = 0; m < 70; ++m) ASSERT_NEAR(fused[f * p.ld + m], separate[f * p.ld + m], 1e-5f) << f << "," << m;
+}
+
 INSTANTIATE_TEST_SUITE_P(AllPaths, LayerNormPathTest,
                          ::testing::Values(LayerNormPath::avx512f, LayerNormPath::avx2, LayerNormPath::reference),
                          [](const auto& info) { return std::string(layer_norm_path_name(info.param)); });

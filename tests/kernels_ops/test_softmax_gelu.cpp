@@ -129,6 +129,36 @@ TEST_P(GeluPathTest, MatchesErfDefinitionWithRowBiasWithin1e6) {
   }
 }
 
+TEST_P(GeluPathTest, FusedU8OutputIsExactlyQuantizingTheFp32OutputAndXIsUntouched) {
+  const GeluPath path = GetParam();
+  if (!cpu_runs(path)) GTEST_SKIP() << "path not supported by this CPU";
+  const int64_t rows = 6, cols = 45, ld = 48;
+  const std::vector<float> x = test::random_floats(size_t(rows * ld), 8, -4.0f, 4.0f);
+  const std::vector<float> bias = test::random_floats(size_t(rows), 9);
+  std::vector<float> y(x.size(), NAN);
+  std::vector<uint8_t> q(x.size(), 0xAB);
+  GeluArgs a;
+  a.rows = rows, a.cols = cols;
+  a.x = x.data(), a.ld_x = ld, a.bias = bias.data();
+  a.y = y.data(), a.ld_y = ld;
+  a.y_u8 = q.data(), a.ld_y_u8 = ld;
+  a.u8_scale = 0.015f, a.u8_zero_point = 20;  // negative tail and large values both saturate
+  const std::vector<float> x_before = x;
+  gelu(a, path);
+  EXPECT_EQ(x, x_before) << "out of place must not write x";
+  int saturated = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const float yv = y[r * ld + c];
+      const int want = std::min(255, std::max(0, int(std::nearbyint(yv * (1.0f / 0.015f))) + 20));
+      ASSERT_EQ(int(q[r * ld + c]), want) << "r=" << r << " c=" << c << " y=" << yv;
+      saturated += want == 0 || want == 255;
+    }
+    for (int64_t c = cols; c < ld; ++c) ASSERT_EQ(q[r * ld + c], 0xAB) << "wrote past the row";
+  }
+  EXPECT_GT(saturated, 0) << "the data should exercise the clamp";
+}
+
 INSTANTIATE_TEST_SUITE_P(AllPaths, GeluPathTest,
                          ::testing::Values(GeluPath::avx512f, GeluPath::avx2, GeluPath::reference),
                          [](const auto& info) {
@@ -146,6 +176,9 @@ TEST(Gelu, ForcedReferenceIsaStillComputesGelu) {
   EXPECT_NEAR(x[2], 0.84134475f, 1e-7);
   EXPECT_NEAR(x[3], 1.95449974f, 1e-7);
   EXPECT_THROW(gelu(x.data(), 1, 4, 3, nullptr), Error) << "ld < cols";
+  GeluArgs a;
+  a.rows = 1, a.cols = 4, a.x = x.data(), a.ld_x = 4;
+  EXPECT_THROW(gelu(a), Error) << "no output";
 }
 
 }  // namespace

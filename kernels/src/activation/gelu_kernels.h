@@ -1,12 +1,20 @@
 #pragma once
-// Per-ISA GELU rows behind gelu(): y = gelu(x + bias) on n contiguous floats.
+// Per-ISA GELU rows behind gelu(): y = gelu(x + bias) on n contiguous floats,
+// y and/or its u8 quantization (q) written, either may be null.
 #include <cstdint>
 
 namespace fastbert::detail {
 
-void gelu_row_reference(float* x, int64_t n, float bias);
-void gelu_row_avx512f(float* x, int64_t n, float bias);
-void gelu_row_avx2(float* x, int64_t n, float bias);
+struct GeluRowOutput {
+  float* y;
+  uint8_t* q;
+  float inv_scale;
+  int32_t zero_point;
+};
+
+void gelu_row_reference(const float* x, int64_t n, float bias, const GeluRowOutput& out);
+void gelu_row_avx512f(const float* x, int64_t n, float bias, const GeluRowOutput& out);
+void gelu_row_avx2(const float* x, int64_t n, float bias, const GeluRowOutput& out);
 
 // Abramowitz & Stegun 7.1.26: for v >= 0, erfc(v) = t·P(t)·e^{-v²} with
 // t = 1/(1 + kErfP·v), |error| <= 1.5e-7. GELU uses erfc of |v|/sqrt(2)

@@ -1,6 +1,5 @@
 // AVX2 twin of layer_norm_avx512f.cpp: 32 tokens per block, masked loads for
-// the tail, the u8 output stored through a small buffer (AVX2 has no
-// masked byte store).
+// the tail.
 #include <immintrin.h>
 
 #include "layer_norm_kernels.h"
@@ -16,6 +15,7 @@ constexpr int kBlock = 8 * kVectors;
 
 FASTBERT_TARGET_AVX2 inline __m256 load_z(const LayerNormArgs& a, int64_t m, int64_t f, __m256i mask) {
   __m256 z = _mm256_maskload_ps(a.x + f * a.ld_x + m, mask);
+  if (a.x_bias) z = _mm256_add_ps(z, _mm256_set1_ps(a.x_bias[f]));
   if (a.residual) z = _mm256_add_ps(z, _mm256_maskload_ps(a.residual + f * a.ld_residual + m, mask));
   return z;
 }
@@ -49,7 +49,6 @@ FASTBERT_TARGET_AVX2 void normalize_block(const LayerNormArgs& a, int64_t m0, in
   }
 
   const __m256 inv_scale = _mm256_set1_ps(1.0f / a.u8_scale);
-  const __m256 bound = _mm256_set1_ps(kQuantizeBound);
   const __m256i zero_point = _mm256_set1_epi32(a.u8_zero_point);
   for (int64_t f = 0; f < a.features; ++f) {
     const __m256 g = _mm256_set1_ps(a.gamma[f]);
@@ -60,15 +59,7 @@ FASTBERT_TARGET_AVX2 void normalize_block(const LayerNormArgs& a, int64_t m0, in
       const int64_t m = m0 + 8 * v;
       const __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_sub_ps(load_z(a, m, f, mask[v]), mean[v]), inv_std[v]), g, b);
       if (a.y) _mm256_maskstore_ps(a.y + f * a.ld_y + m, mask[v], y);
-      if (a.y_u8) {
-        const __m256 scaled = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(y, inv_scale), _mm256_sub_ps(_mm256_setzero_ps(), bound)), bound);
-        __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(scaled), zero_point);
-        q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_setzero_si256()), _mm256_set1_epi32(255));
-        alignas(32) int32_t buf[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(buf), q);
-        uint8_t* out = a.y_u8 + f * a.ld_y_u8 + m;
-        for (int64_t t = 0; t < n; ++t) out[t] = uint8_t(buf[t]);
-      }
+      if (a.y_u8) store_quantized_u8_avx2(a.y_u8 + f * a.ld_y_u8 + m, n, y, inv_scale, zero_point);
     }
   }
 }

@@ -27,6 +27,7 @@ FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, 
   const float* r = a.residual ? a.residual + m0 : nullptr;
   auto load_z = [&](int64_t f, int v) FASTBERT_TARGET_AVX512 {
     __m512 z = _mm512_maskz_loadu_ps(mask[v], x + f * a.ld_x + 16 * v);
+    if (a.x_bias) z = _mm512_add_ps(z, _mm512_set1_ps(a.x_bias[f]));
     if (r) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(mask[v], r + f * a.ld_residual + 16 * v));
     return z;
   };
@@ -55,7 +56,6 @@ FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, 
   }
 
   const __m512 inv_scale = _mm512_set1_ps(1.0f / a.u8_scale);
-  const __m512 bound = _mm512_set1_ps(kQuantizeBound);
   const __m512i zero_point = _mm512_set1_epi32(a.u8_zero_point);
   for (int64_t f = 0; f < a.features; ++f) {
     const __m512 g = _mm512_set1_ps(a.gamma[f]);
@@ -64,12 +64,7 @@ FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, 
       if (!mask[v]) continue;
       const __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(load_z(f, v), mean[v]), inv_std[v]), g, b);
       if (a.y) _mm512_mask_storeu_ps(a.y + f * a.ld_y + m0 + 16 * v, mask[v], y);
-      if (a.y_u8) {
-        const __m512 scaled = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv_scale), _mm512_sub_ps(_mm512_setzero_ps(), bound)), bound);
-        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(scaled), zero_point);
-        q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_setzero_si512()), _mm512_set1_epi32(255));
-        _mm_mask_storeu_epi8(a.y_u8 + f * a.ld_y_u8 + m0 + 16 * v, mask[v], _mm512_cvtepi32_epi8(q));
-      }
+      if (a.y_u8) store_quantized_u8_avx512(a.y_u8 + f * a.ld_y_u8 + m0 + 16 * v, mask[v], y, inv_scale, zero_point);
     }
   }
 }

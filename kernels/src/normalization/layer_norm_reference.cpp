@@ -10,7 +10,8 @@ void layer_norm_reference(const LayerNormArgs& a) {
 #pragma omp parallel for schedule(static)
   for (int64_t m = 0; m < a.tokens; ++m) {
     auto z = [&](int64_t f) {
-      return double(a.x[f * a.ld_x + m]) + (a.residual ? double(a.residual[f * a.ld_residual + m]) : 0.0);
+      return double(a.x[f * a.ld_x + m]) + (a.x_bias ? double(a.x_bias[f]) : 0.0) +
+             (a.residual ? double(a.residual[f * a.ld_residual + m]) : 0.0);
     };
     double mean = 0;
     for (int64_t f = 0; f < a.features; ++f) mean += z(f);

@@ -14,7 +14,7 @@ const char* layer_norm_path_name(LayerNormPath path);
 // ([features][tokens], row stride ld): every token (column) is normalised over
 // its features, with the residual add fused in front and an optional u8
 // quantization for the next int8 GEMM fused behind:
-//   z = x + residual                       (residual optional)
+//   z = x + x_bias[feature] + residual     (x_bias and residual optional)
 //   y = (z - mean(z)) / sqrt(var(z) + epsilon) * gamma + beta
 //   y_u8 = clamp(round_half_even(y / u8_scale) + u8_zero_point, 0, 255)
 // y and y_u8 are each optional (at least one). y may alias x or residual when
@@ -25,6 +25,7 @@ struct LayerNormArgs {
   int64_t tokens = 0;
   const float* x = nullptr;
   int64_t ld_x = 0;
+  const float* x_bias = nullptr;  // [features]: the bias of the GEMM that produced x
   const float* residual = nullptr;
   int64_t ld_residual = 0;
   const float* gamma = nullptr;  // [features]
