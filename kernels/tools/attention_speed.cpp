@@ -143,24 +143,26 @@ int main(int argc, char** argv) {
 
   std::printf("\n== LayerNorm (+residual, +u8) and GELU(+bias) on BERT-base activations ==\n");
   for (int tokens : {384, 3072}) {
-    const std::vector<float> x = random_floats(size_t(hidden) * tokens, 5), r = random_floats(size_t(hidden) * tokens, 6);
+    const size_t n = size_t(hidden) * (tokens + ld_pad);
+    const std::vector<float> x = random_floats(n, 5), r = random_floats(n, 6);
     const std::vector<float> gamma(hidden, 1.0f), beta(hidden, 0.0f);
-    std::vector<float> y(x.size());
-    std::vector<uint8_t> yq(x.size());
-    std::vector<float> inter = random_floats(size_t(4 * hidden) * tokens, 7);
+    std::vector<float> y(n);
+    std::vector<uint8_t> yq(n);
+    std::vector<float> inter = random_floats(4 * n, 7);
     const std::vector<float> bias(4 * hidden, 0.1f);
+    const int64_t ld = tokens + ld_pad;
     std::vector<std::function<void()>> runs;
     for (auto p : {fastbert::LayerNormPath::avx512f, fastbert::LayerNormPath::avx2, fastbert::LayerNormPath::reference})
       runs.push_back([&, p] {
         fastbert::LayerNormArgs a;
         a.features = hidden, a.tokens = tokens;
-        a.x = x.data(), a.ld_x = tokens, a.residual = r.data(), a.ld_residual = tokens;
+        a.x = x.data(), a.ld_x = ld, a.residual = r.data(), a.ld_residual = ld;
         a.gamma = gamma.data(), a.beta = beta.data();
-        a.y = y.data(), a.ld_y = tokens, a.y_u8 = yq.data(), a.ld_y_u8 = tokens, a.u8_scale = 0.05f, a.u8_zero_point = 128;
+        a.y = y.data(), a.ld_y = ld, a.y_u8 = yq.data(), a.ld_y_u8 = ld, a.u8_scale = 0.05f, a.u8_zero_point = 128;
         fastbert::layer_norm(a, p);
       });
     for (auto p : {fastbert::GeluPath::avx512f, fastbert::GeluPath::avx2, fastbert::GeluPath::reference})
-      runs.push_back([&, p] { fastbert::gelu(inter.data(), 4 * hidden, tokens, tokens, bias.data(), p); });
+      runs.push_back([&, p] { fastbert::gelu(inter.data(), 4 * hidden, tokens, ld, bias.data(), p); });
     const char* names[] = {"layer_norm avx512f", "layer_norm avx2", "layer_norm reference",
                            "gelu avx512f", "gelu avx2", "gelu reference"};
     const std::vector<double> t = interleaved_medians(runs, std::max(3, repetitions / 2));
