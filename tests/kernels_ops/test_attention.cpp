@@ -147,6 +147,40 @@ TEST_P(AttentionPathTest, LargeScoresDoNotOverflowTheSoftmax) {
   EXPECT_LE(p.max_abs_diff(p.run(path), p.run(AttentionPath::fp32_reference)), 2 * tolerance(path));
 }
 
+TEST_P(AttentionPathTest, FusedU8OutputIsExactlyQuantizingTheFp32Output) {
+  const AttentionPath path = GetParam();
+  if (!cpu_runs(path)) GTEST_SKIP() << attention_path_name(path) << " is not supported by this CPU";
+  // S=300 at head_dim 64 takes the 32-query AMX blocks, with a half-filled last one.
+  for (const Case& c : {Case{2, 300, 2, 64, {300, 205}}, Case{3, 21, 2, 32, {0, 21, 9}}}) {
+    const Problem p(c.batch, c.seq, c.heads, c.dh, c.lengths, 31);
+    const int64_t rows = int64_t(c.heads) * c.dh, tokens = int64_t(c.batch) * c.seq, ld_u8 = tokens + 7;
+    std::vector<float> out(size_t(rows * p.ld_out), NAN);
+    std::vector<uint8_t> q(size_t(rows * ld_u8), 0xAB), q_only(q.size(), 0xAB);
+    AttentionArgs a;
+    a.shape = p.shape;
+    a.q = p.q.data(), a.k = p.k.data(), a.v = p.v.data(), a.ld_in = p.ld_in;
+    a.valid_lengths = p.lengths.data();
+    a.out = out.data(), a.ld_out = p.ld_out;
+    a.out_u8 = q.data(), a.ld_out_u8 = ld_u8;
+    a.out_u8_scale = 0.0005f, a.out_u8_zero_point = 131;  // |O| above ~0.06 saturates
+    attention(a, nullptr, 0, path);
+    int saturated = 0;
+    for (int64_t f = 0; f < rows; ++f) {
+      for (int64_t m = 0; m < tokens; ++m) {
+        const float y = out[f * p.ld_out + m];
+        const int want = std::min(255, std::max(0, int(std::nearbyint(y * (1.0f / 0.0005f))) + 131));
+        ASSERT_EQ(int(q[f * ld_u8 + m]), want) << attention_path_name(path) << " f=" << f << " m=" << m << " y=" << y;
+        saturated += want == 0 || want == 255;
+      }
+      for (int64_t m = tokens; m < ld_u8; ++m) ASSERT_EQ(q[f * ld_u8 + m], 0xAB) << "wrote past the tokens";
+    }
+    EXPECT_GT(saturated, 0);
+    a.out = nullptr, a.out_u8 = q_only.data();
+    attention(a, nullptr, 0, path);
+    EXPECT_EQ(q_only, q) << "u8 alone gives the same bytes";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllPaths, AttentionPathTest,
                          ::testing::Values(AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16,
                                            AttentionPath::fp32_avx512f,
@@ -236,6 +270,12 @@ TEST(Attention, BadArgumentsAreErrorsNamingTheProblem) {
   EXPECT_NE(message([](AttentionArgs& a, size_t&) { a.ld_in = 15; }).find("ld_in=15"), std::string::npos);
   EXPECT_NE(message([](AttentionArgs& a, size_t&) { a.shape.heads = 0; }).find("heads=0"), std::string::npos);
   EXPECT_NE(message([](AttentionArgs&, size_t& bytes) { bytes = 8; }).find("workspace"), std::string::npos);
+  EXPECT_NE(message([](AttentionArgs& a, size_t&) { a.out = nullptr; }).find("no output"), std::string::npos);
+  std::vector<uint8_t> q(16 * p.ld_out);
+  EXPECT_NE(message([&](AttentionArgs& a, size_t&) {
+              a.out_u8 = q.data(), a.ld_out_u8 = p.ld_out, a.out_u8_zero_point = -1;
+            }).find("out_u8_zero_point=-1"),
+            std::string::npos);
 }
 
 TEST(Attention, WorkspaceForOneThreadAndInternalScratchGiveTheSameResult) {

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -96,10 +97,17 @@ void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, 
   const AttentionShape& s = a.shape;
   check_shape(s);
   const int64_t tokens = int64_t(s.batch) * s.seq_len;
-  if (!a.q || !a.k || !a.v || !a.out) throw Error("attention: q, k, v and out must not be null");
-  if (a.ld_in < tokens || a.ld_out < tokens)
-    throw Error("attention: row strides ld_in=" + std::to_string(a.ld_in) + " ld_out=" +
-                std::to_string(a.ld_out) + " must be >= batch*seq_len=" + std::to_string(tokens));
+  if (!a.q || !a.k || !a.v) throw Error("attention: q, k and v must not be null");
+  if (!a.out && !a.out_u8) throw Error("attention: no output: set out, out_u8 or both");
+  if (a.ld_in < tokens || (a.out && a.ld_out < tokens) || (a.out_u8 && a.ld_out_u8 < tokens))
+    throw Error("attention: row strides ld_in=" + std::to_string(a.ld_in) + " ld_out=" + std::to_string(a.ld_out) +
+                " ld_out_u8=" + std::to_string(a.ld_out_u8) + " must be >= batch*seq_len=" + std::to_string(tokens));
+  if (a.out_u8) {
+    if (!(a.out_u8_scale > 0) || !std::isfinite(a.out_u8_scale))
+      throw Error("attention: out_u8_scale=" + std::to_string(a.out_u8_scale) + " must be finite and positive");
+    if (a.out_u8_zero_point < 0 || a.out_u8_zero_point > 255)
+      throw Error("attention: out_u8_zero_point=" + std::to_string(a.out_u8_zero_point) + " is outside 0..255");
+  }
   if (a.valid_lengths) {
     for (int b = 0; b < s.batch; ++b)
       if (a.valid_lengths[b] < 0 || a.valid_lengths[b] > s.seq_len)
@@ -136,8 +144,11 @@ void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, 
   for (int b = 0; b < s.batch; ++b) {
     const int len = detail::valid_length(a, b);
     if (len == s.seq_len) continue;
-    for (int f = 0; f < dims; ++f)
-      std::memset(a.out + f * a.ld_out + int64_t(b) * s.seq_len + len, 0, sizeof(float) * (s.seq_len - len));
+    const int64_t first = int64_t(b) * s.seq_len + len;
+    for (int f = 0; f < dims; ++f) {
+      if (a.out) std::memset(a.out + f * a.ld_out + first, 0, sizeof(float) * (s.seq_len - len));
+      if (a.out_u8) std::memset(a.out_u8 + f * a.ld_out_u8 + first, a.out_u8_zero_point, s.seq_len - len);
+    }
   }
 
   switch (resolved) {

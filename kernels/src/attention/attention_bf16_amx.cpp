@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../math/quantize_u8.h"
 #include "attention_bf16_pack.h"
 #include "attention_kernels.h"
 
@@ -104,15 +105,20 @@ FASTBERT_TARGET_AMX void scores_amx(const Bf16HeadLayout& lay, int dh, const uin
 
 // The softmax normalisation, deferred to here: every row of an output tile is
 // 16 queries, so dividing by each query's sum is one multiply per row.
-FASTBERT_TARGET_AMX inline void store_rows(float* o, int64_t ld_out, const float* tile, int nq, __m512 inv_sum) {
+FASTBERT_TARGET_AMX inline void store_rows(const AttentionOutput& o, const float* tile, int nq, __m512 inv_sum) {
   const __mmask16 m = bf16_lane_mask(nq);
-  for (int r = 0; r < 16; ++r)
-    _mm512_mask_storeu_ps(o + r * ld_out, m, _mm512_mul_ps(_mm512_load_ps(tile + r * 16), inv_sum));
+  const __m512 inv_scale = _mm512_set1_ps(o.inv_scale);
+  const __m512i zero_point = _mm512_set1_epi32(o.zero_point);
+  for (int r = 0; r < 16; ++r) {
+    const __m512 y = _mm512_mul_ps(_mm512_load_ps(tile + r * 16), inv_sum);
+    if (o.f32) _mm512_mask_storeu_ps(o.f32 + r * o.ld_f32, m, y);
+    if (o.u8) store_quantized_u8_avx512(o.u8 + r * o.ld_u8, m, y, inv_scale, zero_point);
+  }
 }
 
 // O[d0 .. d0+64) for the query block (dh - d0 >= 64).
 FASTBERT_TARGET_AMX void output_64_amx(const Bf16HeadLayout& lay, const uint32_t* pp, const uint16_t* vb, int d0,
-                                       int key_pairs, float* o, int64_t ld_out, int nq, float* tmp, __m512 inv_sum) {
+                                       int key_pairs, const AttentionOutput& o, int nq, float* tmp, __m512 inv_sum) {
   const int64_t vs_bytes = lay.v_stride * 2;
   const char* v0 = reinterpret_cast<const char*>(vb + int64_t(d0) * lay.v_stride);
   _tile_zero(0);
@@ -131,20 +137,19 @@ FASTBERT_TARGET_AMX void output_64_amx(const Bf16HeadLayout& lay, const uint32_t
     _tile_loadd(6, vj + 48 * vs_bytes, vs_bytes);
     _tile_dpbf16ps(3, 6, 5);
   }
-  float* od = o + int64_t(d0) * ld_out;
   _tile_stored(0, tmp, 64);
-  store_rows(od, ld_out, tmp, nq, inv_sum);
+  store_rows(o.at(d0, 0), tmp, nq, inv_sum);
   _tile_stored(1, tmp, 64);
-  store_rows(od + 16 * ld_out, ld_out, tmp, nq, inv_sum);
+  store_rows(o.at(d0 + 16, 0), tmp, nq, inv_sum);
   _tile_stored(2, tmp, 64);
-  store_rows(od + 32 * ld_out, ld_out, tmp, nq, inv_sum);
+  store_rows(o.at(d0 + 32, 0), tmp, nq, inv_sum);
   _tile_stored(3, tmp, 64);
-  store_rows(od + 48 * ld_out, ld_out, tmp, nq, inv_sum);
+  store_rows(o.at(d0 + 48, 0), tmp, nq, inv_sum);
 }
 
 // O[d0 .. d0+32) for the query block (the head_dim % 64 == 32 remainder).
 FASTBERT_TARGET_AMX void output_32_amx(const Bf16HeadLayout& lay, const uint32_t* pp, const uint16_t* vb, int d0,
-                                       int key_pairs, float* o, int64_t ld_out, int nq, float* tmp, __m512 inv_sum) {
+                                       int key_pairs, const AttentionOutput& o, int nq, float* tmp, __m512 inv_sum) {
   const int64_t vs_bytes = lay.v_stride * 2;
   const char* v0 = reinterpret_cast<const char*>(vb + int64_t(d0) * lay.v_stride);
   _tile_zero(0);
@@ -157,11 +162,10 @@ FASTBERT_TARGET_AMX void output_32_amx(const Bf16HeadLayout& lay, const uint32_t
     _tile_loadd(6, vj + 16 * vs_bytes, vs_bytes);
     _tile_dpbf16ps(1, 6, 5);
   }
-  float* od = o + int64_t(d0) * ld_out;
   _tile_stored(0, tmp, 64);
-  store_rows(od, ld_out, tmp, nq, inv_sum);
+  store_rows(o.at(d0, 0), tmp, nq, inv_sum);
   _tile_stored(1, tmp, 64);
-  store_rows(od + 16 * ld_out, ld_out, tmp, nq, inv_sum);
+  store_rows(o.at(d0 + 16, 0), tmp, nq, inv_sum);
 }
 
 // Scores are in log2 units (log2(e) was folded into Q with the scale), so
@@ -210,20 +214,20 @@ FASTBERT_TARGET_AMX inline __m512 softmax_to_bf16_pairs(const float* scores, int
 }
 
 FASTBERT_TARGET_AMX void query_block(const Bf16HeadLayout& lay, int dh, const Bf16HeadBuffers& buf, int i0,
-                                     float* o, int64_t ld_out, int len, int nq, float* tmp) {
+                                     const AttentionOutput& o, int len, int nq, float* tmp) {
   scores_amx(lay, dh, buf.qp + i0, buf.kt, len, buf.scores);
   const int key_pairs = ((len + 1) / 2 + 15) / 16 * 16;
   const __m512 inv_sum = softmax_to_bf16_pairs(buf.scores, len, buf.pp, key_pairs);
   int d0 = 0;
-  for (; d0 + 64 <= dh; d0 += 64) output_64_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, ld_out, nq, tmp, inv_sum);
-  if (d0 < dh) output_32_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, ld_out, nq, tmp, inv_sum);
+  for (; d0 + 64 <= dh; d0 += 64) output_64_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, nq, tmp, inv_sum);
+  if (d0 < dh) output_32_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, nq, tmp, inv_sum);
 }
 
 // head_dim 64 with 32 queries (two 16-query halves a and b): every K and V
 // tile loaded from L2 feeds two products instead of one, halving that
 // traffic per query. nq_b = queries in the second half (1..16).
 FASTBERT_TARGET_AMX void query_block_32x64(const Bf16HeadLayout& lay, const Bf16HeadBuffers& buf, float* scores_b,
-                                           uint32_t* pp_b, int i0, float* o, int64_t ld_out, int len, int nq_b,
+                                           uint32_t* pp_b, int i0, const AttentionOutput& o, int len, int nq_b,
                                            float* tmp) {
   const int64_t qs_bytes = lay.q_stride * 4;
   const int64_t kt_bytes = 64 * 2;
@@ -273,15 +277,14 @@ FASTBERT_TARGET_AMX void query_block_32x64(const Bf16HeadLayout& lay, const Bf16
       _tile_dpbf16ps(1, 6, 5);
       _tile_dpbf16ps(3, 6, 7);
     }
-    float* od = o + int64_t(d0) * ld_out;
     _tile_stored(0, tmp, 64);
-    store_rows(od, ld_out, tmp, 16, inv_a);
+    store_rows(o.at(d0, 0), tmp, 16, inv_a);
     _tile_stored(1, tmp, 64);
-    store_rows(od + 16 * ld_out, ld_out, tmp, 16, inv_a);
+    store_rows(o.at(d0 + 16, 0), tmp, 16, inv_a);
     _tile_stored(2, tmp, 64);
-    store_rows(od + 16, ld_out, tmp, nq_b, inv_b);
+    store_rows(o.at(d0, 16), tmp, nq_b, inv_b);
     _tile_stored(3, tmp, 64);
-    store_rows(od + 16 * ld_out + 16, ld_out, tmp, nq_b, inv_b);
+    store_rows(o.at(d0 + 16, 16), tmp, nq_b, inv_b);
   }
 }
 
@@ -321,10 +324,10 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
         // and there the 16-query blocks measured 12 % faster.
         if (dh == 64 && len > kLongHeadKeys)
           for (; i0 + kQ < len; i0 += 2 * kQ)
-            query_block_32x64(lay, buf, scores_b, pp_b, i0, a.out + rows * a.ld_out + t0 + i0, a.ld_out, len,
+            query_block_32x64(lay, buf, scores_b, pp_b, i0, AttentionOutput::of(a).at(rows, t0 + i0), len,
                               std::min(kQ, len - i0 - kQ), tmp);
         for (; i0 < len; i0 += kQ)
-          query_block(lay, dh, buf, i0, a.out + rows * a.ld_out + t0 + i0, a.ld_out, len, std::min(kQ, len - i0), tmp);
+          query_block(lay, dh, buf, i0, AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), tmp);
       }
     }
     _tile_release();

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "attention_kernels.h"
+#include "../math/quantize_u8.h"
 #include "attention_bf16_pack.h"
 
 namespace fastbert::detail {
@@ -37,7 +38,7 @@ FASTBERT_TARGET_AVX512BF16 inline void score_tile(const uint32_t* qp, int64_t q_
 
 template <int ND>
 FASTBERT_TARGET_AVX512BF16 inline void output_tile(const uint32_t* pp, const uint16_t* vb, int64_t v_stride,
-                                                   int pairs, __mmask16 lanes, float* o, int64_t ld_out) {
+                                                   int pairs, __mmask16 lanes, const AttentionOutput& o) {
   __m512 c[ND];
   for (int r = 0; r < ND; ++r) c[r] = _mm512_setzero_ps();
   for (int jp = 0; jp < pairs; ++jp) {
@@ -47,11 +48,16 @@ FASTBERT_TARGET_AVX512BF16 inline void output_tile(const uint32_t* pp, const uin
       c[r] = _mm512_dpbf16_ps(c[r], pj, (__m512bh)_mm512_set1_epi32(int(vv)));
     }
   }
-  for (int r = 0; r < ND; ++r) _mm512_mask_storeu_ps(o + r * ld_out, lanes, c[r]);
+  const __m512 inv_scale = _mm512_set1_ps(o.inv_scale);
+  const __m512i zero_point = _mm512_set1_epi32(o.zero_point);
+  for (int r = 0; r < ND; ++r) {
+    if (o.f32) _mm512_mask_storeu_ps(o.f32 + r * o.ld_f32, lanes, c[r]);
+    if (o.u8) store_quantized_u8_avx512(o.u8 + r * o.ld_u8, lanes, c[r], inv_scale, zero_point);
+  }
 }
 
 FASTBERT_TARGET_AVX512BF16 void query_block(const Bf16HeadLayout& lay, int dh, float scale_value, const uint32_t* qp,
-                                            const uint32_t* kt, const uint16_t* vb, float* o, int64_t ld_out,
+                                            const uint32_t* kt, const uint16_t* vb, const AttentionOutput& o,
                                             int len, int nq, float* scores, uint32_t* pp) {
   const __mmask16 lanes = bf16_lane_mask(nq);
   const __m512 scale = _mm512_set1_ps(scale_value);
@@ -69,9 +75,9 @@ FASTBERT_TARGET_AVX512BF16 void query_block(const Bf16HeadLayout& lay, int dh, f
   const int pairs = (len + 1) / 2;
   int d = 0;
   const int64_t vs = lay.v_stride;
-  for (; d + 16 <= dh; d += 16) output_tile<16>(pp, vb + d * vs, vs, pairs, lanes, o + d * ld_out, ld_out);
-  for (; d + 4 <= dh; d += 4) output_tile<4>(pp, vb + d * vs, vs, pairs, lanes, o + d * ld_out, ld_out);
-  for (; d < dh; ++d) output_tile<1>(pp, vb + d * vs, vs, pairs, lanes, o + d * ld_out, ld_out);
+  for (; d + 16 <= dh; d += 16) output_tile<16>(pp, vb + d * vs, vs, pairs, lanes, o.at(d, 0));
+  for (; d + 4 <= dh; d += 4) output_tile<4>(pp, vb + d * vs, vs, pairs, lanes, o.at(d, 0));
+  for (; d < dh; ++d) output_tile<1>(pp, vb + d * vs, vs, pairs, lanes, o.at(d, 0));
 }
 
 }  // namespace
@@ -95,7 +101,7 @@ void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t t
       pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in, dh,
                      len, lay, buf);
       for (int i0 = 0; i0 < len; i0 += kQ)
-        query_block(lay, dh, a.scale, buf.qp + i0, buf.kt, buf.vb, a.out + rows * a.ld_out + t0 + i0, a.ld_out, len,
+        query_block(lay, dh, a.scale, buf.qp + i0, buf.kt, buf.vb, AttentionOutput::of(a).at(rows, t0 + i0), len,
                     std::min(kQ, len - i0), buf.scores, buf.pp);
     }
   }

@@ -7,6 +7,7 @@
 
 #include "attention_kernels.h"
 #include "../math/exp_split_avx2.h"
+#include "../math/quantize_u8.h"
 
 namespace fastbert::detail {
 
@@ -37,18 +38,23 @@ FASTBERT_TARGET_AVX2 inline void score_tile(const float* q, const float* k, int6
 
 template <int ND>
 FASTBERT_TARGET_AVX2 inline void output_tile(const float* probs, const float* v, int64_t ld, int len,
-                                             __m256i lanes, float* o, int64_t ld_out) {
+                                             __m256i lanes, int nq, const AttentionOutput& o) {
   __m256 c[ND];
   for (int r = 0; r < ND; ++r) c[r] = _mm256_setzero_ps();
   for (int j = 0; j < len; ++j) {
     const __m256 pj = _mm256_load_ps(probs + j * kQ);
     for (int r = 0; r < ND; ++r) c[r] = _mm256_fmadd_ps(pj, _mm256_broadcast_ss(v + r * ld + j), c[r]);
   }
-  for (int r = 0; r < ND; ++r) _mm256_maskstore_ps(o + r * ld_out, lanes, c[r]);
+  const __m256 inv_scale = _mm256_set1_ps(o.inv_scale);
+  const __m256i zero_point = _mm256_set1_epi32(o.zero_point);
+  for (int r = 0; r < ND; ++r) {
+    if (o.f32) _mm256_maskstore_ps(o.f32 + r * o.ld_f32, lanes, c[r]);
+    if (o.u8) store_quantized_u8_avx2(o.u8 + r * o.ld_u8, nq, c[r], inv_scale, zero_point);
+  }
 }
 
 FASTBERT_TARGET_AVX2 void query_block(const AttentionArgs& a, const float* q, const float* k, const float* v,
-                                      float* o, int len, int nq, float* scores) {
+                                      const AttentionOutput& o, int len, int nq, float* scores) {
   const int dh = a.shape.head_dim;
   const int64_t ld = a.ld_in;
   const __m256i lanes = lane_mask(nq);
@@ -64,8 +70,8 @@ FASTBERT_TARGET_AVX2 void query_block(const AttentionArgs& a, const float* q, co
   for (j = 0; j < len; ++j)
     _mm256_store_ps(scores + j * kQ, normalized_exp_avx2(_mm256_load_ps(scores + j * kQ), inv_sum, sum_n));
   int d = 0;
-  for (; d + 8 <= dh; d += 8) output_tile<8>(scores, v + d * ld, ld, len, lanes, o + d * a.ld_out, a.ld_out);
-  for (; d < dh; ++d) output_tile<1>(scores, v + d * ld, ld, len, lanes, o + d * a.ld_out, a.ld_out);
+  for (; d + 8 <= dh; d += 8) output_tile<8>(scores, v + d * ld, ld, len, lanes, nq, o.at(d, 0));
+  for (; d < dh; ++d) output_tile<1>(scores, v + d * ld, ld, len, lanes, nq, o.at(d, 0));
 }
 
 }  // namespace
@@ -89,7 +95,7 @@ void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_
         const int64_t t0 = int64_t(b) * s.seq_len;
         const int64_t rows = int64_t(h) * dh;
         query_block(a, a.q + rows * a.ld_in + t0 + i0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0,
-                    a.out + rows * a.ld_out + t0 + i0, len, std::min(kQ, len - i0), scores);
+                    AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), scores);
       }
     }
   }

@@ -9,6 +9,7 @@
 
 #include "attention_kernels.h"
 #include "../math/exp_split_avx512f.h"
+#include "../math/quantize_u8.h"
 
 namespace fastbert::detail {
 
@@ -38,18 +39,23 @@ FASTBERT_TARGET_AVX512F inline void score_tile(const float* q, const float* k, i
 // O[d0 .. d0+ND)[queries] = Σ_j P[j][queries] · V[d][j]
 template <int ND>
 FASTBERT_TARGET_AVX512F inline void output_tile(const float* probs, const float* v, int64_t ld, int len,
-                                                __mmask16 lanes, float* o, int64_t ld_out) {
+                                                __mmask16 lanes, const AttentionOutput& o) {
   __m512 c[ND];
   for (int r = 0; r < ND; ++r) c[r] = _mm512_setzero_ps();
   for (int j = 0; j < len; ++j) {
     const __m512 pj = _mm512_load_ps(probs + j * kQ);
     for (int r = 0; r < ND; ++r) c[r] = _mm512_fmadd_ps(pj, _mm512_set1_ps(v[r * ld + j]), c[r]);
   }
-  for (int r = 0; r < ND; ++r) _mm512_mask_storeu_ps(o + r * ld_out, lanes, c[r]);
+  const __m512 inv_scale = _mm512_set1_ps(o.inv_scale);
+  const __m512i zero_point = _mm512_set1_epi32(o.zero_point);
+  for (int r = 0; r < ND; ++r) {
+    if (o.f32) _mm512_mask_storeu_ps(o.f32 + r * o.ld_f32, lanes, c[r]);
+    if (o.u8) store_quantized_u8_avx512(o.u8 + r * o.ld_u8, lanes, c[r], inv_scale, zero_point);
+  }
 }
 
 FASTBERT_TARGET_AVX512F void query_block(const AttentionArgs& a, const float* q, const float* k,
-                                         const float* v, float* o, int len, int nq, float* scores) {
+                                         const float* v, const AttentionOutput& o, int len, int nq, float* scores) {
   const int dh = a.shape.head_dim;
   const int64_t ld = a.ld_in;
   const __mmask16 lanes = __mmask16((1u << nq) - 1);
@@ -68,9 +74,9 @@ FASTBERT_TARGET_AVX512F void query_block(const AttentionArgs& a, const float* q,
   for (j = 0; j < len; ++j)
     _mm512_store_ps(scores + j * kQ, normalized_exp_avx512f(_mm512_load_ps(scores + j * kQ), inv_sum, sum_n));
   int d = 0;
-  for (; d + 16 <= dh; d += 16) output_tile<16>(scores, v + d * ld, ld, len, lanes, o + d * a.ld_out, a.ld_out);
-  for (; d + 4 <= dh; d += 4) output_tile<4>(scores, v + d * ld, ld, len, lanes, o + d * a.ld_out, a.ld_out);
-  for (; d < dh; ++d) output_tile<1>(scores, v + d * ld, ld, len, lanes, o + d * a.ld_out, a.ld_out);
+  for (; d + 16 <= dh; d += 16) output_tile<16>(scores, v + d * ld, ld, len, lanes, o.at(d, 0));
+  for (; d + 4 <= dh; d += 4) output_tile<4>(scores, v + d * ld, ld, len, lanes, o.at(d, 0));
+  for (; d < dh; ++d) output_tile<1>(scores, v + d * ld, ld, len, lanes, o.at(d, 0));
 }
 
 }  // namespace
@@ -94,7 +100,7 @@ void attention_fp32_avx512f(const AttentionArgs& a, char* workspace, size_t thre
         const int64_t t0 = int64_t(b) * s.seq_len;
         const int64_t rows = int64_t(h) * dh;
         query_block(a, a.q + rows * a.ld_in + t0 + i0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0,
-                    a.out + rows * a.ld_out + t0 + i0, len, std::min(kQ, len - i0), scores);
+                    AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), scores);
       }
     }
   }

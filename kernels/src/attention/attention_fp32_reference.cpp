@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "../math/quantize_u8.h"
 #include "attention_kernels.h"
 
 namespace fastbert::detail {
@@ -25,7 +26,7 @@ void attention_fp32_reference(const AttentionArgs& a, char* workspace, size_t th
       const float* q = a.q + int64_t(h) * dh * a.ld_in + t0;
       const float* k = a.k + int64_t(h) * dh * a.ld_in + t0;
       const float* v = a.v + int64_t(h) * dh * a.ld_in + t0;
-      float* o = a.out + int64_t(h) * dh * a.ld_out + t0;
+      const AttentionOutput o = AttentionOutput::of(a).at(int64_t(h) * dh, t0);
       for (int i = 0; i < len; ++i) {
         double max_score = -INFINITY;
         for (int j = 0; j < len; ++j) {
@@ -40,7 +41,8 @@ void attention_fp32_reference(const AttentionArgs& a, char* workspace, size_t th
         for (int d = 0; d < dh; ++d) {
           double out = 0;
           for (int j = 0; j < len; ++j) out += p[j] * v[d * a.ld_in + j];
-          o[d * a.ld_out + i] = float(out);
+          if (o.f32) o.f32[d * o.ld_f32 + i] = float(out);
+          if (o.u8) o.u8[d * o.ld_u8 + i] = quantize_u8(float(out), o.inv_scale, o.zero_point);
         }
       }
     }

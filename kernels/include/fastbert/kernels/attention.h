@@ -12,7 +12,8 @@ namespace fastbert {
 // For every batch row b and head h, with L = valid_lengths[b]:
 //   P = softmax(scale * Q_hᵀ K_h) over the keys s < L (keys s >= L get weight 0)
 //   O_h = V_h Pᵀ                 written for the queries s < L
-// Padded queries (s >= L) are written as 0, so the output never holds NaN.
+// Padded queries (s >= L) are written as 0 (the zero point in out_u8), so
+// the output never holds NaN.
 //
 // The softmax takes two passes over the scores: the first computes them and
 // carries the running sum of exponentials as a (value, exponent) pair, the
@@ -44,8 +45,16 @@ struct AttentionArgs {
   // [batch] valid lengths in 0..seq_len; nullptr means every row is full.
   const int32_t* valid_lengths = nullptr;
   float scale = 0.125f;  // 1/sqrt(head_dim) for BERT
-  float* out = nullptr;  // [heads*head_dim][ld_out]
+  float* out = nullptr;  // [heads*head_dim][ld_out], optional
   int64_t ld_out = 0;
+  // Optional u8 copy of the output for the int8 output projection, fused
+  // into the store: clamp(round_half_even(out / out_u8_scale) + zero point,
+  // 0, 255), bit-identical to quantizing this call's fp32 output. At least
+  // one of out and out_u8 must be set.
+  uint8_t* out_u8 = nullptr;  // [heads*head_dim][ld_out_u8]
+  int64_t ld_out_u8 = 0;
+  float out_u8_scale = 1.0f;
+  int32_t out_u8_zero_point = 0;
 };
 
 // `automatic` resolved against the CPU and FASTBERT_ISA; an explicit path
