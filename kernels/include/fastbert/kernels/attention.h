@@ -1,0 +1,80 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fastbert {
+
+// Scaled dot-product attention of BERT, multi-head, on feature-major
+// activations: a matrix [features][tokens] whose token index is m = b*S + s
+// (batch b, position s) and whose row stride is ld >= B*S. Head h of Q, K, V
+// and of the output is rows h*head_dim .. h*head_dim+head_dim-1.
+//
+// For every batch row b and head h, with L = valid_lengths[b]:
+//   P = softmax(scale * Q_hᵀ K_h) over the keys s < L (keys s >= L get weight 0)
+//   O_h = V_h Pᵀ                 written for the queries s < L
+// Padded queries (s >= L) are written as 0 (the zero point in out_u8), so
+// the output never holds NaN.
+//
+// The softmax takes two passes over the scores: the first computes them and
+// carries the running sum of exponentials as a (value, exponent) pair, the
+// second normalises and multiplies into V.
+enum class AttentionPath {
+  automatic,        // the best the CPU supports, capped by FASTBERT_ISA
+  bf16_amx,         // Q·Kᵀ and P·V on AMX tiles (bf16 inputs, fp32 sums)
+  bf16_avx512bf16,  // Q·Kᵀ and P·V with vdpbf16ps (bf16 inputs, fp32 sums)
+  fp32_avx512f,
+  fp32_avx2,
+  fp32_reference,   // scalar, double accumulation: the ground truth
+};
+
+const char* attention_path_name(AttentionPath path);
+
+struct AttentionShape {
+  int batch = 1;
+  int seq_len = 1;
+  int heads = 1;
+  int head_dim = 64;
+};
+
+struct AttentionArgs {
+  AttentionShape shape;
+  const float* q = nullptr;  // [heads*head_dim][ld_in]
+  const float* k = nullptr;  // [heads*head_dim][ld_in]
+  const float* v = nullptr;  // [heads*head_dim][ld_in]
+  int64_t ld_in = 0;
+  // [batch] valid lengths in 0..seq_len; nullptr means every row is full.
+  const int32_t* valid_lengths = nullptr;
+  float scale = 0.125f;  // 1/sqrt(head_dim) for BERT
+  float* out = nullptr;  // [heads*head_dim][ld_out], optional
+  int64_t ld_out = 0;
+  // Optional u8 copy of the output for the int8 output projection, fused
+  // into the store: clamp(round_half_even(out / out_u8_scale) + zero point,
+  // 0, 255), bit-identical to quantizing this call's fp32 output. At least
+  // one of out and out_u8 must be set.
+  uint8_t* out_u8 = nullptr;  // [heads*head_dim][ld_out_u8]
+  int64_t ld_out_u8 = 0;
+  float out_u8_scale = 1.0f;
+  int32_t out_u8_zero_point = 0;
+};
+
+// `automatic` resolved against the CPU and FASTBERT_ISA; an explicit path
+// ignores the FASTBERT_ISA cap (tests use it to reach every path), and one the
+// CPU cannot run throws fastbert::Error. AMX needs head_dim % 32 == 0 and
+// otherwise falls back to bf16_avx512bf16; that needs an even head_dim and
+// otherwise falls back to fp32_avx512f.
+AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape);
+
+// Scratch memory attention() needs for `shape` with up to `num_threads`
+// OpenMP threads on `path`. Size it once per shape bucket and reuse it: the
+// kernels allocate nothing.
+size_t attention_workspace_bytes(const AttentionShape& shape, AttentionPath path, int num_threads);
+
+// Throws fastbert::Error for an invalid shape, stride, valid length or a
+// workspace smaller than attention_workspace_bytes(shape, path, 1). With a
+// workspace sized for fewer threads than OpenMP has, fewer threads run.
+// workspace == nullptr uses a scratch buffer owned by the calling thread that
+// grows to the largest shape seen (an allocation only when it grows).
+void attention(const AttentionArgs& args, void* workspace, size_t workspace_bytes,
+               AttentionPath path = AttentionPath::automatic);
+
+}  // namespace fastbert

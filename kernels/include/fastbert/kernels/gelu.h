@@ -1,0 +1,42 @@
+#pragma once
+#include <cstdint>
+
+namespace fastbert {
+
+// `automatic` picks the best path the CPU supports, capped by FASTBERT_ISA;
+// an explicit path ignores the cap (tests use it to reach every path) and
+// throws fastbert::Error only when the CPU lacks its instructions.
+enum class GeluPath { automatic, avx512f, avx2, reference };
+
+// y = gelu(x + bias[row]) on a [rows][cols] matrix (row strides ld_*), where
+// gelu(v) = v/2 * (1 + erf(v/sqrt(2))) as in BERT. With feature-major
+// activations a row is a feature, so bias is the FFN's first bias. Optional
+// u8 output for the next int8 GEMM: y_u8 = clamp(round_half_even(y / u8_scale)
+// + u8_zero_point, 0, 255), bit-identical to quantizing this call's fp32 y.
+// y and y_u8 are each optional (at least one); y may be x (same ld). For
+// epilogues that cannot fuse GELU into the GEMM. The SIMD paths evaluate erf
+// to within 1.5e-7 (Abramowitz & Stegun 7.1.26), never forming 1 + erf(v)
+// for v < 0 so that the negative tail keeps its precision.
+struct GeluArgs {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const float* x = nullptr;
+  int64_t ld_x = 0;
+  const float* bias = nullptr;  // [rows], optional
+  float* y = nullptr;
+  int64_t ld_y = 0;
+  uint8_t* y_u8 = nullptr;
+  int64_t ld_y_u8 = 0;
+  float u8_scale = 1.0f;
+  int32_t u8_zero_point = 0;
+};
+
+// Throws fastbert::Error for a bad shape, stride, missing buffer or u8
+// parameters.
+void gelu(const GeluArgs& args, GeluPath path = GeluPath::automatic);
+
+// In place: x = gelu(x + bias[row]).
+void gelu(float* x, int64_t rows, int64_t cols, int64_t ld, const float* bias,
+          GeluPath path = GeluPath::automatic);
+
+}  // namespace fastbert

@@ -1,0 +1,46 @@
+#pragma once
+#include <cstdint>
+
+namespace fastbert {
+
+// `automatic` picks the best path the CPU supports, capped by FASTBERT_ISA;
+// an explicit path ignores the cap (tests use it to reach every path) and
+// throws fastbert::Error only when the CPU lacks its instructions.
+enum class LayerNormPath { automatic, avx512f, avx2, reference };
+
+const char* layer_norm_path_name(LayerNormPath path);
+
+// Post-attention / post-FFN LayerNorm of BERT on feature-major activations
+// ([features][tokens], row stride ld): every token (column) is normalised over
+// its features, with the residual add fused in front and an optional u8
+// quantization for the next int8 GEMM fused behind:
+//   z = x + x_bias[feature] + residual     (x_bias and residual optional)
+//   y = (z - mean(z)) / sqrt(var(z) + epsilon) * gamma + beta
+//   y_u8 = clamp(round_half_even(y / u8_scale) + u8_zero_point, 0, 255)
+// y and y_u8 are each optional (at least one). y may alias x or residual when
+// it has the same row stride: each element is read before it is written.
+// y_u8 equals quantizing this call's own fp32 y exactly, bit for bit.
+struct LayerNormArgs {
+  int64_t features = 0;
+  int64_t tokens = 0;
+  const float* x = nullptr;
+  int64_t ld_x = 0;
+  const float* x_bias = nullptr;  // [features]: the bias of the GEMM that produced x
+  const float* residual = nullptr;
+  int64_t ld_residual = 0;
+  const float* gamma = nullptr;  // [features]
+  const float* beta = nullptr;   // [features]
+  float epsilon = 1e-12f;        // BERT's value
+  float* y = nullptr;
+  int64_t ld_y = 0;
+  uint8_t* y_u8 = nullptr;
+  int64_t ld_y_u8 = 0;
+  float u8_scale = 1.0f;
+  int32_t u8_zero_point = 0;
+};
+
+// Throws fastbert::Error for a bad shape, stride, missing buffer or a
+// non-positive/non-finite scale or zero point outside 0..255.
+void layer_norm(const LayerNormArgs& args, LayerNormPath path = LayerNormPath::automatic);
+
+}  // namespace fastbert

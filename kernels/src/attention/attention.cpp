@@ -1,0 +1,163 @@
+#include "fastbert/kernels/attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "attention_kernels.h"
+#include "fastbert/common/error.h"
+#include "fastbert/kernels/ops_isa.h"
+
+namespace fastbert {
+
+namespace {
+
+OpsIsa isa_of(AttentionPath path) {
+  switch (path) {
+    case AttentionPath::bf16_amx: return OpsIsa::amx_bf16;
+    case AttentionPath::bf16_avx512bf16: return OpsIsa::avx512bf16;
+    case AttentionPath::fp32_avx512f: return OpsIsa::avx512f;
+    case AttentionPath::fp32_avx2: return OpsIsa::avx2;
+    default: return OpsIsa::reference;
+  }
+}
+
+size_t thread_bytes(const AttentionShape& s, AttentionPath path) {
+  switch (path) {
+    case AttentionPath::bf16_amx: return detail::attention_thread_bytes_bf16_amx(s);
+    case AttentionPath::bf16_avx512bf16: return detail::attention_thread_bytes_bf16_avx512bf16(s);
+    case AttentionPath::fp32_avx512f: return detail::attention_thread_bytes_fp32_avx512f(s);
+    case AttentionPath::fp32_avx2: return detail::attention_thread_bytes_fp32_avx2(s);
+    default: return detail::attention_thread_bytes_fp32_reference(s);
+  }
+}
+
+void check_shape(const AttentionShape& s) {
+  if (s.batch <= 0 || s.seq_len <= 0 || s.heads <= 0 || s.head_dim <= 0)
+    throw Error("attention: shape batch=" + std::to_string(s.batch) + " seq_len=" +
+                std::to_string(s.seq_len) + " heads=" + std::to_string(s.heads) + " head_dim=" +
+                std::to_string(s.head_dim) + " must be positive");
+}
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+}  // namespace
+
+const char* attention_path_name(AttentionPath path) {
+  switch (path) {
+    case AttentionPath::automatic: return "automatic";
+    case AttentionPath::bf16_amx: return "bf16_amx";
+    case AttentionPath::bf16_avx512bf16: return "bf16_avx512bf16";
+    case AttentionPath::fp32_avx512f: return "fp32_avx512f";
+    case AttentionPath::fp32_avx2: return "fp32_avx2";
+    case AttentionPath::fp32_reference: return "fp32_reference";
+  }
+  return "unknown";
+}
+
+AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape) {
+  const bool even_head_dim = shape.head_dim % 2 == 0;
+  const bool amx_head_dim = shape.head_dim % 32 == 0;
+  if (requested == AttentionPath::automatic) {
+    switch (ops_isa()) {
+      case OpsIsa::amx_bf16:
+        return amx_head_dim ? AttentionPath::bf16_amx
+               : even_head_dim ? AttentionPath::bf16_avx512bf16 : AttentionPath::fp32_avx512f;
+      case OpsIsa::avx512bf16:
+        return even_head_dim ? AttentionPath::bf16_avx512bf16 : AttentionPath::fp32_avx512f;
+      case OpsIsa::avx512f: return AttentionPath::fp32_avx512f;
+      case OpsIsa::avx2: return AttentionPath::fp32_avx2;
+      case OpsIsa::reference: return AttentionPath::fp32_reference;
+    }
+  }
+  if (isa_of(requested) > ops_cpu_isa())
+    throw Error(std::string("attention: path ") + attention_path_name(requested) +
+                " needs " + ops_isa_name(isa_of(requested)) + " but this CPU supports only " +
+                ops_isa_name(ops_cpu_isa()));
+  if (requested == AttentionPath::bf16_amx && !amx_head_dim)
+    requested = AttentionPath::bf16_avx512bf16;
+  if (requested == AttentionPath::bf16_avx512bf16 && !even_head_dim) return AttentionPath::fp32_avx512f;
+  return requested;
+}
+
+size_t attention_workspace_bytes(const AttentionShape& shape, AttentionPath path, int num_threads) {
+  check_shape(shape);
+  const AttentionPath resolved = resolve_attention_path(path, shape);
+  return detail::round_up_64(thread_bytes(shape, resolved)) * std::max(1, num_threads) + 64;
+}
+
+void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, AttentionPath path) {
+  const AttentionShape& s = a.shape;
+  check_shape(s);
+  const int64_t tokens = int64_t(s.batch) * s.seq_len;
+  if (!a.q || !a.k || !a.v) throw Error("attention: q, k and v must not be null");
+  if (!a.out && !a.out_u8) throw Error("attention: no output: set out, out_u8 or both");
+  if (a.ld_in < tokens || (a.out && a.ld_out < tokens) || (a.out_u8 && a.ld_out_u8 < tokens))
+    throw Error("attention: row strides ld_in=" + std::to_string(a.ld_in) + " ld_out=" + std::to_string(a.ld_out) +
+                " ld_out_u8=" + std::to_string(a.ld_out_u8) + " must be >= batch*seq_len=" + std::to_string(tokens));
+  if (a.out_u8) {
+    if (!(a.out_u8_scale > 0) || !std::isfinite(a.out_u8_scale))
+      throw Error("attention: out_u8_scale=" + std::to_string(a.out_u8_scale) + " must be finite and positive");
+    if (a.out_u8_zero_point < 0 || a.out_u8_zero_point > 255)
+      throw Error("attention: out_u8_zero_point=" + std::to_string(a.out_u8_zero_point) + " is outside 0..255");
+  }
+  if (a.valid_lengths) {
+    for (int b = 0; b < s.batch; ++b)
+      if (a.valid_lengths[b] < 0 || a.valid_lengths[b] > s.seq_len)
+        throw Error("attention: valid_lengths[" + std::to_string(b) + "]=" +
+                    std::to_string(a.valid_lengths[b]) + " is outside 0.." + std::to_string(s.seq_len));
+  }
+  const AttentionPath resolved = resolve_attention_path(path, s);
+  const size_t per_thread = detail::round_up_64(thread_bytes(s, resolved));
+  const int max_threads = std::max(1, omp_get_max_threads());
+
+  if (workspace == nullptr) {
+    // One scratch per calling thread, so two engines on two threads never share it.
+    thread_local std::unique_ptr<void, FreeDeleter> scratch;
+    thread_local size_t scratch_bytes = 0;
+    const size_t need = per_thread * max_threads + 64;
+    if (scratch_bytes < need) {
+      scratch.reset(std::aligned_alloc(64, (need + 63) / 64 * 64));
+      if (!scratch) throw Error("attention: cannot allocate " + std::to_string(need) + " bytes of scratch");
+      scratch_bytes = need;
+    }
+    workspace = scratch.get();
+    workspace_bytes = scratch_bytes;
+  }
+  // Align the slices to cache lines whatever the caller's pointer is.
+  const size_t misalign = (64 - reinterpret_cast<uintptr_t>(workspace) % 64) % 64;
+  if (workspace_bytes < misalign + per_thread)
+    throw Error("attention: workspace of " + std::to_string(workspace_bytes) + " bytes is smaller than the " +
+                std::to_string(misalign + per_thread) + " bytes one thread needs; size it with attention_workspace_bytes()");
+  char* base = static_cast<char*>(workspace) + misalign;
+  const int threads = int(std::min<size_t>(max_threads, (workspace_bytes - misalign) / per_thread));
+
+  // Padded queries are defined as 0 by the API; the kernels skip them.
+  const int dims = s.heads * s.head_dim;
+  for (int b = 0; b < s.batch; ++b) {
+    const int len = detail::valid_length(a, b);
+    if (len == s.seq_len) continue;
+    const int64_t first = int64_t(b) * s.seq_len + len;
+    for (int f = 0; f < dims; ++f) {
+      if (a.out) std::memset(a.out + f * a.ld_out + first, 0, sizeof(float) * (s.seq_len - len));
+      if (a.out_u8) std::memset(a.out_u8 + f * a.ld_out_u8 + first, a.out_u8_zero_point, s.seq_len - len);
+    }
+  }
+
+  switch (resolved) {
+    case AttentionPath::bf16_amx: detail::attention_bf16_amx(a, base, per_thread, threads); break;
+    case AttentionPath::bf16_avx512bf16: detail::attention_bf16_avx512bf16(a, base, per_thread, threads); break;
+    case AttentionPath::fp32_avx512f: detail::attention_fp32_avx512f(a, base, per_thread, threads); break;
+    case AttentionPath::fp32_avx2: detail::attention_fp32_avx2(a, base, per_thread, threads); break;
+    default: detail::attention_fp32_reference(a, base, per_thread, threads); break;
+  }
+}
+
+}  // namespace fastbert

@@ -1,0 +1,337 @@
+// bf16 attention with AMX (TDPBF16PS): one tile instruction multiplies a
+// 16x32 by a 32x16 bf16 block into 16x16 fp32 sums. The operands are exactly
+// the packed layouts of attention_bf16_pack.h:
+//   Sᵀ[16 keys][16 queries] += kt[16 keys][32 d] · qp[16 d-pairs][16 queries]
+//   O[16 d][16 queries]     += vb[16 d][32 keys] · pp[16 key-pairs][16 queries]
+// so scores land in the same Sᵀ block the AVX-512 softmax passes read, and
+// the output tiles are stored feature-major straight into the activations.
+// Tiles: 0..3 accumulators, 4 and 6 the A operand, 5 and 7 the B operand.
+//
+// The softmax here is two passes over the L1-resident score block as well,
+// but not the (value, exponent) algorithm of the vector paths: pass 1 takes
+// each query's max, pass 2 forms e^(s - max) once, packs it and sums it, and
+// the division by the sum is deferred to the output tiles (one multiply per
+// 16 outputs). The pair-sum needs e^s twice; measured on this path at B=1,
+// S=384 it was 18 % slower (1.47 vs 1.24 ms on one core).
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "../math/quantize_u8.h"
+#include "attention_bf16_pack.h"
+#include "attention_kernels.h"
+
+#define FASTBERT_TARGET_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+
+namespace fastbert::detail {
+
+namespace {
+
+constexpr int kQ = kBf16QueryBlock;
+constexpr int kKeyAlign = 32;  // keys per A tile row (64 bytes of bf16)
+// From this many keys on, the packed Kᵀ and V of a head (256 bytes per key
+// at head_dim 64) stream from L2, and 32-query blocks pay off (measured:
+// 13 % faster at 384 keys, 12 % slower at 128).
+constexpr int kLongHeadKeys = 192;
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Every tile is 16 rows of 64 bytes, so one configuration serves all shapes.
+constexpr TileConfig make_tile_config() {
+  TileConfig cfg{};
+  cfg.palette_id = 1;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  return cfg;
+}
+
+// A constant in .rodata, not a stack object: GCC 12 dropped the colsb stores
+// of a stack TileConfig as dead before ldtilecfg (the tile loads then fault).
+alignas(64) constexpr TileConfig kTileConfig = make_tile_config();
+
+FASTBERT_TARGET_AMX void configure_tiles() { _tile_loadconfig(&kTileConfig); }
+
+// Sᵀ for the query block, 32 keys per step; key rows past len hold sums of
+// stale kt rows and are never read.
+FASTBERT_TARGET_AMX void scores_amx(const Bf16HeadLayout& lay, int dh, const uint32_t* qp, const uint32_t* kt,
+                                    int len, float* scores) {
+  const int64_t q_stride_bytes = lay.q_stride * 4;
+  const int64_t kt_stride_bytes = int64_t(dh) * 2;
+  const char* kt_bytes = reinterpret_cast<const char*>(kt);
+  if (dh == 64) {
+    // BERT's head size: both Q tiles stay loaded for the whole key loop.
+    _tile_loadd(5, qp, q_stride_bytes);
+    _tile_loadd(7, qp + 16 * lay.q_stride, q_stride_bytes);
+    for (int j = 0; j < len; j += 32) {
+      const char* k0 = kt_bytes + int64_t(j) * kt_stride_bytes;
+      const char* k1 = k0 + 16 * kt_stride_bytes;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_loadd(4, k0, kt_stride_bytes);
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_loadd(6, k1, kt_stride_bytes);
+      _tile_dpbf16ps(1, 6, 5);
+      _tile_loadd(4, k0 + 64, kt_stride_bytes);
+      _tile_dpbf16ps(0, 4, 7);
+      _tile_loadd(6, k1 + 64, kt_stride_bytes);
+      _tile_dpbf16ps(1, 6, 7);
+      _tile_stored(0, scores + int64_t(j) * kQ, 64);
+      _tile_stored(1, scores + int64_t(j + 16) * kQ, 64);
+    }
+    return;
+  }
+  for (int j = 0; j < len; j += 32) {
+    _tile_zero(0);
+    _tile_zero(1);
+    for (int kc = 0; kc < dh / 32; ++kc) {
+      _tile_loadd(5, qp + int64_t(kc) * 16 * lay.q_stride, q_stride_bytes);
+      _tile_loadd(4, kt_bytes + int64_t(j) * kt_stride_bytes + kc * 64, kt_stride_bytes);
+      _tile_loadd(6, kt_bytes + int64_t(j + 16) * kt_stride_bytes + kc * 64, kt_stride_bytes);
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_dpbf16ps(1, 6, 5);
+    }
+    _tile_stored(0, scores + int64_t(j) * kQ, 64);
+    _tile_stored(1, scores + int64_t(j + 16) * kQ, 64);
+  }
+}
+
+// The softmax normalisation, deferred to here: every row of an output tile is
+// 16 queries, so dividing by each query's sum is one multiply per row.
+FASTBERT_TARGET_AMX inline void store_rows(const AttentionOutput& o, const float* tile, int nq, __m512 inv_sum) {
+  const __mmask16 m = bf16_lane_mask(nq);
+  const __m512 inv_scale = _mm512_set1_ps(o.inv_scale);
+  const __m512i zero_point = _mm512_set1_epi32(o.zero_point);
+  for (int r = 0; r < 16; ++r) {
+    const __m512 y = _mm512_mul_ps(_mm512_load_ps(tile + r * 16), inv_sum);
+    if (o.f32) _mm512_mask_storeu_ps(o.f32 + r * o.ld_f32, m, y);
+    if (o.u8) store_quantized_u8_avx512(o.u8 + r * o.ld_u8, m, y, inv_scale, zero_point);
+  }
+}
+
+// O[d0 .. d0+64) for the query block (dh - d0 >= 64).
+FASTBERT_TARGET_AMX void output_64_amx(const Bf16HeadLayout& lay, const uint32_t* pp, const uint16_t* vb, int d0,
+                                       int key_pairs, const AttentionOutput& o, int nq, float* tmp, __m512 inv_sum) {
+  const int64_t vs_bytes = lay.v_stride * 2;
+  const char* v0 = reinterpret_cast<const char*>(vb + int64_t(d0) * lay.v_stride);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int jp = 0; jp < key_pairs; jp += 16) {
+    const char* vj = v0 + int64_t(jp) * 4;
+    _tile_loadd(5, pp + int64_t(jp) * kQ, 64);
+    _tile_loadd(4, vj, vs_bytes);
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_loadd(6, vj + 16 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(1, 6, 5);
+    _tile_loadd(4, vj + 32 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_loadd(6, vj + 48 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(3, 6, 5);
+  }
+  _tile_stored(0, tmp, 64);
+  store_rows(o.at(d0, 0), tmp, nq, inv_sum);
+  _tile_stored(1, tmp, 64);
+  store_rows(o.at(d0 + 16, 0), tmp, nq, inv_sum);
+  _tile_stored(2, tmp, 64);
+  store_rows(o.at(d0 + 32, 0), tmp, nq, inv_sum);
+  _tile_stored(3, tmp, 64);
+  store_rows(o.at(d0 + 48, 0), tmp, nq, inv_sum);
+}
+
+// O[d0 .. d0+32) for the query block (the head_dim % 64 == 32 remainder).
+FASTBERT_TARGET_AMX void output_32_amx(const Bf16HeadLayout& lay, const uint32_t* pp, const uint16_t* vb, int d0,
+                                       int key_pairs, const AttentionOutput& o, int nq, float* tmp, __m512 inv_sum) {
+  const int64_t vs_bytes = lay.v_stride * 2;
+  const char* v0 = reinterpret_cast<const char*>(vb + int64_t(d0) * lay.v_stride);
+  _tile_zero(0);
+  _tile_zero(1);
+  for (int jp = 0; jp < key_pairs; jp += 16) {
+    const char* vj = v0 + int64_t(jp) * 4;
+    _tile_loadd(5, pp + int64_t(jp) * kQ, 64);
+    _tile_loadd(4, vj, vs_bytes);
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_loadd(6, vj + 16 * vs_bytes, vs_bytes);
+    _tile_dpbf16ps(1, 6, 5);
+  }
+  _tile_stored(0, tmp, 64);
+  store_rows(o.at(d0, 0), tmp, nq, inv_sum);
+  _tile_stored(1, tmp, 64);
+  store_rows(o.at(d0 + 16, 0), tmp, nq, inv_sum);
+}
+
+// Scores are in log2 units (log2(e) was folded into Q with the scale), so
+// the weights are 2^(s - max) = e^(scale·q·k - max).
+// 2^(s - max) of keys 0..len as bf16 pairs, zero for the padded pairs up to
+// pad_pairs; returns the fp32 sum of the bf16-rounded weights, so that the
+// normalisation matches exactly what P·V multiplies.
+FASTBERT_TARGET_AMX inline __m512 exp_to_bf16_pairs(const float* scores, int len, __m512 max_score, uint32_t* pp,
+                                                    int pad_pairs) {
+  __m512 sum = _mm512_setzero_ps(), sum_hi = _mm512_setzero_ps();
+  const int pairs = (len + 1) / 2;
+  for (int jp = 0; jp < pairs; ++jp) {
+    const __m512 p0 = exp2_bf16_accuracy_avx512f(_mm512_sub_ps(_mm512_load_ps(scores + 2 * jp * kQ), max_score));
+    const __m512 p1 = 2 * jp + 1 < len
+                          ? exp2_bf16_accuracy_avx512f(_mm512_sub_ps(_mm512_load_ps(scores + (2 * jp + 1) * kQ), max_score))
+                          : _mm512_setzero_ps();
+    const __m512i packed = bf16_pairs(p0, p1);
+    _mm512_store_si512(pp + jp * kQ, packed);
+    // The bf16 values back in fp32: low halves shifted up, high halves masked.
+    // Two sums, so the adds do not wait on each other.
+    sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_slli_epi32(packed, 16)));
+    sum_hi = _mm512_add_ps(sum_hi, _mm512_castsi512_ps(_mm512_and_si512(packed, _mm512_set1_epi32(int(0xFFFF0000u)))));
+  }
+  sum = _mm512_add_ps(sum, sum_hi);
+  for (int jp = pairs; jp < pad_pairs; ++jp) _mm512_store_si512(pp + jp * kQ, _mm512_setzero_si512());
+  return sum;
+}
+
+// Both softmax passes over one 16-query score block; returns 1 / sum.
+FASTBERT_TARGET_AMX inline __m512 softmax_to_bf16_pairs(const float* scores, int len, uint32_t* pp, int key_pairs) {
+  // Pass 1: each query's max (scores are in log2 units: Q was pre-scaled by
+  // scale·log2(e) when packed), in four chains so that vmaxps latency does
+  // not serialise the keys.
+  __m512 m[4];
+  for (auto& v : m) v = _mm512_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + 4 <= len; j += 4)
+    for (int u = 0; u < 4; ++u) m[u] = _mm512_max_ps(m[u], _mm512_load_ps(scores + (j + u) * kQ));
+  for (; j < len; ++j) m[0] = _mm512_max_ps(m[0], _mm512_load_ps(scores + j * kQ));
+  const __m512 max_score = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
+  // Pass 2: 2^(s - max) as bf16 pairs (zero up to a whole tile of key pairs)
+  // and their sum; P·V runs on the unnormalised weights and the output tiles
+  // are divided by the sum as they are stored.
+  const __m512 sum = exp_to_bf16_pairs(scores, len, max_score, pp, key_pairs);
+  return _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+}
+
+FASTBERT_TARGET_AMX void query_block(const Bf16HeadLayout& lay, int dh, const Bf16HeadBuffers& buf, int i0,
+                                     const AttentionOutput& o, int len, int nq, float* tmp) {
+  scores_amx(lay, dh, buf.qp + i0, buf.kt, len, buf.scores);
+  const int key_pairs = ((len + 1) / 2 + 15) / 16 * 16;
+  const __m512 inv_sum = softmax_to_bf16_pairs(buf.scores, len, buf.pp, key_pairs);
+  int d0 = 0;
+  for (; d0 + 64 <= dh; d0 += 64) output_64_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, nq, tmp, inv_sum);
+  if (d0 < dh) output_32_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, nq, tmp, inv_sum);
+}
+
+// head_dim 64 with 32 queries (two 16-query halves a and b): every K and V
+// tile loaded from L2 feeds two products instead of one, halving that
+// traffic per query. nq_b = queries in the second half (1..16).
+FASTBERT_TARGET_AMX void query_block_32x64(const Bf16HeadLayout& lay, const Bf16HeadBuffers& buf, float* scores_b,
+                                           uint32_t* pp_b, int i0, const AttentionOutput& o, int len, int nq_b,
+                                           float* tmp) {
+  const int64_t qs_bytes = lay.q_stride * 4;
+  const int64_t kt_bytes = 64 * 2;
+  const char* kt = reinterpret_cast<const char*>(buf.kt);
+  const uint32_t* qa = buf.qp + i0;
+  const uint32_t* qb = qa + 16;
+  for (int j = 0; j < len; j += 32) {
+    const char* k0 = kt + int64_t(j) * kt_bytes;
+    const char* k1 = k0 + 16 * kt_bytes;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int kc = 0; kc < 2; ++kc) {
+      _tile_loadd(5, qa + kc * 16 * lay.q_stride, qs_bytes);
+      _tile_loadd(7, qb + kc * 16 * lay.q_stride, qs_bytes);
+      _tile_loadd(4, k0 + kc * 64, kt_bytes);
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_dpbf16ps(2, 4, 7);
+      _tile_loadd(6, k1 + kc * 64, kt_bytes);
+      _tile_dpbf16ps(1, 6, 5);
+      _tile_dpbf16ps(3, 6, 7);
+    }
+    _tile_stored(0, buf.scores + int64_t(j) * kQ, 64);
+    _tile_stored(1, buf.scores + int64_t(j + 16) * kQ, 64);
+    _tile_stored(2, scores_b + int64_t(j) * kQ, 64);
+    _tile_stored(3, scores_b + int64_t(j + 16) * kQ, 64);
+  }
+  const int key_pairs = ((len + 1) / 2 + 15) / 16 * 16;
+  const __m512 inv_a = softmax_to_bf16_pairs(buf.scores, len, buf.pp, key_pairs);
+  const __m512 inv_b = softmax_to_bf16_pairs(scores_b, len, pp_b, key_pairs);
+  const int64_t vs_bytes = lay.v_stride * 2;
+  for (int d0 = 0; d0 < 64; d0 += 32) {
+    const char* v0 = reinterpret_cast<const char*>(buf.vb + int64_t(d0) * lay.v_stride);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int jp = 0; jp < key_pairs; jp += 16) {
+      const char* vj = v0 + int64_t(jp) * 4;
+      _tile_loadd(5, buf.pp + int64_t(jp) * kQ, 64);
+      _tile_loadd(7, pp_b + int64_t(jp) * kQ, 64);
+      _tile_loadd(4, vj, vs_bytes);
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_dpbf16ps(2, 4, 7);
+      _tile_loadd(6, vj + 16 * vs_bytes, vs_bytes);
+      _tile_dpbf16ps(1, 6, 5);
+      _tile_dpbf16ps(3, 6, 7);
+    }
+    _tile_stored(0, tmp, 64);
+    store_rows(o.at(d0, 0), tmp, 16, inv_a);
+    _tile_stored(1, tmp, 64);
+    store_rows(o.at(d0 + 16, 0), tmp, 16, inv_a);
+    _tile_stored(2, tmp, 64);
+    store_rows(o.at(d0, 16), tmp, nq_b, inv_b);
+    _tile_stored(3, tmp, 64);
+    store_rows(o.at(d0 + 16, 16), tmp, nq_b, inv_b);
+  }
+}
+
+}  // namespace
+
+// Per thread: the packed head, a second score block and P for the second
+// query half, and one 16x16 fp32 tile to stage output stores.
+size_t attention_thread_bytes_bf16_amx(const AttentionShape& s) {
+  const Bf16HeadLayout lay(s, kKeyAlign);
+  return lay.total() + lay.scores_bytes + lay.pp_bytes + sizeof(float) * 16 * 16;
+}
+
+FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads) {
+  const AttentionShape& s = a.shape;
+  const Bf16HeadLayout lay(s, kKeyAlign);
+  const int dh = s.head_dim;
+#pragma omp parallel num_threads(threads)
+  {
+    // Tile configuration is per thread state.
+    configure_tiles();
+    char* ws = workspace + thread_bytes * size_t(omp_get_thread_num());
+    const Bf16HeadBuffers buf(ws, lay);
+    float* scores_b = reinterpret_cast<float*>(ws + lay.total());
+    uint32_t* pp_b = reinterpret_cast<uint32_t*>(ws + lay.total() + lay.scores_bytes);
+    float* tmp = reinterpret_cast<float*>(ws + lay.total() + lay.scores_bytes + lay.pp_bytes);
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int b = 0; b < s.batch; ++b) {
+      for (int h = 0; h < s.heads; ++h) {
+        const int len = valid_length(a, b);
+        if (len == 0) continue;
+        const int64_t t0 = int64_t(b) * s.seq_len;
+        const int64_t rows = int64_t(h) * dh;
+        pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in,
+                       dh, len, lay, buf, a.scale * 1.44269504088896341f);
+        int i0 = 0;
+        // Short heads (Kᵀ and V of 128 keys are 32 KB) stay in L1 anyway,
+        // and there the 16-query blocks measured 12 % faster.
+        if (dh == 64 && len > kLongHeadKeys)
+          for (; i0 + kQ < len; i0 += 2 * kQ)
+            query_block_32x64(lay, buf, scores_b, pp_b, i0, AttentionOutput::of(a).at(rows, t0 + i0), len,
+                              std::min(kQ, len - i0 - kQ), tmp);
+        for (; i0 < len; i0 += kQ)
+          query_block(lay, dh, buf, i0, AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), tmp);
+      }
+    }
+    _tile_release();
+  }
+}
+
+}  // namespace fastbert::detail

@@ -1,0 +1,110 @@
+// bf16 attention with AVX512-BF16: vdpbf16ps multiplies pairs of bf16 and
+// accumulates in fp32, at twice the fp32 FMA rate. Per (batch, head) the
+// thread packs the head once (attention_bf16_pack.h); scores and the softmax
+// stay fp32, only the GEMM inputs are rounded to bf16.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "attention_kernels.h"
+#include "../math/quantize_u8.h"
+#include "attention_bf16_pack.h"
+
+namespace fastbert::detail {
+
+namespace {
+
+constexpr int kQ = kBf16QueryBlock;
+
+template <int NK>
+FASTBERT_TARGET_AVX512BF16 inline void score_tile(const uint32_t* qp, int64_t q_stride, const uint32_t* kt,
+                                                  int dh_pairs, __m512 scale, float* scores, __m512& sum,
+                                                  __m512& sum_n) {
+  __m512 c[NK];
+  for (int r = 0; r < NK; ++r) c[r] = _mm512_setzero_ps();
+  for (int dp = 0; dp < dh_pairs; ++dp) {
+    const __m512bh qd = (__m512bh)_mm512_load_si512(qp + dp * q_stride);
+    for (int r = 0; r < NK; ++r)
+      c[r] = _mm512_dpbf16_ps(c[r], qd, (__m512bh)_mm512_set1_epi32(int(kt[r * dh_pairs + dp])));
+  }
+  for (int r = 0; r < NK; ++r) {
+    const __m512 x = _mm512_mul_ps(c[r], scale);
+    _mm512_store_ps(scores + r * kQ, x);
+    accumulate_exp_split_avx512f(exp_split_avx512f<true>(x), sum, sum_n);
+  }
+}
+
+template <int ND>
+FASTBERT_TARGET_AVX512BF16 inline void output_tile(const uint32_t* pp, const uint16_t* vb, int64_t v_stride,
+                                                   int pairs, __mmask16 lanes, const AttentionOutput& o) {
+  __m512 c[ND];
+  for (int r = 0; r < ND; ++r) c[r] = _mm512_setzero_ps();
+  for (int jp = 0; jp < pairs; ++jp) {
+    const __m512bh pj = (__m512bh)_mm512_load_si512(pp + jp * kQ);
+    for (int r = 0; r < ND; ++r) {
+      const uint32_t vv = *reinterpret_cast<const uint32_t*>(vb + r * v_stride + 2 * jp);
+      c[r] = _mm512_dpbf16_ps(c[r], pj, (__m512bh)_mm512_set1_epi32(int(vv)));
+    }
+  }
+  const __m512 inv_scale = _mm512_set1_ps(o.inv_scale);
+  const __m512i zero_point = _mm512_set1_epi32(o.zero_point);
+  for (int r = 0; r < ND; ++r) {
+    if (o.f32) _mm512_mask_storeu_ps(o.f32 + r * o.ld_f32, lanes, c[r]);
+    if (o.u8) store_quantized_u8_avx512(o.u8 + r * o.ld_u8, lanes, c[r], inv_scale, zero_point);
+  }
+}
+
+FASTBERT_TARGET_AVX512BF16 void query_block(const Bf16HeadLayout& lay, int dh, float scale_value, const uint32_t* qp,
+                                            const uint32_t* kt, const uint16_t* vb, const AttentionOutput& o,
+                                            int len, int nq, float* scores, uint32_t* pp) {
+  const __mmask16 lanes = bf16_lane_mask(nq);
+  const __m512 scale = _mm512_set1_ps(scale_value);
+  __m512 sum = _mm512_setzero_ps();
+  __m512 sum_n = _mm512_set1_ps(-INFINITY);
+  const int dhp = lay.dh_pairs;
+  const int64_t qs = lay.q_stride;
+
+  int j = 0;
+  for (; j + 16 <= len; j += 16) score_tile<16>(qp, qs, kt + j * dhp, dhp, scale, scores + j * kQ, sum, sum_n);
+  for (; j + 4 <= len; j += 4) score_tile<4>(qp, qs, kt + j * dhp, dhp, scale, scores + j * kQ, sum, sum_n);
+  for (; j < len; ++j) score_tile<1>(qp, qs, kt + j * dhp, dhp, scale, scores + j * kQ, sum, sum_n);
+
+  probabilities_to_bf16_pairs(scores, len, sum, sum_n, pp, int(lay.p_rows));
+  const int pairs = (len + 1) / 2;
+  int d = 0;
+  const int64_t vs = lay.v_stride;
+  for (; d + 16 <= dh; d += 16) output_tile<16>(pp, vb + d * vs, vs, pairs, lanes, o.at(d, 0));
+  for (; d + 4 <= dh; d += 4) output_tile<4>(pp, vb + d * vs, vs, pairs, lanes, o.at(d, 0));
+  for (; d < dh; ++d) output_tile<1>(pp, vb + d * vs, vs, pairs, lanes, o.at(d, 0));
+}
+
+}  // namespace
+
+size_t attention_thread_bytes_bf16_avx512bf16(const AttentionShape& s) { return Bf16HeadLayout(s, 2).total(); }
+
+void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads) {
+  const AttentionShape& s = a.shape;
+  const Bf16HeadLayout lay(s, 2);
+  const int dh = s.head_dim;
+  // One task per (batch, head): the packed head is reused by all its query
+  // blocks while it is hot in L2.
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads)
+  for (int b = 0; b < s.batch; ++b) {
+    for (int h = 0; h < s.heads; ++h) {
+      const int len = valid_length(a, b);
+      if (len == 0) continue;
+      const Bf16HeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
+      const int64_t t0 = int64_t(b) * s.seq_len;
+      const int64_t rows = int64_t(h) * dh;
+      pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in, dh,
+                     len, lay, buf);
+      for (int i0 = 0; i0 < len; i0 += kQ)
+        query_block(lay, dh, a.scale, buf.qp + i0, buf.kt, buf.vb, AttentionOutput::of(a).at(rows, t0 + i0), len,
+                    std::min(kQ, len - i0), buf.scores, buf.pp);
+    }
+  }
+}
+
+}  // namespace fastbert::detail

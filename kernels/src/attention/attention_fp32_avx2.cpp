@@ -1,0 +1,104 @@
+// fp32 attention with AVX2 + FMA for CPUs without AVX-512: the layout and the
+// two-pass softmax of attention_fp32_avx512f.cpp with 8 queries per ymm.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "attention_kernels.h"
+#include "../math/exp_split_avx2.h"
+#include "../math/quantize_u8.h"
+
+namespace fastbert::detail {
+
+namespace {
+
+constexpr int kQ = kAttentionQueryBlockAvx2;
+
+FASTBERT_TARGET_AVX2 inline __m256i lane_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int NK>
+FASTBERT_TARGET_AVX2 inline void score_tile(const float* q, const float* k, int64_t ld, int dh, __m256i lanes,
+                                            __m256 scale, float* scores, __m256& sum, __m256& sum_n) {
+  __m256 c[NK];
+  for (int r = 0; r < NK; ++r) c[r] = _mm256_setzero_ps();
+  for (int d = 0; d < dh; ++d) {
+    const __m256 qd = _mm256_maskload_ps(q + d * ld, lanes);
+    const float* kd = k + d * ld;
+    for (int r = 0; r < NK; ++r) c[r] = _mm256_fmadd_ps(qd, _mm256_broadcast_ss(kd + r), c[r]);
+  }
+  for (int r = 0; r < NK; ++r) {
+    const __m256 x = _mm256_mul_ps(c[r], scale);
+    _mm256_store_ps(scores + r * kQ, x);
+    accumulate_exp_split_avx2(exp_split_avx2(x), sum, sum_n);
+  }
+}
+
+template <int ND>
+FASTBERT_TARGET_AVX2 inline void output_tile(const float* probs, const float* v, int64_t ld, int len,
+                                             __m256i lanes, int nq, const AttentionOutput& o) {
+  __m256 c[ND];
+  for (int r = 0; r < ND; ++r) c[r] = _mm256_setzero_ps();
+  for (int j = 0; j < len; ++j) {
+    const __m256 pj = _mm256_load_ps(probs + j * kQ);
+    for (int r = 0; r < ND; ++r) c[r] = _mm256_fmadd_ps(pj, _mm256_broadcast_ss(v + r * ld + j), c[r]);
+  }
+  const __m256 inv_scale = _mm256_set1_ps(o.inv_scale);
+  const __m256i zero_point = _mm256_set1_epi32(o.zero_point);
+  for (int r = 0; r < ND; ++r) {
+    if (o.f32) _mm256_maskstore_ps(o.f32 + r * o.ld_f32, lanes, c[r]);
+    if (o.u8) store_quantized_u8_avx2(o.u8 + r * o.ld_u8, nq, c[r], inv_scale, zero_point);
+  }
+}
+
+FASTBERT_TARGET_AVX2 void query_block(const AttentionArgs& a, const float* q, const float* k, const float* v,
+                                      const AttentionOutput& o, int len, int nq, float* scores) {
+  const int dh = a.shape.head_dim;
+  const int64_t ld = a.ld_in;
+  const __m256i lanes = lane_mask(nq);
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  __m256 sum = _mm256_setzero_ps();
+  __m256 sum_n = _mm256_set1_ps(-INFINITY);
+
+  int j = 0;
+  for (; j + 8 <= len; j += 8) score_tile<8>(q, k + j, ld, dh, lanes, scale, scores + j * kQ, sum, sum_n);
+  for (; j < len; ++j) score_tile<1>(q, k + j, ld, dh, lanes, scale, scores + j * kQ, sum, sum_n);
+
+  const __m256 inv_sum = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+  for (j = 0; j < len; ++j)
+    _mm256_store_ps(scores + j * kQ, normalized_exp_avx2(_mm256_load_ps(scores + j * kQ), inv_sum, sum_n));
+  int d = 0;
+  for (; d + 8 <= dh; d += 8) output_tile<8>(scores, v + d * ld, ld, len, lanes, nq, o.at(d, 0));
+  for (; d < dh; ++d) output_tile<1>(scores, v + d * ld, ld, len, lanes, nq, o.at(d, 0));
+}
+
+}  // namespace
+
+size_t attention_thread_bytes_fp32_avx2(const AttentionShape& s) {
+  return sizeof(float) * size_t(s.seq_len) * kQ;
+}
+
+void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads) {
+  const AttentionShape& s = a.shape;
+  const int blocks = (s.seq_len + kQ - 1) / kQ;
+  const int dh = s.head_dim;
+#pragma omp parallel for collapse(3) schedule(dynamic) num_threads(threads)
+  for (int b = 0; b < s.batch; ++b) {
+    for (int h = 0; h < s.heads; ++h) {
+      for (int qb = 0; qb < blocks; ++qb) {
+        const int len = valid_length(a, b);
+        const int i0 = qb * kQ;
+        if (i0 >= len) continue;
+        float* scores = reinterpret_cast<float*>(workspace + thread_bytes * size_t(omp_get_thread_num()));
+        const int64_t t0 = int64_t(b) * s.seq_len;
+        const int64_t rows = int64_t(h) * dh;
+        query_block(a, a.q + rows * a.ld_in + t0 + i0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0,
+                    AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), scores);
+      }
+    }
+  }
+}
+
+}  // namespace fastbert::detail

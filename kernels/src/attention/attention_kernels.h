@@ -1,0 +1,55 @@
+#pragma once
+// The per-ISA attention implementations behind attention(). Each gets
+// validated arguments, a workspace of `threads` slices of
+// per_thread_workspace_bytes(...) bytes (64-byte aligned), runs an OpenMP
+// team of `threads`, and writes only the valid queries (the caller zeroes the
+// padded ones).
+#include <cstddef>
+#include <cstdint>
+
+#include "fastbert/kernels/attention.h"
+
+namespace fastbert::detail {
+
+// Query lanes one register tile covers, per path.
+constexpr int kAttentionQueryBlockAvx512 = 16;
+constexpr int kAttentionQueryBlockAvx2 = 8;
+
+size_t attention_thread_bytes_fp32_reference(const AttentionShape& s);
+size_t attention_thread_bytes_fp32_avx512f(const AttentionShape& s);
+size_t attention_thread_bytes_fp32_avx2(const AttentionShape& s);
+size_t attention_thread_bytes_bf16_avx512bf16(const AttentionShape& s);
+size_t attention_thread_bytes_bf16_amx(const AttentionShape& s);
+
+void attention_fp32_reference(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_fp32_avx512f(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_bf16_amx(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+
+// Where a path stores output: fp32 and/or u8, either may be null.
+struct AttentionOutput {
+  float* f32;
+  int64_t ld_f32;
+  uint8_t* u8;
+  int64_t ld_u8;
+  float inv_scale;
+  int32_t zero_point;
+
+  static AttentionOutput of(const AttentionArgs& a) {
+    return {a.out, a.ld_out, a.out_u8, a.ld_out_u8, 1.0f / a.out_u8_scale, a.out_u8_zero_point};
+  }
+  // The same output moved to feature row `row`, token `col`.
+  AttentionOutput at(int64_t row, int64_t col) const {
+    return {f32 ? f32 + row * ld_f32 + col : nullptr, ld_f32, u8 ? u8 + row * ld_u8 + col : nullptr, ld_u8,
+            inv_scale, zero_point};
+  }
+};
+
+inline int valid_length(const AttentionArgs& a, int b) {
+  return a.valid_lengths ? a.valid_lengths[b] : a.shape.seq_len;
+}
+
+inline size_t round_up_64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+}  // namespace fastbert::detail
