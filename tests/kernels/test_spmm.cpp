@@ -122,6 +122,15 @@ TEST_P(SpmmOnIsa, MatchesReferenceWithInt8ActivationsAndStridedRows) {
   }
 }
 
+TEST_P(SpmmOnIsa, MatchesReferenceAcrossTokenBlocksOfLongInputs) {
+  // K = 4100 makes the primitive split M = 600 into blocks of 256, 256, 88
+  // tokens, each copied out of X with its power-of-two-free stride.
+  const SpmmProblem p(12, 4100, 600, 0.9, 77, 40);
+  expect_matches_reference(GetParam(), p, kEpilogues[0], ActivationType::u8, "blocks");
+  expect_matches_reference(GetParam(), p, kEpilogues[5], ActivationType::u8, "blocks");
+  expect_matches_reference(GetParam(), p, kEpilogues[7], ActivationType::s8, "blocks");
+}
+
 TEST_P(SpmmOnIsa, EmptyGroupsOutputOnlyTheBias) {
   // Groups 1 and 3 of 4 have no blocks at all; group 0 is full.
   const int64_t n = 16, k = 24, m = 70;
