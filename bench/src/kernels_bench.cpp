@@ -1,6 +1,7 @@
 #include "fastbert/bench/kernels_bench.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,9 +57,16 @@ template <typename T>
 struct AlignedBuffer {
   T* data = nullptr;
   explicit AlignedBuffer(const std::vector<T>& src) {
-    const size_t bytes = (std::max<size_t>(src.size(), 1) * sizeof(T) + 63) / 64 * 64;
-    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    // Buffers of 2 MiB and more get transparent huge pages, as a runtime
+    // would give its activations: with 4 KiB pages, an output written in
+    // token blocks touches a new page every row and is bound by TLB misses.
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t raw = std::max<size_t>(src.size(), 1) * sizeof(T);
+    const size_t align = raw >= kHuge ? kHuge : 64;
+    const size_t bytes = (raw + align - 1) / align * align;
+    data = static_cast<T*>(std::aligned_alloc(align, bytes));
     if (!data) throw Error("bench kernels: out of memory");
+    if (align == kHuge) madvise(data, bytes, MADV_HUGEPAGE);
     std::copy(src.begin(), src.end(), data);
   }
   ~AlignedBuffer() { std::free(data); }

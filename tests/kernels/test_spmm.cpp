@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "fastbert/common/error.h"
@@ -119,6 +121,35 @@ TEST_P(SpmmOnIsa, MatchesReferenceWithInt8ActivationsAndStridedRows) {
     for (const EpilogueCase& ec : {kEpilogues[0], kEpilogues[5], kEpilogues[7]})
       expect_matches_reference(GetParam(), p, ec, ActivationType::s8,
                                std::to_string(s.n) + "x" + std::to_string(s.k) + " m=" + std::to_string(s.m));
+  }
+}
+
+TEST_P(SpmmOnIsa, MatchesReferenceAcrossTokenBlocksOfLongInputs) {
+  // K = 4100 makes the primitive split M = 600 into blocks of 256, 256, 88
+  // tokens, each copied out of X with its power-of-two-free stride.
+  const SpmmProblem p(12, 4100, 600, 0.9, 77, 40);
+  expect_matches_reference(GetParam(), p, kEpilogues[0], ActivationType::u8, "blocks");
+  expect_matches_reference(GetParam(), p, kEpilogues[5], ActivationType::u8, "blocks");
+  expect_matches_reference(GetParam(), p, kEpilogues[7], ActivationType::s8, "blocks");
+}
+
+TEST_P(SpmmOnIsa, LargeAlignedOutputsMatchReference) {
+  // 8 MiB of aligned output: the JIT kernel switches to streaming stores.
+  const int64_t n = 64, k = 8, m = 32768 + 16;
+  const SpmmProblem p(n, k, m, 0.25, 5);
+  for (OutputType out : {OutputType::s32, OutputType::f32}) {
+    SpmmDesc desc;
+    desc.isa = GetParam();
+    desc.epilogue.output = out;
+    const SpmmPrimitive prim(p.w, desc);
+    const bool f32 = out == OutputType::f32;
+    std::unique_ptr<int32_t, decltype(&std::free)> got(
+        static_cast<int32_t*>(std::aligned_alloc(64, size_t(n * m) * 4)), &std::free);
+    std::vector<int32_t> want(size_t(n * m));
+    prim.execute(p.args(got.get(), f32, false, 0.01f, 9));
+    reference_spmm(p.dense.data(), p.w->scales.data(), n, k, ActivationType::u8, desc.epilogue,
+                   p.args(want.data(), f32, false, 0.01f, 9));
+    EXPECT_EQ(std::memcmp(got.get(), want.data(), want.size() * 4), 0) << (f32 ? "f32" : "s32");
   }
 }
 

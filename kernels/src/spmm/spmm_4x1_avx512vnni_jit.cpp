@@ -30,7 +30,8 @@ using namespace Xbyak;
 
 class Generator : public CodeGenerator {
  public:
-  explicit Generator(Spmm4x1JitOutput output) : CodeGenerator(8192), output_(output) {
+  Generator(Spmm4x1JitOutput output, bool streaming)
+      : CodeGenerator(8192), output_(output), streaming_(streaming) {
     const Reg64 args = rdi;
     push(rbx);
     push(rbp);
@@ -65,6 +66,9 @@ class Generator : public CodeGenerator {
     tile(args, true);
 
     L(done);
+    // Streaming stores are weakly ordered: fence them before the caller (or
+    // another thread after the OpenMP barrier) reads the output.
+    if (streaming_) sfence();
     vzeroupper();
     pop(r15);
     pop(r14);
@@ -162,6 +166,8 @@ class Generator : public CodeGenerator {
       for (int j = 0; j < 4; ++j) {
         if (tail)
           vmovdqu32(ptr[row + 64 * j] | Opmask(2 + j), o[j]);
+        else if (streaming_)
+          vmovntdq(ptr[row + 64 * j], o[j]);
         else
           vmovdqu32(ptr[row + 64 * j], o[j]);
       }
@@ -170,6 +176,7 @@ class Generator : public CodeGenerator {
   }
 
   Spmm4x1JitOutput output_;
+  bool streaming_;
   const Reg64 x_ = r8, ldx_ = r9, y_ = r10, ldy_ = r11, ldy3_ = r12, tiles_ = r13;
   const Reg64 cols_ = r14, w_ = r15, chunks_ = rbx;
   // Free once the chunk loop is done.
@@ -178,15 +185,15 @@ class Generator : public CodeGenerator {
 
 struct Cache {
   std::mutex mutex;
-  std::unique_ptr<Generator> kernels[2];
+  std::unique_ptr<Generator> kernels[2][2];  // [output kind][streaming]
 };
 
-Generator& get(Spmm4x1JitOutput output) {
+Generator& get(Spmm4x1JitOutput output, bool streaming) {
   static Cache cache;
   std::lock_guard<std::mutex> lock(cache.mutex);
-  auto& slot = cache.kernels[int(output)];
+  auto& slot = cache.kernels[int(output)][streaming ? 1 : 0];
   if (!slot) {
-    slot = std::make_unique<Generator>(output);
+    slot = std::make_unique<Generator>(output, streaming);
     slot->ready();
   }
   return *slot;
@@ -194,6 +201,8 @@ Generator& get(Spmm4x1JitOutput output) {
 
 }  // namespace
 
-Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output) { return get(output).getCode<Spmm4x1JitFn>(); }
+Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output, bool streaming) {
+  return get(output, streaming).getCode<Spmm4x1JitFn>();
+}
 
 }  // namespace fastbert::kernels

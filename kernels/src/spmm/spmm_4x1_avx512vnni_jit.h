@@ -29,8 +29,11 @@ enum class Spmm4x1JitOutput { s32, f32_affine };
 // Generated once per output kind and cached for the process: the sparsity
 // pattern is data (column lists read by the loop), not code, so one kernel
 // serves every layer and the code stays a few hundred bytes, in L1i.
+// `streaming`: full tiles are stored with non-temporal stores (output rows
+// must be 64-byte aligned), for outputs far larger than the caches, where
+// the read-for-ownership of ordinary stores would double the memory traffic.
 using Spmm4x1JitFn = void (*)(const Spmm4x1JitArgs*);
-Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output);
+Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output, bool streaming);
 
 constexpr int kSpmm4x1JitTile = 64;
 
