@@ -22,9 +22,9 @@ namespace fastbert {
 // the max in pass 1, forms each exponential once in pass 2 and divides the
 // output tiles by the sum (see attention_bf16_amx.cpp for the measurement).
 //
-// Choose ld a little wider than B*S when B*S*4 bytes is a multiple of 4 KiB
-// (e.g. B*S + 16): rows that are exact multiples of 4 KiB apart compete for
-// the same cache sets.
+// A precaution, not measured on a quiet machine: when B*S*4 bytes is a
+// multiple of 4 KiB, a slightly wider ld (B*S + 16) keeps the rows of a head
+// from all mapping to the same L1 sets.
 enum class AttentionPath {
   automatic,        // the best the CPU supports, capped by FASTBERT_ISA
   bf16_amx,         // Q·Kᵀ and P·V on AMX tiles (bf16 inputs, fp32 sums)
