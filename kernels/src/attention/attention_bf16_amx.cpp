@@ -310,9 +310,12 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
     float* scores_b = reinterpret_cast<float*>(ws + lay.total());
     uint32_t* pp_b = reinterpret_cast<uint32_t*>(ws + lay.total() + lay.scores_bytes);
     float* tmp = reinterpret_cast<float*>(ws + lay.total() + lay.scores_bytes + lay.pp_bytes);
+    // Head-major order: consecutive tasks read adjacent runs of the same
+    // feature rows (batch b+1 follows batch b in a row), which the hardware
+    // prefetchers can follow; batch-major jumped to new rows every task.
 #pragma omp for collapse(2) schedule(dynamic)
-    for (int b = 0; b < s.batch; ++b) {
-      for (int h = 0; h < s.heads; ++h) {
+    for (int h = 0; h < s.heads; ++h) {
+      for (int b = 0; b < s.batch; ++b) {
         const int len = valid_length(a, b);
         if (len == 0) continue;
         const int64_t t0 = int64_t(b) * s.seq_len;

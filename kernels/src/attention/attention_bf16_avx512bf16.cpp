@@ -90,9 +90,11 @@ void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t t
   const int dh = s.head_dim;
   // One task per (batch, head): the packed head is reused by all its query
   // blocks while it is hot in L2.
+  // Head-major, so that consecutive tasks read adjacent runs of the same
+  // feature rows (see attention_bf16_amx.cpp).
 #pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads)
-  for (int b = 0; b < s.batch; ++b) {
-    for (int h = 0; h < s.heads; ++h) {
+  for (int h = 0; h < s.heads; ++h) {
+    for (int b = 0; b < s.batch; ++b) {
       const int len = valid_length(a, b);
       if (len == 0) continue;
       const Bf16HeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);

@@ -84,9 +84,11 @@ void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_
   const AttentionShape& s = a.shape;
   const int blocks = (s.seq_len + kQ - 1) / kQ;
   const int dh = s.head_dim;
+  // Head-major, so that consecutive tasks read adjacent runs of the same
+  // feature rows (see attention_bf16_amx.cpp).
 #pragma omp parallel for collapse(3) schedule(dynamic) num_threads(threads)
-  for (int b = 0; b < s.batch; ++b) {
-    for (int h = 0; h < s.heads; ++h) {
+  for (int h = 0; h < s.heads; ++h) {
+    for (int b = 0; b < s.batch; ++b) {
       for (int qb = 0; qb < blocks; ++qb) {
         const int len = valid_length(a, b);
         const int i0 = qb * kQ;

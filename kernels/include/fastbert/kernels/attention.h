@@ -15,9 +15,16 @@ namespace fastbert {
 // Padded queries (s >= L) are written as 0 (the zero point in out_u8), so
 // the output never holds NaN.
 //
-// The softmax takes two passes over the scores: the first computes them and
-// carries the running sum of exponentials as a (value, exponent) pair, the
-// second normalises and multiplies into V.
+// Per block of 16 (AMX: 32) queries the scores of all valid keys stay in L1
+// and the softmax takes two passes over them, never three: the vector paths
+// carry the running sum of exponentials as a (value, exponent) pair while
+// computing the scores, then normalise and multiply into V; the AMX path takes
+// the max in pass 1, forms each exponential once in pass 2 and divides the
+// output tiles by the sum (see attention_bf16_amx.cpp for the measurement).
+//
+// A precaution, not measured on a quiet machine: when B*S*4 bytes is a
+// multiple of 4 KiB, a slightly wider ld (B*S + 16) keeps the rows of a head
+// from all mapping to the same L1 sets.
 enum class AttentionPath {
   automatic,        // the best the CPU supports, capped by FASTBERT_ISA
   bf16_amx,         // Q·Kᵀ and P·V on AMX tiles (bf16 inputs, fp32 sums)

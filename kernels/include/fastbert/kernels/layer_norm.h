@@ -20,6 +20,13 @@ const char* layer_norm_path_name(LayerNormPath path);
 // y and y_u8 are each optional (at least one). y may alias x or residual when
 // it has the same row stride: each element is read before it is written.
 // y_u8 equals quantizing this call's own fp32 y exactly, bit for bit.
+//
+// Tokens are independent, so a caller may normalise any token range (offset
+// the pointers, set tokens) — e.g. each block of 64..256 tokens right after
+// the GEMM wrote it, while x and residual are still in L2: over a whole
+// B=8, S=384 batch from memory it runs at ~3-4 GB/s on this shared machine
+// (7.5-9.6 ms on one core). Rows that are a multiple of 4 KiB apart share
+// cache sets: ld = 3072 took 9.6 ms, ld = 3088 7.5 ms (one core, 768 features).
 struct LayerNormArgs {
   int64_t features = 0;
   int64_t tokens = 0;

@@ -1,0 +1,100 @@
+#include "fastbert/kernels/gelu.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "fastbert/common/error.h"
+#include "fastbert/kernels/ops_isa.h"
+#include "ops_test_util.h"
+
+namespace fastbert {
+namespace {
+
+bool cpu_runs(GeluPath path) {
+  if (path == GeluPath::avx512f) return ops_cpu_isa() >= OpsIsa::avx512f;
+  if (path == GeluPath::avx2) return ops_cpu_isa() >= OpsIsa::avx2;
+  return true;
+}
+
+class GeluPathTest : public ::testing::TestWithParam<GeluPath> {};
+
+TEST_P(GeluPathTest, MatchesErfDefinitionWithRowBiasWithin1e6) {
+  const GeluPath path = GetParam();
+  if (!cpu_runs(path)) GTEST_SKIP() << "path not supported by this CPU";
+  const int64_t rows = 5, cols = 37, ld = 41;
+  std::vector<float> x = test::random_floats(size_t(rows * ld), 4, -8.0f, 8.0f);
+  x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -30.0f, x[4] = 30.0f;
+  const std::vector<float> bias = test::random_floats(size_t(rows), 5);
+  std::vector<float> y = x;
+  gelu(y.data(), rows, cols, ld, bias.data(), path);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < ld; ++c) {
+      const float got = y[r * ld + c];
+      if (c >= cols) {
+        ASSERT_EQ(got, x[r * ld + c]) << "touched the stride padding";
+        continue;
+      }
+      const double v = double(x[r * ld + c]) + bias[r];
+      const double want = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+      ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::abs(v))) << "v=" << v;
+    }
+  }
+}
+
+TEST_P(GeluPathTest, FusedU8OutputIsExactlyQuantizingTheFp32OutputAndXIsUntouched) {
+  const GeluPath path = GetParam();
+  if (!cpu_runs(path)) GTEST_SKIP() << "path not supported by this CPU";
+  const int64_t rows = 6, cols = 45, ld = 48;
+  const std::vector<float> x = test::random_floats(size_t(rows * ld), 8, -4.0f, 4.0f);
+  const std::vector<float> bias = test::random_floats(size_t(rows), 9);
+  std::vector<float> y(x.size(), NAN);
+  std::vector<uint8_t> q(x.size(), 0xAB);
+  GeluArgs a;
+  a.rows = rows, a.cols = cols;
+  a.x = x.data(), a.ld_x = ld, a.bias = bias.data();
+  a.y = y.data(), a.ld_y = ld;
+  a.y_u8 = q.data(), a.ld_y_u8 = ld;
+  a.u8_scale = 0.015f, a.u8_zero_point = 20;  // negative tail and large values both saturate
+  const std::vector<float> x_before = x;
+  gelu(a, path);
+  EXPECT_EQ(x, x_before) << "out of place must not write x";
+  int saturated = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const float yv = y[r * ld + c];
+      const int want = std::min(255, std::max(0, int(std::nearbyint(yv * (1.0f / 0.015f))) + 20));
+      ASSERT_EQ(int(q[r * ld + c]), want) << "r=" << r << " c=" << c << " y=" << yv;
+      saturated += want == 0 || want == 255;
+    }
+    for (int64_t c = cols; c < ld; ++c) ASSERT_EQ(q[r * ld + c], 0xAB) << "wrote past the row";
+  }
+  EXPECT_GT(saturated, 0) << "the data should exercise the clamp";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPaths, GeluPathTest,
+                         ::testing::Values(GeluPath::avx512f, GeluPath::avx2, GeluPath::reference),
+                         [](const auto& info) {
+                           return std::string(info.param == GeluPath::avx512f ? "avx512f"
+                                              : info.param == GeluPath::avx2  ? "avx2"
+                                                                              : "reference");
+                         });
+
+TEST(Gelu, ForcedReferenceIsaStillComputesGelu) {
+  test::ScopedIsaEnv env("reference");
+  std::vector<float> x = {-1.0f, 0.0f, 1.0f, 2.0f};
+  gelu(x.data(), 1, 4, 4, nullptr);
+  EXPECT_NEAR(x[0], -0.15865525f, 1e-7);
+  EXPECT_EQ(x[1], 0.0f);
+  EXPECT_NEAR(x[2], 0.84134475f, 1e-7);
+  EXPECT_NEAR(x[3], 1.95449974f, 1e-7);
+  EXPECT_THROW(gelu(x.data(), 1, 4, 3, nullptr), Error) << "ld < cols";
+  GeluArgs a;
+  a.rows = 1, a.cols = 4, a.x = x.data(), a.ld_x = 4;
+  EXPECT_THROW(gelu(a), Error) << "no output";
+}
+
+}  // namespace
+}  // namespace fastbert
