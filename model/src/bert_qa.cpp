@@ -155,9 +155,15 @@ void BertForQuestionAnsweringImpl::init_qa_head() {
   qa_outputs->bias.zero_();
 }
 
-torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& start_positions,
-                      const torch::Tensor& end_positions) {
-  return (F::cross_entropy(logits.start, start_positions) + F::cross_entropy(logits.end, end_positions)) / 2;
+QaLogits mask_padding(const QaLogits& logits, const torch::Tensor& attention_mask) {
+  const auto pad = attention_mask.eq(0);
+  return {logits.start.masked_fill(pad, kPaddingLogit), logits.end.masked_fill(pad, kPaddingLogit)};
+}
+
+torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& attention_mask,
+                      const torch::Tensor& start_positions, const torch::Tensor& end_positions) {
+  const QaLogits masked = mask_padding(logits, attention_mask);
+  return (F::cross_entropy(masked.start, start_positions) + F::cross_entropy(masked.end, end_positions)) / 2;
 }
 
 }  // namespace fastbert

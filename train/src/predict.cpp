@@ -25,7 +25,8 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
     std::vector<int64_t> rows(static_cast<std::size_t>(end - begin));
     std::iota(rows.begin(), rows.end(), begin);
     const Batch batch = make_batch(features, rows);
-    const QaLogits logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
+    const QaLogits logits =
+        mask_padding(model(batch.input_ids, batch.token_type_ids, batch.attention_mask), batch.attention_mask);
     auto start = logits.start.contiguous();
     auto stop = logits.end.contiguous();
     const float* ps = start.data_ptr<float>();

@@ -274,7 +274,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         // Weighted so that the gradient is the mean over the step's windows
         // however they are split into micro-batches.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
-        auto loss = qa_loss(logits, batch.start_positions, batch.end_positions) * weight;
+        auto loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;
         loss.backward();
         step_loss += loss.item<double>();
       }

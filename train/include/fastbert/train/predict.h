@@ -7,10 +7,8 @@
 namespace fastbert {
 
 // Start/end logits of `model` for every window, row for row, in eval mode (no
-// dropout) and without autograd. Positions after the last real token of a
-// batch are not computed and get kPaddingLogit; post-processing only looks at
-// context tokens.
-constexpr float kPaddingLogit = -10000.0f;
+// dropout) and without autograd. Padding positions get kPaddingLogit (as in
+// the training loss), so the output does not depend on the batch size.
 SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size);
 
 }  // namespace fastbert
