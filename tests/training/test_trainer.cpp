@@ -224,6 +224,26 @@ TEST(Trainer, PredictMatchesAFullLengthForwardPass) {
     }
 }
 
+TEST(Trainer, PredictDoesNotDependOnBatchSizeOrWindowLengths) {
+  torch::manual_seed(10);
+  BertForQuestionAnswering model(testing::tiny_config());
+  SquadFeatures f = testing::copy_span_task(7, 8);
+  // Shorten some windows so that batches group windows of different lengths.
+  for (int64_t w : {1, 4, 5}) {
+    for (int64_t j = 20; j < 32; ++j) f.attention_mask[w * 32 + j] = 0, f.input_ids[w * 32 + j] = 0;
+    f.start_positions[w] = f.end_positions[w] = 0;
+  }
+  const SquadLogits one = predict_logits(model, f, 1);
+  const SquadLogits three = predict_logits(model, f, 3);
+  for (std::size_t i = 0; i < one.start_logits.size(); ++i) {
+    ASSERT_NEAR(one.start_logits[i], three.start_logits[i], 1e-4) << i;
+    ASSERT_NEAR(one.end_logits[i], three.end_logits[i], 1e-4) << i;
+    if (!f.attention_mask[i]) {
+      ASSERT_EQ(one.start_logits[i], kPaddingLogit) << i;
+    }
+  }
+}
+
 TEST(Trainer, FeaturesOfTheWrongShapeAreAClearError) {
   TempDir tmp;
   SquadFeatures f = testing::copy_span_task(4, 8);

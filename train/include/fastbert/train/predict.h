@@ -9,6 +9,8 @@ namespace fastbert {
 // Start/end logits of `model` for every window, row for row, in eval mode (no
 // dropout) and without autograd. Padding positions get kPaddingLogit (as in
 // the training loss), so the output does not depend on the batch size.
-SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size);
+// `log_progress`: a line on stderr about every 10 seconds.
+SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size,
+                           bool log_progress = false);
 
 }  // namespace fastbert
