@@ -1,14 +1,13 @@
 // `fastbert-train`: the training side (LibTorch) in its own executable, since
 // LibTorch and Debian's libsentencepiece cannot share a process. `fastbert
 // train|prune|distill|quantize ...` exec this program with the same arguments.
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
+#include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <malloc.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -39,7 +38,8 @@ void register_train(CLI::App& app) {
 }
 
 void register_predict(CLI::App& app) {
-  auto* cmd = app.add_subcommand("predict", "write the start/end logits of a checkpoint for every window of a features file");
+  auto* cmd =
+      app.add_subcommand("predict", "write the start/end logits of a checkpoint for every window of a features file");
   struct Args {
     std::string checkpoint, features, out;
     int64_t batch_size = 32;

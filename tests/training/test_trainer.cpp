@@ -93,9 +93,9 @@ TEST(Trainer, EpochOrderIsAPermutationThatDependsOnSeedAndEpoch) {
 TEST(Trainer, BatchCutsTrailingPaddingOnly) {
   const SquadFeatures f = testing::copy_span_task(4, 1);
   const Batch b = make_batch(f, {0, 2});
-  EXPECT_EQ(b.length, 1 + 0 + 1 + 20 + 1 + std::max(f.start_positions[0], f.start_positions[2]) * 0 +
-                          std::max(f.end_positions[0] - f.start_positions[0], f.end_positions[2] - f.start_positions[2]) +
-                          1);
+  EXPECT_EQ(b.length,
+            1 + 0 + 1 + 20 + 1 + std::max(f.start_positions[0], f.start_positions[2]) * 0 +
+                std::max(f.end_positions[0] - f.start_positions[0], f.end_positions[2] - f.start_positions[2]) + 1);
   EXPECT_EQ(b.input_ids.size(0), 2);
   EXPECT_EQ(b.input_ids[1][0].item<int64_t>(), f.input_ids[2 * 32]);
   EXPECT_EQ(b.end_positions[1].item<int64_t>(), f.end_positions[2]);
@@ -119,8 +119,8 @@ TEST(Trainer, TinyModelLearnsTheCopyTheSpanTaskToF1Above90) {
   const double f1 = span_f1(predict_logits(model, dev, 64), dev);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("copy-the-span: %lld steps, loss %.3f -> %.3f, dev F1 %.1f, %.1f s\n",
-              static_cast<long long>(report.steps_run), report.stages[0].losses.front(),
-              report.stages[0].losses.back(), f1, seconds);
+              static_cast<long long>(report.steps_run), report.stages[0].losses.front(), report.stages[0].losses.back(),
+              f1, seconds);
   EXPECT_GT(f1, 90.0);
 }
 
@@ -214,8 +214,8 @@ TEST(Trainer, PredictMatchesAFullLengthForwardPass) {
   std::vector<int64_t> ids(f.input_ids.begin(), f.input_ids.end());
   std::vector<int64_t> types(f.token_type_ids.begin(), f.token_type_ids.end());
   std::vector<int64_t> mask(f.attention_mask.begin(), f.attention_mask.end());
-  const QaLogits full = model(torch::tensor(ids).view({5, 32}), torch::tensor(types).view({5, 32}),
-                              torch::tensor(mask).view({5, 32}));
+  const QaLogits full =
+      model(torch::tensor(ids).view({5, 32}), torch::tensor(types).view({5, 32}), torch::tensor(mask).view({5, 32}));
   for (int64_t w = 0; w < 5; ++w)
     for (int64_t j = 0; j < 32; ++j) {
       if (!f.attention_mask[w * 32 + j]) continue;

@@ -51,8 +51,12 @@ class MapReader {
   }
 
   std::string scalar(const YAML::Node& n, const std::string& key, const char* expected) const {
-    if (!n.IsScalar()) fail(n, child_path(key), std::string("expected ") + expected + ", got a " +
-                                                    (n.IsMap() ? "mapping" : n.IsSequence() ? "list" : "null"));
+    if (!n.IsScalar())
+      fail(n, child_path(key),
+           std::string("expected ") + expected + ", got a " +
+               (n.IsMap()        ? "mapping"
+                : n.IsSequence() ? "list"
+                                 : "null"));
     return n.Scalar();
   }
 
@@ -61,7 +65,8 @@ class MapReader {
     if (!n) return fallback;
     const std::string s = scalar(*n, key, expected);
     static const std::regex kInt("[+-]?[0-9]+");
-    if (!std::regex_match(s, kInt)) fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\"");
+    if (!std::regex_match(s, kInt))
+      fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\"");
     int64_t v = 0;
     try {
       v = std::stoll(s);
@@ -204,8 +209,7 @@ Recipe Recipe::parse(const std::string& yaml_text, const fs::path& source) {
   }
 
   const YAML::Node& stages = r.require("stages");
-  if (!stages.IsSequence() || stages.size() == 0)
-    r.fail(stages, "stages", "expected a non-empty list of stages");
+  if (!stages.IsSequence() || stages.size() == 0) r.fail(stages, "stages", "expected a non-empty list of stages");
   std::set<std::string> names;
   for (std::size_t i = 0; i < stages.size(); ++i) {
     recipe.stages.push_back(parse_stage(stages[i], i, source));

@@ -116,8 +116,8 @@ TORCH_MODULE(BertForQuestionAnswering);
 // padding positions are excluded from the softmax: then the loss of a window
 // does not depend on how much padding its batch carries, and cutting padding
 // off a batch changes nothing.
-torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& attention_mask,
-                      const torch::Tensor& start_positions, const torch::Tensor& end_positions);
+torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& attention_mask, const torch::Tensor& start_positions,
+                      const torch::Tensor& end_positions);
 
 // Logits with padding positions set to kPaddingLogit.
 constexpr float kPaddingLogit = -10000.0f;

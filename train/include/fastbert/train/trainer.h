@@ -10,12 +10,12 @@
 namespace fastbert {
 
 struct TrainOptions {
-  int threads = -1;              // < 0: the recipe's setting
+  int threads = -1;  // < 0: the recipe's setting
   // > 0: stop after this many optimizer steps in this process, leaving a
   // checkpoint behind exactly as if the process had been killed right after
   // saving it. Tests use it to prove that resuming reproduces the run.
   int64_t stop_after_steps = 0;
-  bool log = true;               // progress lines on stderr
+  bool log = true;  // progress lines on stderr
 };
 
 struct StageReport {
@@ -27,11 +27,11 @@ struct StageReport {
 
 struct TrainReport {
   std::vector<StageReport> stages;
-  bool finished = false;        // every stage ran to its last step
-  bool resumed = false;         // started from OUTPUT/checkpoint-last
-  int64_t steps_run = 0;        // optimizer steps taken by this process
-  int64_t examples_run = 0;     // windows processed by this process
-  double seconds = 0;           // wall time of this process's steps
+  bool finished = false;           // every stage ran to its last step
+  bool resumed = false;            // started from OUTPUT/checkpoint-last
+  int64_t steps_run = 0;           // optimizer steps taken by this process
+  int64_t examples_run = 0;        // windows processed by this process
+  double seconds = 0;              // wall time of this process's steps
   double train_seconds_total = 0;  // over every run that contributed, from the checkpoint
   int64_t examples_total = 0;
   std::filesystem::path final_dir;  // OUTPUT/final once finished
