@@ -169,6 +169,12 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
   s.max_grad_norm = r.number("max_grad_norm", s.max_grad_norm, 0, 1e9, true, "a non-negative number (0 = no clipping)");
   s.save_every_steps = r.integer("save_every_steps", s.save_every_steps, 1, "a positive integer");
   s.log_every_steps = r.integer("log_every_steps", s.log_every_steps, 1, "a positive integer");
+  if (const YAML::Node* n = r.get("group_by_length")) {
+    const std::string v = r.scalar(*n, "group_by_length", "true or false");
+    if (v != "true" && v != "false")
+      r.fail(*n, prefix + ".group_by_length", "expected true or false, got \"" + v + "\"");
+    s.group_by_length = v == "true";
+  }
   r.refuse_unknown_keys();
   return s;
 }
@@ -246,7 +252,8 @@ std::string Recipe::resume_key(std::size_t stage) const {
                            {"weight_decay", s.weight_decay},
                            {"seed", s.seed},
                            {"max_steps", s.max_steps},
-                           {"max_grad_norm", s.max_grad_norm}});
+                           {"max_grad_norm", s.max_grad_norm},
+                           {"group_by_length", s.group_by_length}});
   }
   return j.dump();
 }

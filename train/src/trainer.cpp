@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
@@ -170,6 +171,31 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   return order;
 }
 
+std::vector<int64_t> grouped_epoch_order(const std::vector<int64_t>& lengths, int64_t per_step, uint64_t seed,
+                                         int64_t epoch) {
+  const int64_t n = static_cast<int64_t>(lengths.size());
+  std::vector<int64_t> order = epoch_order(n, seed, epoch);
+  const int64_t chunk = per_step * 50;
+  uint64_t state = splitmix64(seed ^ 0x67726f7570ULL) ^ splitmix64(static_cast<uint64_t>(epoch));
+  std::vector<int64_t> out;
+  out.reserve(order.size());
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    std::vector<int64_t> part(order.begin() + begin, order.begin() + end);
+    std::stable_sort(part.begin(), part.end(), [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
+    const int64_t full = static_cast<int64_t>(part.size()) / per_step;
+    std::vector<int64_t> steps(static_cast<std::size_t>(full));
+    for (int64_t i = 0; i < full; ++i) steps[i] = i;
+    for (int64_t i = full - 1; i > 0; --i) {
+      state = splitmix64(state);
+      std::swap(steps[i], steps[static_cast<int64_t>(state % static_cast<uint64_t>(i + 1))]);
+    }
+    for (int64_t st : steps) out.insert(out.end(), part.begin() + st * per_step, part.begin() + (st + 1) * per_step);
+    out.insert(out.end(), part.begin() + full * per_step, part.end());  // partial: only in the last chunk
+  }
+  return out;
+}
+
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options) {
   const int64_t n = features.num_windows();
   if (n <= 0) throw Error("no training windows in the features");
@@ -250,6 +276,14 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     model->train();
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
+    std::vector<int64_t> lengths;
+    if (st.group_by_length) {
+      lengths.resize(static_cast<std::size_t>(n));
+      for (int64_t w = 0; w < n; ++w) {
+        const int32_t* mask = features.attention_mask.data() + w * features.max_seq;
+        lengths[w] = std::accumulate(mask, mask + features.max_seq, int64_t{0});
+      }
+    }
     double window_loss_sum = 0;
     int64_t log_windows = 0, log_steps = 0;
     auto log_started = std::chrono::steady_clock::now();
@@ -257,7 +291,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       const int64_t step = state.step;
       const int64_t epoch = step / plan.steps_per_epoch;
       if (epoch != order_epoch) {
-        order = epoch_order(n, st.seed, epoch);
+        order = st.group_by_length ? grouped_epoch_order(lengths, plan.per_step, st.seed, epoch)
+                                   : epoch_order(n, st.seed, epoch);
         order_epoch = epoch;
       }
       const int64_t begin = (step % plan.steps_per_epoch) * plan.per_step;

@@ -51,4 +51,12 @@ double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t tot
 // that depends only on (seed, epoch), so a resumed run sees the same batches.
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
 
+// epoch_order regrouped so that each optimizer step of `per_step` windows
+// holds windows of similar length (less padding to compute), as transformers'
+// group_by_length: the shuffled order is cut into chunks of 50 steps, each
+// chunk sorted by length and its full steps shuffled. Only the epoch's last
+// step may be partial. Depends only on (lengths, per_step, seed, epoch).
+std::vector<int64_t> grouped_epoch_order(const std::vector<int64_t>& lengths, int64_t per_step, uint64_t seed,
+                                         int64_t epoch);
+
 }  // namespace fastbert
