@@ -20,11 +20,10 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {SafetensorsDType::F64, "F64", 8},  {SafetensorsDType::F32, "F32", 4},
-    {SafetensorsDType::F16, "F16", 2},  {SafetensorsDType::BF16, "BF16", 2},
-    {SafetensorsDType::I64, "I64", 8},  {SafetensorsDType::I32, "I32", 4},
-    {SafetensorsDType::I16, "I16", 2},  {SafetensorsDType::I8, "I8", 1},
-    {SafetensorsDType::U8, "U8", 1},    {SafetensorsDType::BOOL, "BOOL", 1},
+    {SafetensorsDType::F64, "F64", 8},   {SafetensorsDType::F32, "F32", 4}, {SafetensorsDType::F16, "F16", 2},
+    {SafetensorsDType::BF16, "BF16", 2}, {SafetensorsDType::I64, "I64", 8}, {SafetensorsDType::I32, "I32", 4},
+    {SafetensorsDType::I16, "I16", 2},   {SafetensorsDType::I8, "I8", 1},   {SafetensorsDType::U8, "U8", 1},
+    {SafetensorsDType::BOOL, "BOOL", 1},
 };
 
 const DTypeInfo& info(SafetensorsDType dtype) {
@@ -47,8 +46,7 @@ int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& wher
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) throw Error(where + ": negative dimension in shape");
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
-      throw Error(where + ": shape has too many elements");
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) throw Error(where + ": shape has too many elements");
     n *= d;
   }
   return n;
@@ -80,8 +78,8 @@ Entry parse_entry(const std::string& name, const json& j, const std::string& whe
     throw Error(where + ": 'data_offsets' must be two non-negative integers [begin, end]");
   e.begin = off[0].get<uint64_t>();
   e.end = off[1].get<uint64_t>();
-  if (e.end < e.begin) throw Error(where + ": data_offsets end " + std::to_string(e.end) + " < begin " +
-                                   std::to_string(e.begin));
+  if (e.end < e.begin)
+    throw Error(where + ": data_offsets end " + std::to_string(e.end) + " < begin " + std::to_string(e.begin));
   const uint64_t numel = static_cast<uint64_t>(checked_numel(e.shape, where));
   const uint64_t want = numel * dtype_size(e.dtype);
   if (e.end - e.begin != want)
@@ -170,8 +168,8 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
       throw Error(source + ": tensor '" + e->name + "' overlaps the previous tensor (begins at byte " +
                   std::to_string(e->begin) + ", previous ends at " + std::to_string(cursor) + ")");
     if (e->begin > cursor)
-      throw Error(source + ": gap of " + std::to_string(e->begin - cursor) + " unused bytes before tensor '" +
-                  e->name + "'");
+      throw Error(source + ": gap of " + std::to_string(e->begin - cursor) + " unused bytes before tensor '" + e->name +
+                  "'");
     cursor = e->end;
   }
   if (cursor != data_len)
@@ -206,9 +204,8 @@ std::string serialize_safetensors(const SafetensorsFile& file) {
     if (t.data.size() != want)
       throw Error("tensor '" + t.name + "' has " + std::to_string(t.data.size()) + " bytes, its dtype and shape need " +
                   std::to_string(want));
-    header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + want}}};
+    header[t.name] = {
+        {"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + want}}};
     offset += want;
   }
   std::string text = header.dump();

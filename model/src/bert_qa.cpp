@@ -112,8 +112,8 @@ BertModelImpl::BertModelImpl(const BertConfig& c) {
 torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                                      const torch::Tensor& attention_mask) {
   // Like HF: padding gets the most negative float added before the softmax.
-  auto additive = (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) *
-                  std::numeric_limits<float>::lowest();
+  auto additive =
+      (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
   return encoder(embeddings(input_ids, token_type_ids), additive);
 }
 
@@ -155,9 +155,15 @@ void BertForQuestionAnsweringImpl::init_qa_head() {
   qa_outputs->bias.zero_();
 }
 
-torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& start_positions,
+QaLogits mask_padding(const QaLogits& logits, const torch::Tensor& attention_mask) {
+  const auto pad = attention_mask.eq(0);
+  return {logits.start.masked_fill(pad, kPaddingLogit), logits.end.masked_fill(pad, kPaddingLogit)};
+}
+
+torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& attention_mask, const torch::Tensor& start_positions,
                       const torch::Tensor& end_positions) {
-  return (F::cross_entropy(logits.start, start_positions) + F::cross_entropy(logits.end, end_positions)) / 2;
+  const QaLogits masked = mask_padding(logits, attention_mask);
+  return (F::cross_entropy(masked.start, start_positions) + F::cross_entropy(masked.end, end_positions)) / 2;
 }
 
 }  // namespace fastbert

@@ -22,11 +22,16 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 torch::Dtype torch_dtype(SafetensorsDType d, const std::string& where) {
   switch (d) {
-    case SafetensorsDType::F64: return torch::kFloat64;
-    case SafetensorsDType::F32: return torch::kFloat32;
-    case SafetensorsDType::F16: return torch::kFloat16;
-    case SafetensorsDType::BF16: return torch::kBFloat16;
-    default: throw Error(where + ": dtype " + std::string(dtype_name(d)) + " is not a floating-point weight");
+    case SafetensorsDType::F64:
+      return torch::kFloat64;
+    case SafetensorsDType::F32:
+      return torch::kFloat32;
+    case SafetensorsDType::F16:
+      return torch::kFloat16;
+    case SafetensorsDType::BF16:
+      return torch::kBFloat16;
+    default:
+      throw Error(where + ": dtype " + std::string(dtype_name(d)) + " is not a floating-point weight");
   }
 }
 
@@ -46,9 +51,9 @@ bool ignorable(const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& tokenizer_file_names() {
-  static const std::vector<std::string> names = {"vocab.txt",      "tokenizer_config.json", "tokenizer.json",
-                                                 "special_tokens_map.json", "spiece.model",
-                                                 "sentencepiece.bpe.model"};
+  static const std::vector<std::string> names = {"vocab.txt",      "tokenizer_config.json",
+                                                 "tokenizer.json", "special_tokens_map.json",
+                                                 "spiece.model",   "sentencepiece.bpe.model"};
   return names;
 }
 
@@ -99,14 +104,14 @@ BertForQuestionAnswering load_bert_qa(const fs::path& dir, CheckpointLoadInfo* i
   std::vector<std::string> missing;
   for (const auto& [name, tensor] : params)
     if (!loaded.count(name)) missing.push_back(name);
-  const bool head_missing =
-      !missing.empty() && std::all_of(missing.begin(), missing.end(),
-                                      [](const std::string& n) { return starts_with(n, "qa_outputs."); });
+  const bool head_missing = !missing.empty() && std::all_of(missing.begin(), missing.end(), [](const std::string& n) {
+    return starts_with(n, "qa_outputs.");
+  });
   if (head_missing && missing.size() == 2) {
     model->init_qa_head();
     out.qa_head_initialised = true;
-    spdlog::info("{}: no question-answering head in the checkpoint, qa_outputs initialised from N(0, {})",
-                 dir.string(), config.initializer_range);
+    spdlog::info("{}: no question-answering head in the checkpoint, qa_outputs initialised from N(0, {})", dir.string(),
+                 config.initializer_range);
   } else if (!missing.empty()) {
     throw Error(weights.string() + ": missing tensor '" + missing.front() + "' (and " +
                 std::to_string(missing.size() - 1) + " more)");

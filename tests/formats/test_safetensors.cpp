@@ -19,7 +19,9 @@ std::string le64(uint64_t n) {
   return s;
 }
 
-std::string file_bytes(const std::string& header, const std::string& data) { return le64(header.size()) + header + data; }
+std::string file_bytes(const std::string& header, const std::string& data) {
+  return le64(header.size()) + header + data;
+}
 
 std::string floats(std::initializer_list<float> v) {
   std::string s(v.size() * 4, '\0');

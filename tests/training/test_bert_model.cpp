@@ -39,13 +39,22 @@ TEST(BertModel, ParameterNamesAreExactlyHuggingFaces) {
   BertForQuestionAnswering model(tiny_config());
   std::set<std::string> names;
   for (const auto& p : model->named_parameters()) names.insert(p.key());
-  const std::vector<std::string> expected_layer = {
-      "attention.self.query.weight",        "attention.self.query.bias",   "attention.self.key.weight",
-      "attention.self.key.bias",            "attention.self.value.weight", "attention.self.value.bias",
-      "attention.output.dense.weight",      "attention.output.dense.bias", "attention.output.LayerNorm.weight",
-      "attention.output.LayerNorm.bias",    "intermediate.dense.weight",   "intermediate.dense.bias",
-      "output.dense.weight",                "output.dense.bias",           "output.LayerNorm.weight",
-      "output.LayerNorm.bias"};
+  const std::vector<std::string> expected_layer = {"attention.self.query.weight",
+                                                   "attention.self.query.bias",
+                                                   "attention.self.key.weight",
+                                                   "attention.self.key.bias",
+                                                   "attention.self.value.weight",
+                                                   "attention.self.value.bias",
+                                                   "attention.output.dense.weight",
+                                                   "attention.output.dense.bias",
+                                                   "attention.output.LayerNorm.weight",
+                                                   "attention.output.LayerNorm.bias",
+                                                   "intermediate.dense.weight",
+                                                   "intermediate.dense.bias",
+                                                   "output.dense.weight",
+                                                   "output.dense.bias",
+                                                   "output.LayerNorm.weight",
+                                                   "output.LayerNorm.bias"};
   std::set<std::string> expected = {"bert.embeddings.word_embeddings.weight",
                                     "bert.embeddings.position_embeddings.weight",
                                     "bert.embeddings.token_type_embeddings.weight",

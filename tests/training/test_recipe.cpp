@@ -67,6 +67,15 @@ TEST(Recipe, WarmupAsWholeNumberIsSteps) {
   EXPECT_EQ(r.stages[0].warmup_steps, 100);
 }
 
+TEST(Recipe, GroupByLengthIsABoolean) {
+  EXPECT_FALSE(Recipe::parse(kValid, "r.yaml").stages[0].group_by_length);
+  const std::string on = replace(kValid, "    seed: 7\n", "    seed: 7\n    group_by_length: true\n");
+  EXPECT_TRUE(Recipe::parse(on, "r.yaml").stages[0].group_by_length);
+  const std::string bad = replace(kValid, "    seed: 7\n", "    seed: 7\n    group_by_length: maybe\n");
+  EXPECT_NE(error_of(bad).find("key 'stages[0].group_by_length': expected true or false"), std::string::npos)
+      << error_of(bad);
+}
+
 TEST(Recipe, WrongTypeNamesKeyLineAndColumn) {
   const std::string msg = error_of(replace(kValid, "epochs: 2", "epochs: x"));
   EXPECT_EQ(msg, "/work/recipes/recipe.yaml:11:13: key 'stages[0].epochs': expected a positive integer, got \"x\"");

@@ -20,8 +20,8 @@ void check_features_shape(const SquadFeatures& f) {
   check("end_positions", f.end_positions.size(), n);
   for (int64_t i = 0; i < n; ++i) {
     if (f.start_positions[i] < 0 || f.start_positions[i] >= s || f.end_positions[i] < 0 || f.end_positions[i] >= s)
-      throw Error("features: window " + std::to_string(i) + " has an answer position outside [0, " +
-                  std::to_string(s) + ")");
+      throw Error("features: window " + std::to_string(i) + " has an answer position outside [0, " + std::to_string(s) +
+                  ")");
   }
 }
 

@@ -99,7 +99,7 @@ void run_predict_command(const fs::path& checkpoint, const fs::path& features_pa
   torch::set_num_threads(num_threads());
   BertForQuestionAnswering model = load_bert_qa(checkpoint);
   const SquadFeatures features = read_squad_features(features_path);
-  const SquadLogits logits = predict_logits(model, features, batch_size);
+  const SquadLogits logits = predict_logits(model, features, batch_size, /*log_progress=*/true);
   write_squad_logits(out, logits);
 }
 

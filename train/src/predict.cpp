@@ -1,5 +1,8 @@
 #include "fastbert/train/predict.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <numeric>
 
 #include "fastbert/common/error.h"
@@ -7,7 +10,8 @@
 
 namespace fastbert {
 
-SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size) {
+SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size,
+                           bool log_progress) {
   if (batch_size <= 0) throw Error("predict: batch size must be positive");
   check_features_shape(features);
   const int64_t n = features.num_windows(), s = features.max_seq;
@@ -20,19 +24,39 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
   out.max_seq = s;
   out.start_logits.assign(static_cast<std::size_t>(n * s), kPaddingLogit);
   out.end_logits.assign(static_cast<std::size_t>(n * s), kPaddingLogit);
+  // Windows of similar length share a batch so that little padding is
+  // computed; real tokens' outputs do not depend on the padding around them.
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<int64_t> length(static_cast<std::size_t>(n));
+  for (int64_t w = 0; w < n; ++w) {
+    const int32_t* mask = features.attention_mask.data() + w * s;
+    length[w] = std::accumulate(mask, mask + s, int64_t{0});
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return length[a] < length[b]; });
+
+  const auto started = std::chrono::steady_clock::now();
+  auto last_log = started;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
-    std::vector<int64_t> rows(static_cast<std::size_t>(end - begin));
-    std::iota(rows.begin(), rows.end(), begin);
+    const std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
     const Batch batch = make_batch(features, rows);
-    const QaLogits logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
+    const QaLogits logits =
+        mask_padding(model(batch.input_ids, batch.token_type_ids, batch.attention_mask), batch.attention_mask);
     auto start = logits.start.contiguous();
     auto stop = logits.end.contiguous();
     const float* ps = start.data_ptr<float>();
     const float* pe = stop.data_ptr<float>();
     for (int64_t i = 0; i < end - begin; ++i) {
-      std::copy(ps + i * batch.length, ps + (i + 1) * batch.length, out.start_logits.begin() + (begin + i) * s);
-      std::copy(pe + i * batch.length, pe + (i + 1) * batch.length, out.end_logits.begin() + (begin + i) * s);
+      std::copy(ps + i * batch.length, ps + (i + 1) * batch.length, out.start_logits.begin() + rows[i] * s);
+      std::copy(pe + i * batch.length, pe + (i + 1) * batch.length, out.end_logits.begin() + rows[i] * s);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (log_progress && (std::chrono::duration<double>(now - last_log).count() >= 10 || end == n)) {
+      const double seconds = std::chrono::duration<double>(now - started).count();
+      std::fprintf(stderr, "predict: %lld/%lld windows, %.1f windows/s\n", static_cast<long long>(end),
+                   static_cast<long long>(n), static_cast<double>(end) / std::max(1e-9, seconds));
+      last_log = now;
     }
   }
   return out;

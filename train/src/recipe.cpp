@@ -51,8 +51,12 @@ class MapReader {
   }
 
   std::string scalar(const YAML::Node& n, const std::string& key, const char* expected) const {
-    if (!n.IsScalar()) fail(n, child_path(key), std::string("expected ") + expected + ", got a " +
-                                                    (n.IsMap() ? "mapping" : n.IsSequence() ? "list" : "null"));
+    if (!n.IsScalar())
+      fail(n, child_path(key),
+           std::string("expected ") + expected + ", got a " +
+               (n.IsMap()        ? "mapping"
+                : n.IsSequence() ? "list"
+                                 : "null"));
     return n.Scalar();
   }
 
@@ -61,7 +65,8 @@ class MapReader {
     if (!n) return fallback;
     const std::string s = scalar(*n, key, expected);
     static const std::regex kInt("[+-]?[0-9]+");
-    if (!std::regex_match(s, kInt)) fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\"");
+    if (!std::regex_match(s, kInt))
+      fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\"");
     int64_t v = 0;
     try {
       v = std::stoll(s);
@@ -164,6 +169,12 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
   s.max_grad_norm = r.number("max_grad_norm", s.max_grad_norm, 0, 1e9, true, "a non-negative number (0 = no clipping)");
   s.save_every_steps = r.integer("save_every_steps", s.save_every_steps, 1, "a positive integer");
   s.log_every_steps = r.integer("log_every_steps", s.log_every_steps, 1, "a positive integer");
+  if (const YAML::Node* n = r.get("group_by_length")) {
+    const std::string v = r.scalar(*n, "group_by_length", "true or false");
+    if (v != "true" && v != "false")
+      r.fail(*n, prefix + ".group_by_length", "expected true or false, got \"" + v + "\"");
+    s.group_by_length = v == "true";
+  }
   r.refuse_unknown_keys();
   return s;
 }
@@ -204,8 +215,7 @@ Recipe Recipe::parse(const std::string& yaml_text, const fs::path& source) {
   }
 
   const YAML::Node& stages = r.require("stages");
-  if (!stages.IsSequence() || stages.size() == 0)
-    r.fail(stages, "stages", "expected a non-empty list of stages");
+  if (!stages.IsSequence() || stages.size() == 0) r.fail(stages, "stages", "expected a non-empty list of stages");
   std::set<std::string> names;
   for (std::size_t i = 0; i < stages.size(); ++i) {
     recipe.stages.push_back(parse_stage(stages[i], i, source));
@@ -242,7 +252,8 @@ std::string Recipe::resume_key(std::size_t stage) const {
                            {"weight_decay", s.weight_decay},
                            {"seed", s.seed},
                            {"max_steps", s.max_steps},
-                           {"max_grad_norm", s.max_grad_norm}});
+                           {"max_grad_norm", s.max_grad_norm},
+                           {"group_by_length", s.group_by_length}});
   }
   return j.dump();
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
@@ -33,13 +34,13 @@ uint64_t splitmix64(uint64_t x) {
 // makes each step's randomness independent of what ran before it, so a run
 // resumed at step k draws exactly what the uninterrupted run drew.
 void seed_step(uint64_t seed, std::size_t stage, int64_t step) {
-  torch::manual_seed(splitmix64(splitmix64(seed) ^ splitmix64((static_cast<uint64_t>(stage) << 40) ^
-                                                              static_cast<uint64_t>(step))));
+  torch::manual_seed(
+      splitmix64(splitmix64(seed) ^ splitmix64((static_cast<uint64_t>(stage) << 40) ^ static_cast<uint64_t>(step))));
 }
 
 struct TrainerState {
   std::size_t stage = 0;
-  int64_t step = 0;        // optimizer steps done within `stage`
+  int64_t step = 0;  // optimizer steps done within `stage`
   bool stage_done = false;
   std::string resume_key;
   int64_t num_windows = 0;
@@ -95,7 +96,7 @@ std::string first_difference(const std::string& saved_key, const std::string& re
 }
 
 struct StagePlan {
-  int64_t per_step;         // windows per optimizer step
+  int64_t per_step;  // windows per optimizer step
   int64_t steps_per_epoch;
   int64_t total_steps;
   int64_t warmup_steps;
@@ -117,8 +118,8 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(BertForQuestionAnswering& mo
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : model->named_parameters()) {
     const std::string& n = p.key();
-    const bool exempt = n.size() >= 5 && (n.compare(n.size() - 5, 5, ".bias") == 0 ||
-                                          n.find("LayerNorm.") != std::string::npos);
+    const bool exempt =
+        n.size() >= 5 && (n.compare(n.size() - 5, 5, ".bias") == 0 || n.find("LayerNorm.") != std::string::npos);
     (exempt ? no_decay : decay).push_back(p.value());
   }
   auto opts = torch::optim::AdamWOptions(s.learning_rate).betas({0.9, 0.999}).eps(1e-8);
@@ -152,7 +153,8 @@ void save_checkpoint(const fs::path& dir, BertForQuestionAnswering& model, torch
 
 double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t total) {
   if (step < warmup) return base * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup));
-  return base * std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
+  return base *
+         std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
 }
 
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
@@ -167,6 +169,31 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
     std::swap(order[i], order[j]);
   }
   return order;
+}
+
+std::vector<int64_t> grouped_epoch_order(const std::vector<int64_t>& lengths, int64_t per_step, uint64_t seed,
+                                         int64_t epoch) {
+  const int64_t n = static_cast<int64_t>(lengths.size());
+  std::vector<int64_t> order = epoch_order(n, seed, epoch);
+  const int64_t chunk = per_step * 50;
+  uint64_t state = splitmix64(seed ^ 0x67726f7570ULL) ^ splitmix64(static_cast<uint64_t>(epoch));
+  std::vector<int64_t> out;
+  out.reserve(order.size());
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    std::vector<int64_t> part(order.begin() + begin, order.begin() + end);
+    std::stable_sort(part.begin(), part.end(), [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
+    const int64_t full = static_cast<int64_t>(part.size()) / per_step;
+    std::vector<int64_t> steps(static_cast<std::size_t>(full));
+    for (int64_t i = 0; i < full; ++i) steps[i] = i;
+    for (int64_t i = full - 1; i > 0; --i) {
+      state = splitmix64(state);
+      std::swap(steps[i], steps[static_cast<int64_t>(state % static_cast<uint64_t>(i + 1))]);
+    }
+    for (int64_t st : steps) out.insert(out.end(), part.begin() + st * per_step, part.begin() + (st + 1) * per_step);
+    out.insert(out.end(), part.begin() + full * per_step, part.end());  // partial: only in the last chunk
+  }
+  return out;
 }
 
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options) {
@@ -191,13 +218,15 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   if (fs::exists(ckpt_dir / kStateFile)) {
     state = TrainerState::load(ckpt_dir / kStateFile);
     if (state.stage >= recipe.stages.size())
-      throw Error(ckpt_dir.string() + " is at stage " + std::to_string(state.stage) + " but " +
-                  recipe.source.string() + " has only " + std::to_string(recipe.stages.size()) + " stages");
+      throw Error(ckpt_dir.string() + " is at stage " + std::to_string(state.stage) + " but " + recipe.source.string() +
+                  " has only " + std::to_string(recipe.stages.size()) + " stages");
     const std::string key = recipe.resume_key(state.stage);
     if (state.resume_key != key)
       throw Error(ckpt_dir.string() + " was written by a different recipe (first difference at '" +
-                  first_difference(state.resume_key, key) + "'); resuming would not give the same result. "
-                  "Restore the recipe or delete " + recipe.output.string() + " to start over");
+                  first_difference(state.resume_key, key) +
+                  "'); resuming would not give the same result. "
+                  "Restore the recipe or delete " +
+                  recipe.output.string() + " to start over");
     if (state.num_windows != n)
       throw Error(ckpt_dir.string() + " was trained on " + std::to_string(state.num_windows) +
                   " windows but the features now have " + std::to_string(n) + "; delete it to start over");
@@ -247,6 +276,14 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     model->train();
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
+    std::vector<int64_t> lengths;
+    if (st.group_by_length) {
+      lengths.resize(static_cast<std::size_t>(n));
+      for (int64_t w = 0; w < n; ++w) {
+        const int32_t* mask = features.attention_mask.data() + w * features.max_seq;
+        lengths[w] = std::accumulate(mask, mask + features.max_seq, int64_t{0});
+      }
+    }
     double window_loss_sum = 0;
     int64_t log_windows = 0, log_steps = 0;
     auto log_started = std::chrono::steady_clock::now();
@@ -254,15 +291,15 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       const int64_t step = state.step;
       const int64_t epoch = step / plan.steps_per_epoch;
       if (epoch != order_epoch) {
-        order = epoch_order(n, st.seed, epoch);
+        order = st.group_by_length ? grouped_epoch_order(lengths, plan.per_step, st.seed, epoch)
+                                   : epoch_order(n, st.seed, epoch);
         order_epoch = epoch;
       }
       const int64_t begin = (step % plan.steps_per_epoch) * plan.per_step;
       const int64_t end = std::min(n, begin + plan.per_step);
       seed_step(st.seed, s, step);
       const double lr = linear_schedule_lr(st.learning_rate, step, plan.warmup_steps, plan.total_steps);
-      for (auto& group : optimizer->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      for (auto& group : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
       optimizer->zero_grad();
       double step_loss = 0;
@@ -274,7 +311,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         // Weighted so that the gradient is the mean over the step's windows
         // however they are split into micro-batches.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
-        auto loss = qa_loss(logits, batch.start_positions, batch.end_positions) * weight;
+        auto loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;
         loss.backward();
         step_loss += loss.item<double>();
       }
@@ -297,8 +334,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       const bool last = state.step == plan.total_steps;
       const bool stop_now = options.stop_after_steps > 0 && report.steps_run >= options.stop_after_steps && !last;
       if (options.log && (state.step % st.log_every_steps == 0 || last || stop_now)) {
-        const double window_s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - log_started).count();
+        const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - log_started).count();
         const double rate = log_windows / std::max(1e-9, window_s);
         const double eta = (plan.total_steps - state.step) * plan.per_step / std::max(1e-9, rate);
         std::fprintf(stderr, "[%s] step %lld/%lld  loss %.4f  lr %.3g  %.1f examples/s  elapsed %s  eta %s\n",
@@ -311,7 +347,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         log_started = std::chrono::steady_clock::now();
       }
       if (last) break;
-      if (state.step % st.save_every_steps == 0 || stop_now) save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe);
+      if (state.step % st.save_every_steps == 0 || stop_now)
+        save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe);
       if (stop_now) {
         stopped = true;
         break;
@@ -329,8 +366,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       save_bert_qa(model, final_dir, recipe.model);
     report.final_dir = final_dir;
     if (options.log && report.steps_run == 0)
-      std::fprintf(stderr, "%s: already trained to the last step; the model is in %s\n",
-                   recipe.source.string().c_str(), final_dir.string().c_str());
+      std::fprintf(stderr, "%s: already trained to the last step; the model is in %s\n", recipe.source.string().c_str(),
+                   final_dir.string().c_str());
   }
   for (std::size_t s = 0; s < recipe.stages.size(); ++s) {
     const StagePlan plan = plan_stage(recipe.stages[s], n);

@@ -112,8 +112,15 @@ struct BertForQuestionAnsweringImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertForQuestionAnswering);
 
-// HF's QA loss: mean of the start and end cross-entropies.
-torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& start_positions,
+// HF's QA loss, the mean of the start and end cross-entropies, except that
+// padding positions are excluded from the softmax: then the loss of a window
+// does not depend on how much padding its batch carries, and cutting padding
+// off a batch changes nothing.
+torch::Tensor qa_loss(const QaLogits& logits, const torch::Tensor& attention_mask, const torch::Tensor& start_positions,
                       const torch::Tensor& end_positions);
+
+// Logits with padding positions set to kPaddingLogit.
+constexpr float kPaddingLogit = -10000.0f;
+QaLogits mask_padding(const QaLogits& logits, const torch::Tensor& attention_mask);
 
 }  // namespace fastbert

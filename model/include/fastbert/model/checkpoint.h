@@ -12,9 +12,9 @@ namespace fastbert {
 // fastbert writes and fastbert loads what transformers writes.
 
 struct CheckpointLoadInfo {
-  bool random_init = false;         // config.json only: every weight is fresh
-  bool qa_head_initialised = false; // a BertModel checkpoint: fresh QA head
-  std::vector<std::string> ignored; // tensors that are not part of the QA model (pooler, MLM head, ...)
+  bool random_init = false;          // config.json only: every weight is fresh
+  bool qa_head_initialised = false;  // a BertModel checkpoint: fresh QA head
+  std::vector<std::string> ignored;  // tensors that are not part of the QA model (pooler, MLM head, ...)
 };
 
 // Accepts BertForQuestionAnswering names ("bert.embeddings...", "qa_outputs.*")

@@ -7,10 +7,10 @@
 namespace fastbert {
 
 // Start/end logits of `model` for every window, row for row, in eval mode (no
-// dropout) and without autograd. Positions after the last real token of a
-// batch are not computed and get kPaddingLogit; post-processing only looks at
-// context tokens.
-constexpr float kPaddingLogit = -10000.0f;
-SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size);
+// dropout) and without autograd. Padding positions get kPaddingLogit (as in
+// the training loss), so the output does not depend on the batch size.
+// `log_progress`: a line on stderr about every 10 seconds.
+SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size,
+                           bool log_progress = false);
 
 }  // namespace fastbert

@@ -29,6 +29,7 @@ namespace fastbert {
 //       max_grad_norm: 1.0
 //       save_every_steps: 200
 //       log_every_steps: 10
+//       group_by_length: false     # batch windows of similar length (less padding, faster)
 //
 // Stages run in order, each starting from the model the previous one ended
 // with. Paths are relative to the recipe file. Unknown keys, wrong types and
@@ -56,6 +57,7 @@ struct StageSettings {
   double max_grad_norm = 1.0;
   int64_t save_every_steps = 500;
   int64_t log_every_steps = 10;
+  bool group_by_length = false;
 };
 
 struct Recipe {

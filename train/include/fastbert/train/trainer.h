@@ -10,12 +10,12 @@
 namespace fastbert {
 
 struct TrainOptions {
-  int threads = -1;              // < 0: the recipe's setting
+  int threads = -1;  // < 0: the recipe's setting
   // > 0: stop after this many optimizer steps in this process, leaving a
   // checkpoint behind exactly as if the process had been killed right after
   // saving it. Tests use it to prove that resuming reproduces the run.
   int64_t stop_after_steps = 0;
-  bool log = true;               // progress lines on stderr
+  bool log = true;  // progress lines on stderr
 };
 
 struct StageReport {
@@ -27,11 +27,11 @@ struct StageReport {
 
 struct TrainReport {
   std::vector<StageReport> stages;
-  bool finished = false;        // every stage ran to its last step
-  bool resumed = false;         // started from OUTPUT/checkpoint-last
-  int64_t steps_run = 0;        // optimizer steps taken by this process
-  int64_t examples_run = 0;     // windows processed by this process
-  double seconds = 0;           // wall time of this process's steps
+  bool finished = false;           // every stage ran to its last step
+  bool resumed = false;            // started from OUTPUT/checkpoint-last
+  int64_t steps_run = 0;           // optimizer steps taken by this process
+  int64_t examples_run = 0;        // windows processed by this process
+  double seconds = 0;              // wall time of this process's steps
   double train_seconds_total = 0;  // over every run that contributed, from the checkpoint
   int64_t examples_total = 0;
   std::filesystem::path final_dir;  // OUTPUT/final once finished
@@ -50,5 +50,13 @@ double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t tot
 // The order in which an epoch visits the windows: a permutation of [0, n)
 // that depends only on (seed, epoch), so a resumed run sees the same batches.
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
+
+// epoch_order regrouped so that each optimizer step of `per_step` windows
+// holds windows of similar length (less padding to compute), as transformers'
+// group_by_length: the shuffled order is cut into chunks of 50 steps, each
+// chunk sorted by length and its full steps shuffled. Only the epoch's last
+// step may be partial. Depends only on (lengths, per_step, seed, epoch).
+std::vector<int64_t> grouped_epoch_order(const std::vector<int64_t>& lengths, int64_t per_step, uint64_t seed,
+                                         int64_t epoch);
 
 }  // namespace fastbert
