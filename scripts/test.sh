@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, builds, runs every test.
+# The test command: installs dependencies, builds, runs every test; then the
+# runtime side again under AddressSanitizer + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j"$(nproc)"
+scripts/test-sanitize.sh
