@@ -7,7 +7,8 @@
 
 namespace fastbert {
 
-SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size) {
+SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size,
+                           const LinearFn& linear) {
   if (batch_size <= 0) throw Error("predict: batch size must be positive");
   check_features_shape(features);
   const int64_t n = features.num_windows(), s = features.max_seq;
@@ -25,7 +26,9 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
     std::vector<int64_t> rows(static_cast<std::size_t>(end - begin));
     std::iota(rows.begin(), rows.end(), begin);
     const Batch batch = make_batch(features, rows);
-    const QaLogits logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
+    const QaLogits logits =
+        linear ? traced_forward(model, batch.input_ids, batch.token_type_ids, batch.attention_mask, linear, false).logits
+               : model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
     auto start = logits.start.contiguous();
     auto stop = logits.end.contiguous();
     const float* ps = start.data_ptr<float>();
