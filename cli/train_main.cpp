@@ -53,6 +53,28 @@ void register_stage_kind(CLI::App& app, const std::string& kind) {
   });
 }
 
+void register_teacher_logits(CLI::App& app) {
+  auto* cmd = app.add_subcommand("teacher-logits",
+                                 "store a teacher's start/end logits in a features file for distillation");
+  struct Args {
+    std::string teacher, features;
+    int64_t batch_size = 32;
+    int threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--teacher", a->teacher, "teacher checkpoint directory")->required();
+  cmd->add_option("--features", a->features, "features .h5 (rewritten atomically with the logits)")->required();
+  cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
+  cmd->callback([a] {
+#if FASTBERT_HAVE_FEATURES_FILE
+    fastbert::run_teacher_logits_command(a->teacher, a->features, a->batch_size, a->threads);
+#else
+    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
+#endif
+  });
+}
+
 void register_predict(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "write the start/end logits of a checkpoint for every window of a features file");
   struct Args {
@@ -87,6 +109,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   register_train(app);
   register_predict(app);
+  register_teacher_logits(app);
   for (const char* kind : {"prune", "distill", "quantize"}) register_stage_kind(app, kind);
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include "fastbert/model/traced_forward.h"
 #include "fastbert/prune/block_pruner.h"
 #include "fastbert/quantize/quantization_file.h"
+#include "fastbert/train/compression_commands.h"
 #include "fastbert/train/recipe.h"
 #include "fastbert/train/trainer.h"
 #include "tiny_bert.h"
@@ -327,6 +328,32 @@ TEST(CompressionTraining, PtqStageOnlyCalibratesAndKeepsTheMasks) {
   auto model = load_bert_qa(tmp / "p/final");
   auto w = find_linear(model, "bert.encoder.layer.1.intermediate.dense")->weight;
   EXPECT_NEAR(w.eq(0).to(torch::kDouble).mean().item<double>(), 0.5, 1e-9);
+}
+
+TEST_F(CompressionRecipe, StageKindCommandKeepsOnlyThoseStagesInItsOwnOutput) {
+  const Recipe r = Recipe::parse(recipe("    prune: {target_sparsity: 0.5}\n  - name: q\n    quantize: {mode: ptq}\n"),
+                                 tmp_ / "r.yaml");
+  const Recipe q = stages_of_kind(r, "quantize");
+  ASSERT_EQ(q.stages.size(), 1u);
+  EXPECT_EQ(q.stages[0].name, "q");
+  EXPECT_EQ(q.output, tmp_ / "out" / "quantize");
+  EXPECT_EQ(stages_of_kind(r, "prune").stages[0].name, "s");
+  EXPECT_THROW(stages_of_kind(r, "distill"), Error);
+}
+
+TEST(CompressionTraining, StepsBeyondTheStageAreRefusedBeforeTraining) {
+  TempDir tmp;
+  const SquadFeatures train = testing::copy_span_task(64, 41);
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  // 64 windows / 16 = 4 steps: end_step 10 is never reached.
+  const std::string stages = "  - name: p\n    batch_size: 16\n    prune: {end_step: 10}\n";
+  try {
+    run(tmp, write_recipe(tmp, "late", "init", stages), train);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("prune.end_step is 10"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(tmp / "late/checkpoint-last"));
 }
 
 }  // namespace

@@ -38,6 +38,20 @@ TrainReport run_stage_kind_command(const fs::path& recipe_path, const std::strin
   return report;
 }
 
+void run_teacher_logits_command(const fs::path& teacher_dir, const fs::path& features_path, int64_t batch_size,
+                                int threads) {
+  set_num_threads(threads);
+  torch::set_num_threads(num_threads());
+  BertForQuestionAnswering teacher = load_bert_qa(teacher_dir);
+  SquadFeatures features = read_squad_features(features_path);
+  const SquadLogits logits = predict_logits(teacher, features, batch_size);
+  features.teacher_start_logits = logits.start_logits;
+  features.teacher_end_logits = logits.end_logits;
+  write_squad_features(features_path, features);
+  std::fprintf(stderr, "%s: teacher logits of %s stored for %lld windows\n", features_path.string().c_str(),
+               teacher_dir.string().c_str(), static_cast<long long>(features.num_windows()));
+}
+
 void run_predict_int8_command(const fs::path& checkpoint, const fs::path& features_path, const fs::path& out,
                               int64_t batch_size, int threads) {
   set_num_threads(threads);

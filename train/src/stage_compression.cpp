@@ -18,11 +18,41 @@ namespace {
 constexpr const char* kMaskFile = "masks.safetensors";
 constexpr const char* kQuantFile = "quantization.json";
 constexpr const char* kReportFile = "compression_report.json";
+
+// The optimizer steps of a stage, as the trainer plans them.
+int64_t stage_steps(const StageSettings& s, int64_t windows) {
+  if (s.quantize.enabled && s.quantize.mode == QuantMode::Ptq) return 0;
+  const int64_t per_step = s.batch_size * s.grad_accum;
+  int64_t steps = (windows + per_step - 1) / per_step * s.epochs;
+  if (s.max_steps > 0) steps = std::min(steps, s.max_steps);
+  return steps;
+}
+
+// Step numbers that the stage never reaches would silently leave the model
+// dense or unquantized: refused before any training.
+void check_steps(const Recipe& recipe, int64_t windows) {
+  for (std::size_t i = 0; i < recipe.stages.size(); ++i) {
+    const StageSettings& s = recipe.stages[i];
+    const int64_t steps = stage_steps(s, windows);
+    const std::string where = recipe.source.string() + ": stages[" + std::to_string(i) + "] (" + s.name + ") has " +
+                              std::to_string(steps) + " optimizer steps on " + std::to_string(windows) + " windows, ";
+    if (s.prune.enabled && s.prune.end_step > steps)
+      throw Error(where + "but prune.end_step is " + std::to_string(s.prune.end_step) +
+                  ": the target sparsity would never be reached");
+    if (s.prune.enabled && s.prune.start_step >= std::max<int64_t>(1, s.prune.end_step > 0 ? s.prune.end_step : steps))
+      throw Error(where + "but prune.start_step is " + std::to_string(s.prune.start_step) +
+                  ": pruning would never start before the stage ends");
+    if (s.quantize.enabled && s.quantize.mode == QuantMode::Qat && s.quantize.start_step >= steps)
+      throw Error(where + "but quantize.start_step is " + std::to_string(s.quantize.start_step) +
+                  ": fake quantization would never start");
+  }
+}
 }  // namespace
 
 StageCompression::StageCompression(const Recipe& recipe, BertForQuestionAnswering model, const SquadFeatures& features,
                                    const fs::path& resume_dir)
     : recipe_(recipe), model_(std::move(model)), features_(features), resume_dir_(resume_dir) {
+  check_steps(recipe_, features_.num_windows());
   if (!resume_dir_.empty() && fs::exists(resume_dir_ / kQuantFile))
     quantization_ = Quantization::load(resume_dir_ / kQuantFile);
 }
@@ -75,10 +105,12 @@ void StageCompression::begin_stage(std::size_t s, int64_t total_steps, int64_t s
     teacher_->eval();
     const int64_t n = features_.num_windows();
     const auto size = static_cast<std::size_t>(n * features_.max_seq);
-    if (features_.teacher_start_logits.size() == size && features_.teacher_end_logits.size() == size) {
+    if (!st.distill.precompute_logits) {
+      // Teacher forward pass at every step.
+    } else if (features_.teacher_start_logits.size() == size && features_.teacher_end_logits.size() == size) {
       teacher_start_ = features_.teacher_start_logits;
       teacher_end_ = features_.teacher_end_logits;
-    } else if (st.distill.precompute_logits && teacher_start_.empty()) {
+    } else if (teacher_start_.empty()) {
       if (log) std::fprintf(stderr, "stage %s: precomputing teacher logits for %lld windows\n", st.name.c_str(),
                             static_cast<long long>(n));
       const SquadLogits l = predict_logits(teacher_, features_, std::max<int64_t>(st.batch_size, 32));

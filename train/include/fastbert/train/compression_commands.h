@@ -16,6 +16,12 @@ Recipe stages_of_kind(const Recipe& recipe, const std::string& kind);
 TrainReport run_stage_kind_command(const std::filesystem::path& recipe_path, const std::string& kind,
                                    const TrainOptions& options);
 
+// `fastbert-train teacher-logits`: stores a teacher's start/end logits in a
+// features file (rewritten atomically), so that every distillation stage with
+// `precompute_logits: true` on that file skips the teacher pass.
+void run_teacher_logits_command(const std::filesystem::path& teacher, const std::filesystem::path& features,
+                                int64_t batch_size, int threads);
+
 // `fastbert-train predict --int8`: logits with every linear fake-quantized as
 // the checkpoint's quantization.json says (the int8 numerics of the runtime,
 // computed in fp32), for measuring the F1 of the int8 model.
