@@ -91,6 +91,7 @@ TEST_F(CompressionRecipe, EverySectionParsesWithPathsRelativeToTheRecipe) {
   const Recipe plain = Recipe::parse(recipe(""), tmp_ / "r.yaml");
   EXPECT_FALSE(plain.stages[0].prune.enabled || plain.stages[0].distill.enabled || plain.stages[0].quantize.enabled);
   EXPECT_NE(plain.resume_key(0), r.resume_key(0));
+  EXPECT_EQ(plain.resume_key(0).find("compression"), std::string::npos);  // old checkpoints still resume
 }
 
 TEST_F(CompressionRecipe, ErrorsNameTheKeyLineAndColumn) {
@@ -354,6 +355,33 @@ TEST(CompressionTraining, StepsBeyondTheStageAreRefusedBeforeTraining) {
     EXPECT_NE(std::string(e.what()).find("prune.end_step is 10"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(tmp / "late/checkpoint-last"));
+}
+
+// The recipes in recipes/ parse and validate once the checkpoints they name
+// exist (here: config-only stand-ins at the same relative places).
+TEST(CompressionRecipes, ShippedRecipesAreValid) {
+  TempDir tmp;
+  const fs::path src = fs::path(FASTBERT_SOURCE_DIR) / "recipes";
+  fs::create_directories(tmp / "recipes/examples");
+  for (const char* dir : {"out/demo/run/final", "out/minilm/run/final", "models/bert-base-uncased-squad",
+                          "models/bert-6l-768h"})
+    testing::write_config_only_checkpoint(tmp / dir, testing::tiny_config());
+  const std::vector<std::string> files = {"tiny-sparse80.yaml", "minilm-squad-sparse80-int8.yaml",
+                                          "examples/bert-base-squad-sparse90-int8.yaml",
+                                          "examples/distilbert-squad-sparse80.yaml"};
+  for (const auto& f : files) {
+    ASSERT_TRUE(fs::exists(src / f)) << f;
+    fs::copy_file(src / f, tmp / "recipes" / f);
+    try {
+      const Recipe r = Recipe::load(tmp / "recipes" / f);
+      EXPECT_TRUE(r.stages.front().prune.enabled) << f;
+      EXPECT_EQ(r.stages.front().prune.block_rows, 4) << f;
+      EXPECT_EQ(r.stages.front().prune.block_cols, 1) << f;
+      EXPECT_TRUE(r.stages.back().quantize.enabled) << f;
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
 }
 
 }  // namespace

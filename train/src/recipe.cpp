@@ -426,8 +426,10 @@ std::string Recipe::resume_key(std::size_t stage) const {
                            {"weight_decay", s.weight_decay},
                            {"seed", s.seed},
                            {"max_steps", s.max_steps},
-                           {"max_grad_norm", s.max_grad_norm},
-                           {"compression", compression_json(s)}});
+                           {"max_grad_norm", s.max_grad_norm}});
+    // Only stages that compress get the key, so checkpoints of plain
+    // fine-tuning written before compression existed still resume.
+    if (nlohmann::json c = compression_json(s); !c.empty()) j["stages"].back()["compression"] = c;
   }
   return j.dump();
 }
