@@ -116,6 +116,8 @@ TEST_F(CompressionRecipe, ErrorsNameTheKeyLineAndColumn) {
   expect_error("teacher: teacher", "teacher: nowhere", "24:16: key 'stages[0].distill.teacher'");
   expect_error("precompute_logits: true", "precompute_logits: yes please", "28:26: key 'stages[0].distill.precompute_logits'");
   expect_error("mode: qat", "mode: int4", "30:13: key 'stages[0].quantize.mode'");
+  // The tiny models have hidden states 0..2.
+  expect_error("[[1, 1], [2, 2]]", "[[1, 1], [3, 2]]", "27:40: key 'stages[0].distill.hidden_mse.layer_map[1]'");
   // A pattern that matches no encoder linear of the model (its config.json has 2 layers).
   expect_error("\"bert.encoder.layer.1.output.dense\"", "\"bert.encoder.layer.7.*\"",
                "20:38: key 'stages[0].prune.layers[1]': layer pattern \"bert.encoder.layer.7.*\" matches no");
@@ -363,9 +365,15 @@ TEST(CompressionRecipes, ShippedRecipesAreValid) {
   TempDir tmp;
   const fs::path src = fs::path(FASTBERT_SOURCE_DIR) / "recipes";
   fs::create_directories(tmp / "recipes/examples");
-  for (const char* dir : {"out/demo/run/final", "out/minilm/run/final", "models/bert-base-uncased-squad",
-                          "models/bert-6l-768h"})
-    testing::write_config_only_checkpoint(tmp / dir, testing::tiny_config());
+  // Layer counts as the recipes' models (hidden-state maps are checked against them).
+  for (const auto& [dir, layers] : std::vector<std::pair<std::string, int64_t>>{{"out/demo/run/final", 2},
+                                                                               {"out/minilm/run/final", 6},
+                                                                               {"models/bert-base-uncased-squad", 12},
+                                                                               {"models/bert-6l-768h", 6}}) {
+    BertConfig c = testing::tiny_config();
+    c.num_hidden_layers = layers;
+    testing::write_config_only_checkpoint(tmp / dir, c);
+  }
   const std::vector<std::string> files = {"tiny-sparse80.yaml", "minilm-squad-sparse80-int8.yaml",
                                           "examples/bert-base-squad-sparse90-int8.yaml",
                                           "examples/distilbert-squad-sparse80.yaml"};

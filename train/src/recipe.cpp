@@ -238,7 +238,8 @@ PruneSettings parse_prune(const YAML::Node& node, const std::string& prefix, con
   return p;
 }
 
-DistillSettings parse_distill(const YAML::Node& node, const std::string& prefix, const fs::path& source) {
+DistillSettings parse_distill(const YAML::Node& node, const std::string& prefix, const fs::path& source,
+                              const fs::path& model_dir) {
   MapReader r(node, prefix, source);
   DistillSettings d;
   d.enabled = true;
@@ -253,9 +254,29 @@ DistillSettings parse_distill(const YAML::Node& node, const std::string& prefix,
     const YAML::Node& map = h.require("layer_map");
     if (!map.IsSequence() || map.size() == 0)
       h.fail(map, h.child_path("layer_map"), "expected a non-empty list of [student, teacher] hidden-state indices");
-    for (std::size_t i = 0; i < map.size(); ++i)
-      d.layer_map.push_back(integer_pair(h, map[i], h.child_path("layer_map") + "[" + std::to_string(i) + "]", 0,
-                                         "[student, teacher] of two hidden-state indices (0 = embeddings)"));
+    // Hidden states exist for the embeddings (0) and after each layer (1..L).
+    BertConfig student_config, teacher_config;
+    bool configs = false;
+    try {
+      student_config = BertConfig::load(model_dir / "config.json");
+      teacher_config = BertConfig::load(d.teacher / "config.json");
+      configs = true;
+    } catch (const std::exception&) {
+      configs = false;  // checked again when the models load
+    }
+    if (configs && student_config.hidden_size != teacher_config.hidden_size)
+      h.fail(*n, r.child_path("hidden_mse"), "the student's hidden size " + std::to_string(student_config.hidden_size) +
+                                                 " differs from the teacher's " +
+                                                 std::to_string(teacher_config.hidden_size));
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      const std::string key = h.child_path("layer_map") + "[" + std::to_string(i) + "]";
+      d.layer_map.push_back(
+          integer_pair(h, map[i], key, 0, "[student, teacher] of two hidden-state indices (0 = embeddings)"));
+      if (configs && (d.layer_map.back().first > student_config.num_hidden_layers ||
+                      d.layer_map.back().second > teacher_config.num_hidden_layers))
+        h.fail(map[i], key, "the student has hidden states 0.." + std::to_string(student_config.num_hidden_layers) +
+                                " and the teacher 0.." + std::to_string(teacher_config.num_hidden_layers));
+    }
     d.hidden_weight = h.number("weight", 1.0, 0, 1e6, true, "a non-negative weight");
     h.refuse_unknown_keys();
   }
@@ -346,7 +367,7 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
   s.save_every_steps = r.integer("save_every_steps", s.save_every_steps, 1, "a positive integer");
   s.log_every_steps = r.integer("log_every_steps", s.log_every_steps, 1, "a positive integer");
   if (const YAML::Node* n = r.get("prune")) s.prune = parse_prune(*n, prefix + ".prune", source, model_dir);
-  if (const YAML::Node* n = r.get("distill")) s.distill = parse_distill(*n, prefix + ".distill", source);
+  if (const YAML::Node* n = r.get("distill")) s.distill = parse_distill(*n, prefix + ".distill", source, model_dir);
   if (const YAML::Node* n = r.get("quantize")) s.quantize = parse_quantize(*n, prefix + ".quantize", source);
   r.refuse_unknown_keys();
   return s;
