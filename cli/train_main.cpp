@@ -16,6 +16,7 @@
 #include "fastbert/train/trainer.h"
 #if FASTBERT_HAVE_FEATURES_FILE
 #include "fastbert/train/commands.h"
+#include "fastbert/train/compression_commands.h"
 #endif
 
 namespace {
@@ -37,6 +38,48 @@ void register_train(CLI::App& app) {
   });
 }
 
+// prune|distill|quantize --recipe R.yaml: only the stages with that section,
+// into OUTPUT/<kind>.
+void register_stage_kind(CLI::App& app, const std::string& kind) {
+  auto* cmd = app.add_subcommand(kind, "run only the stages of a recipe that have a '" + kind +
+                                           ":' section (output in OUTPUT/" + kind + ")");
+  auto recipe = std::make_shared<std::string>();
+  auto options = std::make_shared<fastbert::TrainOptions>();
+  cmd->add_option("--recipe", *recipe, "recipe YAML file")->required();
+  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)");
+  cmd->add_option("--stop-after-steps", options->stop_after_steps,
+                  "save a checkpoint and stop after this many steps (to split a long run)");
+  cmd->callback([recipe, options, kind] {
+#if FASTBERT_HAVE_FEATURES_FILE
+    fastbert::run_stage_kind_command(*recipe, kind, *options);
+#else
+    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
+#endif
+  });
+}
+
+void register_teacher_logits(CLI::App& app) {
+  auto* cmd = app.add_subcommand("teacher-logits",
+                                 "store a teacher's start/end logits in a features file for distillation");
+  struct Args {
+    std::string teacher, features;
+    int64_t batch_size = 32;
+    int threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--teacher", a->teacher, "teacher checkpoint directory")->required();
+  cmd->add_option("--features", a->features, "features .h5 (rewritten atomically with the logits)")->required();
+  cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
+  cmd->callback([a] {
+#if FASTBERT_HAVE_FEATURES_FILE
+    fastbert::run_teacher_logits_command(a->teacher, a->features, a->batch_size, a->threads);
+#else
+    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
+#endif
+  });
+}
+
 void register_predict(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("predict", "write the start/end logits of a checkpoint for every window of a features file");
@@ -44,6 +87,7 @@ void register_predict(CLI::App& app) {
     std::string checkpoint, features, out;
     int64_t batch_size = 32;
     int threads = 0;
+    bool int8 = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint directory (Hugging Face layout)")->required();
@@ -51,9 +95,13 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--out", a->out, "logits .h5 to write")->required();
   cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
+  cmd->add_flag("--int8", a->int8, "fake-quantize every linear as the checkpoint's quantization.json says");
   cmd->callback([a] {
 #if FASTBERT_HAVE_FEATURES_FILE
-    fastbert::run_predict_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
+    if (a->int8)
+      fastbert::run_predict_int8_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
+    else
+      fastbert::run_predict_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
 #else
     throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
 #endif
@@ -83,6 +131,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   register_train(app);
   register_predict(app);
+  register_teacher_logits(app);
+  for (const char* kind : {"prune", "distill", "quantize"}) register_stage_kind(app, kind);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,7 +11,7 @@
 namespace fastbert {
 
 SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size,
-                           bool log_progress) {
+                           bool log_progress, const LinearFn& linear) {
   if (batch_size <= 0) throw Error("predict: batch size must be positive");
   check_features_shape(features);
   const int64_t n = features.num_windows(), s = features.max_seq;
@@ -42,7 +42,11 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
     const std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
     const Batch batch = make_batch(features, rows);
     const QaLogits logits =
-        mask_padding(model(batch.input_ids, batch.token_type_ids, batch.attention_mask), batch.attention_mask);
+        mask_padding(linear ? traced_forward(model, batch.input_ids, batch.token_type_ids, batch.attention_mask,
+                                             linear, false)
+                                  .logits
+                            : model(batch.input_ids, batch.token_type_ids, batch.attention_mask),
+                     batch.attention_mask);
     auto start = logits.start.contiguous();
     auto stop = logits.end.contiguous();
     const float* ps = start.data_ptr<float>();

@@ -1,5 +1,6 @@
 #include "fastbert/train/recipe.h"
 
+#include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -7,9 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <tuple>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
+#include "fastbert/model/bert_config.h"
 
 namespace fastbert {
 namespace fs = std::filesystem;
@@ -129,7 +132,206 @@ fs::path relative_to(const fs::path& base_file, const std::string& p) {
   return (base_file.parent_path() / path).lexically_normal();
 }
 
-StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::path& source) {
+std::string location(const fs::path& source, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return source.string() + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+template <typename E>
+E choice(MapReader& r, const std::string& key, E fallback, const std::vector<std::pair<std::string, E>>& options) {
+  const YAML::Node* n = r.get(key);
+  if (!n) return fallback;
+  std::string names;
+  for (const auto& o : options) names += (names.empty() ? "" : "|") + o.first;
+  const std::string v = r.scalar(*n, key, names.c_str());
+  for (const auto& o : options)
+    if (o.first == v) return o.second;
+  r.fail(*n, r.child_path(key), "expected one of " + names + ", got \"" + v + "\"");
+}
+
+bool boolean(MapReader& r, const std::string& key, bool fallback) {
+  const YAML::Node* n = r.get(key);
+  if (!n) return fallback;
+  const std::string v = r.scalar(*n, key, "true or false");
+  if (v == "true") return true;
+  if (v == "false") return false;
+  r.fail(*n, r.child_path(key), "expected true or false, got \"" + v + "\"");
+}
+
+// [a, b] of two integers >= min.
+std::pair<int64_t, int64_t> integer_pair(MapReader& r, const YAML::Node& n, const std::string& key, int64_t min,
+                                         const char* expected) {
+  if (!n.IsSequence() || n.size() != 2) r.fail(n, key, std::string("expected ") + expected);
+  int64_t v[2];
+  static const std::regex kInt("[+-]?[0-9]+");
+  for (std::size_t i = 0; i < 2; ++i) {
+    if (!n[i].IsScalar() || !std::regex_match(n[i].Scalar(), kInt) || std::stoll(n[i].Scalar()) < min)
+      r.fail(n[i], key, std::string("expected ") + expected);
+    v[i] = std::stoll(n[i].Scalar());
+  }
+  return {v[0], v[1]};
+}
+
+// Names of the encoder linear layers of the recipe's model, from its
+// config.json, so that a layer pattern can be checked before training; empty
+// when the model has no readable config yet (the pruner checks again).
+std::vector<std::string> encoder_linears_of(const fs::path& model_dir) {
+  std::vector<std::string> names;
+  try {
+    const BertConfig c = BertConfig::load(model_dir / "config.json");
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+      for (const char* l : {"attention.self.query", "attention.self.key", "attention.self.value",
+                            "attention.output.dense", "intermediate.dense", "output.dense"})
+        names.push_back("bert.encoder.layer." + std::to_string(i) + "." + l);
+  } catch (const std::exception&) {
+    names.clear();
+  }
+  return names;
+}
+
+PruneSettings parse_prune(const YAML::Node& node, const std::string& prefix, const fs::path& source,
+                          const fs::path& model_dir) {
+  MapReader r(node, prefix, source);
+  PruneSettings p;
+  p.enabled = true;
+  if (const YAML::Node* n = r.get("block")) {
+    std::tie(p.block_rows, p.block_cols) =
+        integer_pair(r, *n, r.child_path("block"), 1, "[rows, cols] of two positive integers, e.g. [4, 1]");
+  }
+  p.criterion = choice<PruneCriterion>(r, "criterion", p.criterion,
+                                       {{"magnitude", PruneCriterion::Magnitude},
+                                        {"snip_momentum", PruneCriterion::SnipMomentum}});
+  p.schedule = choice<ScheduleKind>(
+      r, "schedule", p.schedule,
+      {{"cubic", ScheduleKind::Cubic}, {"exponential", ScheduleKind::Exponential}, {"linear", ScheduleKind::Linear}});
+  p.start_step = r.integer("start_step", p.start_step, 0, "a non-negative integer");
+  p.end_step = r.integer("end_step", p.end_step, 0, "a non-negative integer (0 = the stage's last step)");
+  if (p.end_step > 0 && p.end_step <= p.start_step)
+    r.fail(*r.get("end_step"), r.child_path("end_step"),
+           "end_step " + std::to_string(p.end_step) + " is not after start_step " + std::to_string(p.start_step));
+  p.initial_sparsity = r.number("initial_sparsity", p.initial_sparsity, 0, 1, false, "a sparsity in [0, 1)");
+  p.target_sparsity = r.number("target_sparsity", p.target_sparsity, 0, 1, false, "a sparsity in [0, 1)");
+  if (p.initial_sparsity > p.target_sparsity)
+    r.fail(*r.get("initial_sparsity"), r.child_path("initial_sparsity"), "must not exceed target_sparsity");
+  p.scope = choice<PruneScope>(r, "scope", p.scope, {{"global", PruneScope::Global}, {"per_layer", PruneScope::PerLayer}});
+  p.max_layer_sparsity = r.number("max_layer_sparsity", p.max_layer_sparsity, 0, 1, true, "a sparsity in (0, 1]");
+  if (p.max_layer_sparsity < p.target_sparsity)
+    r.fail(*r.get("max_layer_sparsity"), r.child_path("max_layer_sparsity"),
+           "is below target_sparsity, which could then not be reached");
+  if (const YAML::Node* n = r.get("layers")) {
+    if (!n->IsSequence() || n->size() == 0)
+      r.fail(*n, r.child_path("layers"), "expected a non-empty list of layer name patterns");
+    const std::vector<std::string> known = encoder_linears_of(model_dir);
+    for (std::size_t i = 0; i < n->size(); ++i) {
+      const YAML::Node& item = (*n)[i];
+      const std::string key = r.child_path("layers") + "[" + std::to_string(i) + "]";
+      if (!item.IsScalar() || item.Scalar().empty()) r.fail(item, key, "expected a layer name pattern");
+      p.layers.push_back(item.Scalar());
+      p.layer_locations.push_back(location(source, item) + ": key '" + key + "'");
+      if (!known.empty()) {
+        bool any = false;
+        for (const auto& k : known) any = any || fnmatch(item.Scalar().c_str(), k.c_str(), 0) == 0;
+        if (!any)
+          r.fail(item, key, "layer pattern \"" + item.Scalar() + "\" matches no encoder linear layer of " +
+                                model_dir.string() + " (they are named like " + known.front() + ")");
+      }
+    }
+  }
+  p.update_every_steps = r.integer("update_every_steps", p.update_every_steps, 1, "a positive integer");
+  p.momentum = r.number("momentum", p.momentum, 0, 1, false, "a momentum in [0, 1)");
+  r.refuse_unknown_keys();
+  return p;
+}
+
+DistillSettings parse_distill(const YAML::Node& node, const std::string& prefix, const fs::path& source,
+                              const fs::path& model_dir) {
+  MapReader r(node, prefix, source);
+  DistillSettings d;
+  d.enabled = true;
+  const std::string teacher = r.string("teacher", "a teacher checkpoint directory");
+  d.teacher = relative_to(source, teacher);
+  if (!fs::exists(d.teacher / "config.json"))
+    r.fail(r.require("teacher"), r.child_path("teacher"), "no checkpoint at " + d.teacher.string() + " (config.json missing)");
+  d.temperature = r.number("temperature", d.temperature, 1e-3, 1e3, true, "a temperature > 0");
+  d.alpha = r.number("alpha", d.alpha, 0, 1, true, "a weight in [0, 1]");
+  if (const YAML::Node* n = r.get("hidden_mse")) {
+    MapReader h(*n, r.child_path("hidden_mse"), source);
+    const YAML::Node& map = h.require("layer_map");
+    if (!map.IsSequence() || map.size() == 0)
+      h.fail(map, h.child_path("layer_map"), "expected a non-empty list of [student, teacher] hidden-state indices");
+    // Hidden states exist for the embeddings (0) and after each layer (1..L).
+    BertConfig student_config, teacher_config;
+    bool configs = false;
+    try {
+      student_config = BertConfig::load(model_dir / "config.json");
+      teacher_config = BertConfig::load(d.teacher / "config.json");
+      configs = true;
+    } catch (const std::exception&) {
+      configs = false;  // checked again when the models load
+    }
+    if (configs && student_config.hidden_size != teacher_config.hidden_size)
+      h.fail(*n, r.child_path("hidden_mse"), "the student's hidden size " + std::to_string(student_config.hidden_size) +
+                                                 " differs from the teacher's " +
+                                                 std::to_string(teacher_config.hidden_size));
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      const std::string key = h.child_path("layer_map") + "[" + std::to_string(i) + "]";
+      d.layer_map.push_back(
+          integer_pair(h, map[i], key, 0, "[student, teacher] of two hidden-state indices (0 = embeddings)"));
+      if (configs && (d.layer_map.back().first > student_config.num_hidden_layers ||
+                      d.layer_map.back().second > teacher_config.num_hidden_layers))
+        h.fail(map[i], key, "the student has hidden states 0.." + std::to_string(student_config.num_hidden_layers) +
+                                " and the teacher 0.." + std::to_string(teacher_config.num_hidden_layers));
+    }
+    d.hidden_weight = h.number("weight", 1.0, 0, 1e6, true, "a non-negative weight");
+    h.refuse_unknown_keys();
+  }
+  d.precompute_logits = boolean(r, "precompute_logits", d.precompute_logits);
+  r.refuse_unknown_keys();
+  return d;
+}
+
+QuantizeSettings parse_quantize(const YAML::Node& node, const std::string& prefix, const fs::path& source) {
+  MapReader r(node, prefix, source);
+  QuantizeSettings q;
+  q.enabled = true;
+  q.mode = choice<QuantMode>(r, "mode", q.mode, {{"ptq", QuantMode::Ptq}, {"qat", QuantMode::Qat}});
+  q.calibration = choice<CalibrationMethod>(
+      r, "calibration", q.calibration,
+      {{"minmax", CalibrationMethod::MinMax}, {"percentile", CalibrationMethod::Percentile}});
+  q.percentile = r.number("percentile", q.percentile, 50, 100, true, "a percentile in [50, 100]");
+  q.calibration_batches = r.integer("calibration_batches", q.calibration_batches, 1, "a positive integer");
+  q.start_step = r.integer("start_step", q.start_step, 0, "a non-negative integer");
+  r.refuse_unknown_keys();
+  return q;
+}
+
+nlohmann::json compression_json(const StageSettings& s) {
+  nlohmann::json j = nlohmann::json::object();
+  if (s.prune.enabled) {
+    const auto& p = s.prune;
+    j["prune"] = {{"block", {p.block_rows, p.block_cols}}, {"criterion", to_string(p.criterion)},
+                  {"schedule", to_string(p.schedule)}, {"start_step", p.start_step}, {"end_step", p.end_step},
+                  {"initial_sparsity", p.initial_sparsity}, {"target_sparsity", p.target_sparsity},
+                  {"scope", to_string(p.scope)}, {"max_layer_sparsity", p.max_layer_sparsity},
+                  {"layers", p.layers}, {"update_every_steps", p.update_every_steps}, {"momentum", p.momentum}};
+  }
+  if (s.distill.enabled) {
+    const auto& d = s.distill;
+    j["distill"] = {{"teacher", fs::weakly_canonical(d.teacher).string()}, {"temperature", d.temperature},
+                    {"alpha", d.alpha}, {"layer_map", d.layer_map}, {"hidden_weight", d.hidden_weight}};
+  }
+  if (s.quantize.enabled) {
+    const auto& q = s.quantize;
+    j["quantize"] = {{"mode", q.mode == QuantMode::Ptq ? "ptq" : "qat"},
+                     {"calibration", q.calibration == CalibrationMethod::MinMax ? "minmax" : "percentile"},
+                     {"percentile", q.percentile}, {"calibration_batches", q.calibration_batches},
+                     {"start_step", q.start_step}};
+  }
+  return j;
+}
+
+StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::path& source,
+                          const fs::path& model_dir) {
   const std::string prefix = "stages[" + std::to_string(index) + "]";
   MapReader r(node, prefix, source);
   StageSettings s;
@@ -175,6 +377,9 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
       r.fail(*n, prefix + ".group_by_length", "expected true or false, got \"" + v + "\"");
     s.group_by_length = v == "true";
   }
+  if (const YAML::Node* n = r.get("prune")) s.prune = parse_prune(*n, prefix + ".prune", source, model_dir);
+  if (const YAML::Node* n = r.get("distill")) s.distill = parse_distill(*n, prefix + ".distill", source, model_dir);
+  if (const YAML::Node* n = r.get("quantize")) s.quantize = parse_quantize(*n, prefix + ".quantize", source);
   r.refuse_unknown_keys();
   return s;
 }
@@ -218,7 +423,7 @@ Recipe Recipe::parse(const std::string& yaml_text, const fs::path& source) {
   if (!stages.IsSequence() || stages.size() == 0) r.fail(stages, "stages", "expected a non-empty list of stages");
   std::set<std::string> names;
   for (std::size_t i = 0; i < stages.size(); ++i) {
-    recipe.stages.push_back(parse_stage(stages[i], i, source));
+    recipe.stages.push_back(parse_stage(stages[i], i, source, recipe.model));
     if (!names.insert(recipe.stages.back().name).second)
       r.fail(stages[i], "stages[" + std::to_string(i) + "].name",
              "duplicate stage name \"" + recipe.stages.back().name + "\"");
@@ -254,6 +459,9 @@ std::string Recipe::resume_key(std::size_t stage) const {
                            {"max_steps", s.max_steps},
                            {"max_grad_norm", s.max_grad_norm},
                            {"group_by_length", s.group_by_length}});
+    // Only stages that compress get the key, so checkpoints of plain
+    // fine-tuning written before compression existed still resume.
+    if (nlohmann::json c = compression_json(s); !c.empty()) j["stages"].back()["compression"] = c;
   }
   return j.dump();
 }

@@ -13,6 +13,7 @@
 #include "fastbert/common/threads.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/batch.h"
+#include "fastbert/train/stage_compression.h"
 
 namespace fastbert {
 namespace fs = std::filesystem;
@@ -110,6 +111,8 @@ StagePlan plan_stage(const StageSettings& s, int64_t num_windows) {
   if (s.max_steps > 0) p.total_steps = std::min(p.total_steps, s.max_steps);
   p.warmup_steps = s.warmup_steps >= 0 ? std::min(s.warmup_steps, p.total_steps)
                                        : static_cast<int64_t>(s.warmup_fraction * static_cast<double>(p.total_steps));
+  // A post-training quantization stage only calibrates.
+  if (s.quantize.enabled && s.quantize.mode == QuantMode::Ptq) p.total_steps = p.warmup_steps = 0;
   return p;
 }
 
@@ -140,10 +143,11 @@ std::string format_duration(double seconds) {
 }
 
 void save_checkpoint(const fs::path& dir, BertForQuestionAnswering& model, torch::optim::AdamW* optimizer,
-                     const TrainerState& state, const Recipe& recipe) {
+                     const TrainerState& state, const Recipe& recipe, StageCompression& compression) {
   AtomicPath out(dir);
   fs::create_directories(out.temp_path());
   write_bert_qa_files(model, out.temp_path(), recipe.model);
+  compression.write_files(out.temp_path());
   if (optimizer) torch::save(*optimizer, (out.temp_path() / kOptimizerFile).string());
   write_file_atomic(out.temp_path() / kStateFile, state.to_json(recipe).dump(1) + "\n");
   out.commit();
@@ -239,6 +243,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     state.num_windows = n;
   }
   state.losses.resize(recipe.stages.size());
+  StageCompression compression(recipe, model, features, report.resumed ? ckpt_dir : fs::path());
 
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -257,6 +262,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       state.resume_key = recipe.resume_key(s);
       state.losses[s].clear();
     }
+    compression.begin_stage(s, plan.total_steps, state.step, options.log);
     auto optimizer = make_optimizer(model, st);
     if (resuming_mid_stage && state.step > 0) {
       const fs::path opt_file = ckpt_dir / kOptimizerFile;
@@ -307,11 +313,16 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         const int64_t mb_end = std::min(end, mb + st.batch_size);
         const std::vector<int64_t> rows(order.begin() + mb, order.begin() + mb_end);
         const Batch batch = make_batch(features, rows);
-        auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
         // Weighted so that the gradient is the mean over the step's windows
         // however they are split into micro-batches.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
-        auto loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;
+        torch::Tensor loss;
+        if (compression.plain()) {
+          auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
+          loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;
+        } else {
+          loss = compression.loss(batch, rows, step) * weight;
+        }
         loss.backward();
         step_loss += loss.item<double>();
       }
@@ -319,7 +330,9 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         throw Error("stage " + st.name + " step " + std::to_string(step + 1) +
                     ": the loss is not finite; lower the learning rate");
       if (st.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), st.max_grad_norm);
+      compression.before_optimizer_step();
       optimizer->step();
+      compression.after_optimizer_step(step + 1);
 
       state.step = step + 1;
       state.losses[s].push_back(step_loss);
@@ -348,7 +361,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       }
       if (last) break;
       if (state.step % st.save_every_steps == 0 || stop_now)
-        save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe);
+        save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe, compression);
       if (stop_now) {
         stopped = true;
         break;
@@ -356,14 +369,21 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     }
     if (stopped) break;
     state.stage_done = true;
+    compression.end_stage(options.log);
     // A finished stage needs no optimizer state: the next one starts afresh.
-    save_checkpoint(ckpt_dir, model, nullptr, state, recipe);
+    save_checkpoint(ckpt_dir, model, nullptr, state, recipe, compression);
   }
 
   report.finished = !stopped && state.stage + 1 == recipe.stages.size() && state.stage_done;
   if (report.finished) {
     if (!fs::exists(final_dir / "model.safetensors") || report.steps_run > 0)
-      save_bert_qa(model, final_dir, recipe.model);
+    {
+      AtomicPath out(final_dir);
+      fs::create_directories(out.temp_path());
+      write_bert_qa_files(model, out.temp_path(), recipe.model);
+      compression.write_files(out.temp_path());
+      out.commit();
+    }
     report.final_dir = final_dir;
     if (options.log && report.steps_run == 0)
       std::fprintf(stderr, "%s: already trained to the last step; the model is in %s\n", recipe.source.string().c_str(),

@@ -4,6 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "fastbert/distill/distill_settings.h"
+#include "fastbert/prune/prune_settings.h"
+#include "fastbert/quantize/quantize_settings.h"
+
 namespace fastbert {
 
 // A training recipe (YAML):
@@ -34,8 +38,9 @@ namespace fastbert {
 // Stages run in order, each starting from the model the previous one ended
 // with. Paths are relative to the recipe file. Unknown keys, wrong types and
 // impossible values are refused before any training, with the line and column
-// of the offending key. Later stage kinds (prune, distill, quantize) extend
-// StageSettings.
+// of the offending key. A stage may also have `prune:`, `distill:` and
+// `quantize:` sections (docs/compression.md); a stage without them is plain
+// fine-tuning.
 struct DataSettings {
   std::filesystem::path train;
   int64_t max_seq = 384;
@@ -58,6 +63,9 @@ struct StageSettings {
   int64_t save_every_steps = 500;
   int64_t log_every_steps = 10;
   bool group_by_length = false;
+  PruneSettings prune;
+  DistillSettings distill;
+  QuantizeSettings quantize;
 };
 
 struct Recipe {

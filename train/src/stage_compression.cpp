@@ -1,0 +1,236 @@
+#include "fastbert/train/stage_compression.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/distill/distillation_loss.h"
+#include "fastbert/model/checkpoint.h"
+#include "fastbert/model/traced_forward.h"
+#include "fastbert/train/predict.h"
+#include "fastbert/train/trainer.h"
+
+namespace fastbert {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kMaskFile = "masks.safetensors";
+constexpr const char* kQuantFile = "quantization.json";
+constexpr const char* kReportFile = "compression_report.json";
+
+// The optimizer steps of a stage, as the trainer plans them.
+int64_t stage_steps(const StageSettings& s, int64_t windows) {
+  if (s.quantize.enabled && s.quantize.mode == QuantMode::Ptq) return 0;
+  const int64_t per_step = s.batch_size * s.grad_accum;
+  int64_t steps = (windows + per_step - 1) / per_step * s.epochs;
+  if (s.max_steps > 0) steps = std::min(steps, s.max_steps);
+  return steps;
+}
+
+// Step numbers that the stage never reaches would silently leave the model
+// dense or unquantized: refused before any training.
+void check_steps(const Recipe& recipe, int64_t windows) {
+  for (std::size_t i = 0; i < recipe.stages.size(); ++i) {
+    const StageSettings& s = recipe.stages[i];
+    const int64_t steps = stage_steps(s, windows);
+    const std::string where = recipe.source.string() + ": stages[" + std::to_string(i) + "] (" + s.name + ") has " +
+                              std::to_string(steps) + " optimizer steps on " + std::to_string(windows) + " windows, ";
+    if (s.prune.enabled && s.prune.end_step > steps)
+      throw Error(where + "but prune.end_step is " + std::to_string(s.prune.end_step) +
+                  ": the target sparsity would never be reached");
+    if (s.prune.enabled && s.prune.start_step >= std::max<int64_t>(1, s.prune.end_step > 0 ? s.prune.end_step : steps))
+      throw Error(where + "but prune.start_step is " + std::to_string(s.prune.start_step) +
+                  ": pruning would never start before the stage ends");
+    if (s.quantize.enabled && s.quantize.mode == QuantMode::Qat && s.quantize.start_step >= steps)
+      throw Error(where + "but quantize.start_step is " + std::to_string(s.quantize.start_step) +
+                  ": fake quantization would never start");
+  }
+}
+}  // namespace
+
+StageCompression::StageCompression(const Recipe& recipe, BertForQuestionAnswering model, const SquadFeatures& features,
+                                   const fs::path& resume_dir)
+    : recipe_(recipe), model_(std::move(model)), features_(features), resume_dir_(resume_dir) {
+  check_steps(recipe_, features_.num_windows());
+  if (!resume_dir_.empty() && fs::exists(resume_dir_ / kQuantFile))
+    quantization_ = Quantization::load(resume_dir_ / kQuantFile);
+}
+
+StageCompression::~StageCompression() = default;
+
+bool StageCompression::plain() const {
+  const auto& st = recipe_.stages.at(stage_);
+  return !pruner_ && !st.distill.enabled && !fake_quant_ && !st.quantize.enabled;
+}
+
+void StageCompression::begin_stage(std::size_t s, int64_t total_steps, int64_t steps_done, bool log) {
+  stage_ = s;
+  const StageSettings& st = recipe_.stages.at(s);
+  const fs::path resume_masks = resume_dir_.empty() ? fs::path() : resume_dir_ / kMaskFile;
+  if (st.prune.enabled) {
+    auto previous = std::move(pruner_);
+    pruner_ = std::make_unique<BlockPruner>(model_, st.prune, total_steps);
+    pruner_frozen_ = false;
+    if (steps_done > 0 && fs::exists(resume_masks)) {
+      pruner_->load(resume_masks);
+    } else if (previous) {
+      // Pruned blocks of an earlier prune stage stay pruned.
+      for (const auto& name : pruner_->layers())
+        for (const auto& old : previous->layers())
+          if (old == name) pruner_->set_block_mask(name, previous->block_mask(name));
+      pruner_->apply_masks();
+    }
+  } else if (!pruner_ && fs::exists(resume_masks)) {
+    // Resumed after the prune stage: its final masks keep applying.
+    for (std::size_t i = s; i-- > 0;)
+      if (recipe_.stages[i].prune.enabled) {
+        pruner_ = std::make_unique<BlockPruner>(model_, recipe_.stages[i].prune, 1);
+        pruner_->load(resume_masks);
+        break;
+      }
+    pruner_frozen_ = true;
+  } else {
+    pruner_frozen_ = true;
+  }
+  resume_dir_.clear();  // only the first stage run by this process resumes
+
+  if (st.distill.enabled) {
+    if (!teacher_ || teacher_dir_ != st.distill.teacher) {
+      teacher_ = load_bert_qa(st.distill.teacher);
+      teacher_dir_ = st.distill.teacher;
+      teacher_start_.clear();
+      teacher_end_.clear();
+    }
+    teacher_->eval();
+    const int64_t n = features_.num_windows();
+    const auto size = static_cast<std::size_t>(n * features_.max_seq);
+    if (!st.distill.precompute_logits) {
+      // Teacher forward pass at every step.
+    } else if (features_.teacher_start_logits.size() == size && features_.teacher_end_logits.size() == size) {
+      teacher_start_ = features_.teacher_start_logits;
+      teacher_end_ = features_.teacher_end_logits;
+    } else if (teacher_start_.empty()) {
+      if (log) std::fprintf(stderr, "stage %s: precomputing teacher logits for %lld windows\n", st.name.c_str(),
+                            static_cast<long long>(n));
+      const SquadLogits l = predict_logits(teacher_, features_, std::max<int64_t>(st.batch_size, 32));
+      teacher_start_ = l.start_logits;
+      teacher_end_ = l.end_logits;
+    }
+  }
+  fake_quant_ = false;
+  if (st.quantize.enabled && st.quantize.mode == QuantMode::Qat && quantization_ && steps_done > 0 &&
+      steps_done > st.quantize.start_step)
+    fake_quant_ = true;  // resumed inside QAT: the saved activation ranges continue
+}
+
+void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t seed) {
+  const StageSettings& st = recipe_.stages.at(stage_);
+  ActivationObserver observer(st.quantize.calibration, st.quantize.percentile);
+  LinearFn observe = [&observer](const std::string& name, torch::nn::LinearImpl& linear, const torch::Tensor& x) {
+    observer.observe(name, x);
+    return torch::nn::functional::linear(x, linear.weight, linear.bias);
+  };
+  const bool was_training = model_->is_training();
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t n = features_.num_windows();
+  const auto order = epoch_order(n, seed, 0);
+  for (int64_t b = 0; b < batches && b * batch_size < n; ++b) {
+    const std::vector<int64_t> rows(order.begin() + b * batch_size,
+                                    order.begin() + std::min(n, (b + 1) * batch_size));
+    const Batch batch = make_batch(features_, rows);
+    traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, observe, false);
+  }
+  if (was_training) model_->train();
+  Quantization q;
+  q.settings = st.quantize;
+  q.set_activations(observer);
+  q.set_weight_scales(model_);
+  quantization_ = std::move(q);
+}
+
+torch::Tensor StageCompression::teacher_rows(const std::vector<float>& logits, const std::vector<int64_t>& rows,
+                                             int64_t length) const {
+  const int64_t s = features_.max_seq;
+  auto out = torch::empty({static_cast<int64_t>(rows.size()), length}, torch::kFloat32);
+  auto* dst = out.data_ptr<float>();
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(logits.data() + rows[i] * s, length, dst + static_cast<int64_t>(i) * length);
+  return out;
+}
+
+torch::Tensor StageCompression::loss(const Batch& batch, const std::vector<int64_t>& rows, int64_t step) {
+  const StageSettings& st = recipe_.stages.at(stage_);
+  if (st.quantize.enabled && st.quantize.mode == QuantMode::Qat && !fake_quant_ && step >= st.quantize.start_step) {
+    calibrate(st.quantize.calibration_batches, st.batch_size, st.seed);
+    fake_quant_ = true;
+  }
+  const LinearFn linear = fake_quant_ ? quantization_->fake_quant_linear() : LinearFn();
+  const auto& d = st.distill;
+  const bool hidden = d.enabled && d.hidden_weight > 0 && !d.layer_map.empty();
+  ForwardTrace student =
+      traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, linear, hidden);
+  auto hard = qa_loss(student.logits, batch.attention_mask, batch.start_positions, batch.end_positions);
+  if (!d.enabled) return hard;
+
+  ForwardTrace teacher;
+  {
+    torch::NoGradGuard no_grad;
+    if (!hidden && !teacher_start_.empty()) {
+      teacher.logits = {teacher_rows(teacher_start_, rows, batch.length), teacher_rows(teacher_end_, rows, batch.length)};
+    } else {
+      teacher = traced_forward(teacher_, batch.input_ids, batch.token_type_ids, batch.attention_mask, LinearFn(), hidden);
+    }
+  }
+  auto loss = d.alpha * distillation_kl(student.logits, teacher.logits, batch.attention_mask, d.temperature) +
+              (1.0 - d.alpha) * hard;
+  if (hidden)
+    loss = loss + d.hidden_weight * hidden_state_mse(student.hidden, teacher.hidden, d.layer_map, batch.attention_mask);
+  return loss;
+}
+
+void StageCompression::before_optimizer_step() {
+  if (pruner_ && !pruner_frozen_) pruner_->observe_gradients();
+}
+
+void StageCompression::after_optimizer_step(int64_t steps_done) {
+  if (!pruner_) return;
+  if (pruner_frozen_) pruner_->apply_masks();
+  else pruner_->after_optimizer_step(steps_done);
+}
+
+void StageCompression::end_stage(bool log) {
+  const StageSettings& st = recipe_.stages.at(stage_);
+  if (st.quantize.enabled && (st.quantize.mode == QuantMode::Ptq || !quantization_))
+    calibrate(st.quantize.calibration_batches, st.batch_size, st.seed);
+  if (quantization_) quantization_->set_weight_scales(model_);
+  if (log && pruner_ && !pruner_frozen_) {
+    std::fprintf(stderr, "stage %s: block sparsity %.4f over %zu layers\n", st.name.c_str(),
+                 pruner_->overall_sparsity(), pruner_->layers().size());
+    for (const auto& l : pruner_->report())
+      std::fprintf(stderr, "  %-52s %.4f (%lld of %lld blocks)\n", l.name.c_str(), l.sparsity(),
+                   static_cast<long long>(l.pruned_blocks), static_cast<long long>(l.blocks));
+  }
+}
+
+void StageCompression::write_files(const fs::path& dir) {
+  nlohmann::json report = nlohmann::json::object();
+  if (pruner_) {
+    pruner_->save(dir / kMaskFile);
+    report["block"] = {pruner_->block().rows, pruner_->block().cols};
+    report["sparsity"] = pruner_->overall_sparsity();
+    nlohmann::json layers = nlohmann::json::object();
+    for (const auto& l : pruner_->report())
+      layers[l.name] = {{"sparsity", l.sparsity()}, {"blocks", l.blocks}, {"pruned_blocks", l.pruned_blocks}};
+    report["layers"] = layers;
+  }
+  if (quantization_) {
+    quantization_->set_weight_scales(model_);
+    quantization_->save(dir / kQuantFile);
+    report["quantization"] = fake_quant_ ? "qat (fake quantization active)" : "calibrated";
+  }
+  if (!report.empty()) write_file_atomic(dir / kReportFile, report.dump(1) + "\n");
+}
+
+}  // namespace fastbert
