@@ -112,7 +112,7 @@ TEST(Prune, MasksSurviveOptimizerStepsAndResumeFromTheMaskFile) {
   for (int64_t step = 1; step <= 8; ++step) {
     opt.zero_grad();
     auto out = model(ids, types, mask);
-    qa_loss(out, torch::full({4}, 3, torch::kLong), torch::full({4}, 5, torch::kLong)).backward();
+    qa_loss(out, mask, torch::full({4}, 3, torch::kLong), torch::full({4}, 5, torch::kLong)).backward();
     pruner.observe_gradients();
     opt.step();
     pruner.after_optimizer_step(step);
@@ -135,7 +135,7 @@ TEST(Prune, MasksSurviveOptimizerStepsAndResumeFromTheMaskFile) {
   for (int64_t step = 9; step <= 10; ++step) {
     opt2.zero_grad();
     auto out = resumed_model(ids, types, mask);
-    qa_loss(out, torch::full({4}, 3, torch::kLong), torch::full({4}, 5, torch::kLong)).backward();
+    qa_loss(out, mask, torch::full({4}, 3, torch::kLong), torch::full({4}, 5, torch::kLong)).backward();
     opt2.step();
     resumed.after_optimizer_step(step);
   }
