@@ -1,0 +1,167 @@
+#include "layers/linear.h"
+
+#include "fastbert/common/error.h"
+#include "fastbert/kernels/dense_matmul.h"
+#include "fastbert/kernels/spmm.h"
+
+namespace fastbert::layers {
+namespace {
+
+using fbm::LinearFormat;
+
+// oneDNN primitives are created per token count; one per planned bucket.
+class DenseLinearLayer : public Linear {
+ public:
+  DenseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k, bool int8)
+      : int8_(int8) {
+    n_ = n;
+    k_ = k;
+    bias_ = file.array<float>(prefix + "bias", {n}).data;
+    if (int8) {
+      weights_ = file.array<int8_t>(prefix + "weight", {n, k}).data;
+      scales_ = file.array<float>(prefix + "weight_scales", {n}).data;
+      input_.scale = file.array<float>(prefix + "input_scale", {1}).data[0];
+      input_.zero_point = file.array<int32_t>(prefix + "input_zero_point", {1}).data[0];
+      if (!(input_.scale > 0) || input_.zero_point < 0 || input_.zero_point > 255)
+        throw Error(file.path().string() + ": " + prefix + "input_scale/input_zero_point out of range");
+      stored_bytes_ = n * k + 8 * n;
+    } else {
+      weights_ = file.array<float>(prefix + "weight", {n, k}).data;
+      stored_bytes_ = 4 * n * k + 4 * n;
+    }
+  }
+  LinearFormat format() const override { return int8_ ? LinearFormat::dense_int8 : LinearFormat::dense_fp32; }
+  const char* implementation() const override { return int8_ ? "onednn_int8" : "onednn_fp32"; }
+
+  void prepare(int64_t m) override { primitive(m); }
+
+  void forward(const LinearIo& io) const override {
+    primitive(io.m).execute(int8_ ? static_cast<const void*>(io.x_u8) : static_cast<const void*>(io.x), io.y);
+  }
+
+ private:
+  const kernels::DenseLinear& primitive(int64_t m) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = primitives_.find(m);
+    if (it != primitives_.end()) return *it->second;
+    kernels::DenseLinearDesc d;
+    d.m = m;
+    d.k = k_;
+    d.n = n_;
+    d.x_type = int8_ ? kernels::DenseType::u8 : kernels::DenseType::f32;
+    d.x_feature_major = true;
+    d.y_feature_major = true;
+    d.x_scale = input_.scale;
+    d.x_zero_point = input_.zero_point;
+    auto p = std::make_unique<kernels::DenseLinear>(d, weights_, int8_ ? scales_ : nullptr, bias_);
+    return *primitives_.emplace(m, std::move(p)).first->second;
+  }
+
+  bool int8_;
+  const void* weights_ = nullptr;
+  const float* scales_ = nullptr;
+  const float* bias_ = nullptr;
+  mutable std::mutex mutex_;
+  mutable std::map<int64_t, std::unique_ptr<kernels::DenseLinear>> primitives_;
+};
+
+// The packed arrays are copied once into the kernel's BlockSparseMatrix (the
+// SpMM primitive owns its weights); bias and scales stay in the mapping.
+class SparseLinearLayer : public Linear {
+ public:
+  SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
+                    const LinearFusion& wanted) {
+    n_ = n;
+    k_ = k;
+    const std::string src = file.path().string() + ": " + prefix;
+    auto w = std::make_shared<kernels::BlockSparseMatrix>();
+    w->rows = n;
+    w->cols = k;
+    const int64_t groups = w->groups();
+    auto begin = file.array<int64_t>(prefix + "group_chunk_begin", {groups + 1});
+    const int64_t chunks = begin.data[groups];
+    if (begin.data[0] != 0 || chunks < 0) throw Error(src + "group_chunk_begin does not start at 0");
+    for (int64_t g = 0; g < groups; ++g)
+      if (begin.data[g + 1] < begin.data[g]) throw Error(src + "group_chunk_begin is not non-decreasing");
+    auto columns = file.array<int32_t>(prefix + "columns", {4 * chunks + kernels::BlockSparseMatrix::kSentinelColumns});
+    auto values = file.array<int8_t>(prefix + "values", {16 * chunks});
+    auto scales = file.array<float>(prefix + "weight_scales", {n});
+    auto row_sums = file.array<int32_t>(prefix + "row_sums", {n});
+    auto nonzero = file.array<int64_t>(prefix + "nonzero_blocks", {1});
+    for (int64_t i = 0; i < columns.size(); ++i)
+      if (columns.data[i] < 0 || columns.data[i] >= k)
+        throw Error(src + "columns holds " + std::to_string(columns.data[i]) + ", outside 0.." + std::to_string(k - 1));
+    w->group_chunk_begin.assign(begin.data, begin.data + groups + 1);
+    w->columns.assign(columns.data, columns.data + columns.size());
+    w->values.assign(values.data, values.data + values.size());
+    w->scales.assign(scales.data, scales.data + n);
+    w->row_sums.assign(row_sums.data, row_sums.data + n);
+    w->nonzero_blocks_ = nonzero.data[0];
+    bias_ = file.array<float>(prefix + "bias", {n}).data;
+    input_.scale = file.array<float>(prefix + "input_scale", {1}).data[0];
+    input_.zero_point = file.array<int32_t>(prefix + "input_zero_point", {1}).data[0];
+    if (!(input_.scale > 0) || input_.zero_point < 0 || input_.zero_point > 255)
+      throw Error(src + "input_scale/input_zero_point out of range");
+    stored_bytes_ = 8 * (groups + 1) + 4 * columns.size() + values.size() + 16 * n;
+    block_sparsity_ = 1.0 - w->density();
+
+    kernels::SpmmDesc desc;
+    desc.activation = kernels::ActivationType::u8;
+    fusion_.residual = wanted.residual;
+    fusion_.gelu = wanted.gelu;
+    desc.epilogue.gelu = wanted.gelu;
+    if (wanted.gelu && wanted.output_u8) {
+      fusion_.output_u8 = true;
+      fusion_.output = wanted.output;
+      desc.epilogue.output = kernels::OutputType::u8;
+      desc.epilogue.out_scale = wanted.output.scale;
+      desc.epilogue.out_zero_point = wanted.output.zero_point;
+    } else {
+      desc.epilogue.output = kernels::OutputType::f32;
+    }
+    primitive_ = std::make_unique<kernels::SpmmPrimitive>(std::move(w), desc);
+  }
+  LinearFormat format() const override { return LinearFormat::sparse_4x1_int8; }
+  const char* implementation() const override { return primitive_->implementation(); }
+  LinearFusion fusion() const override { return fusion_; }
+
+  void forward(const LinearIo& io) const override {
+    kernels::SpmmArgs a;
+    a.x = io.x_u8;
+    a.ldx = io.m;
+    a.m = io.m;
+    a.x_scale = input_.scale;
+    a.x_zero_point = input_.zero_point;
+    a.bias = bias_;
+    if (fusion_.residual) {
+      a.residual = io.residual;
+      a.ldr = io.m;
+    }
+    a.y = fusion_.output_u8 ? static_cast<void*>(io.y_u8) : static_cast<void*>(io.y);
+    a.ldy = io.m;
+    primitive_->execute(a);
+  }
+
+ private:
+  const float* bias_ = nullptr;
+  LinearFusion fusion_;
+  std::unique_ptr<kernels::SpmmPrimitive> primitive_;
+};
+
+}  // namespace
+
+std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,
+                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted) {
+  const std::string prefix = fbm::linear_prefix(layer, name);
+  switch (file.linear_format(layer, name)) {
+    case LinearFormat::dense_fp32:
+      return std::make_unique<DenseLinearLayer>(file, prefix, out_features, in_features, false);
+    case LinearFormat::dense_int8:
+      return std::make_unique<DenseLinearLayer>(file, prefix, out_features, in_features, true);
+    case LinearFormat::sparse_4x1_int8:
+      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted);
+  }
+  throw Error(file.path().string() + ": unknown linear format");
+}
+
+}  // namespace fastbert::layers
