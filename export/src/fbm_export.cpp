@@ -9,6 +9,7 @@
 #include "fastbert/common/error.h"
 #include "fastbert/export/checkpoint_reader.h"
 #include "fastbert/kernels/block_sparse.h"
+#include "calibration.h"
 #include "fbm_writer.h"
 
 namespace fastbert {
@@ -94,71 +95,98 @@ ExportedLinear write_linear(FbmWriter& out, const Checkpoint& ck, int64_t layer,
 
 }  // namespace
 
+namespace {
+
+void write_fbm(const Checkpoint& ck, const fs::path& path, ExportPrecision precision, const ExportOptions& options,
+               ExportSummary* summary) {
+  const fbm::ModelConfig& c = ck.config;
+  const int64_t h = c.hidden_size, inter = c.intermediate_size;
+  summary->linears.clear();
+  FbmWriter out(path);
+  nlohmann::ordered_json manifest;
+  manifest["config"] = {{"vocab_size", c.vocab_size},         {"hidden_size", h},
+                        {"num_layers", c.num_layers},         {"num_heads", c.num_heads},
+                        {"intermediate_size", inter},         {"max_position", c.max_position},
+                        {"type_vocab_size", c.type_vocab_size}, {"layer_norm_eps", c.layer_norm_eps},
+                        {"hidden_act", "gelu"}};
+  manifest["tokenizer"] = {{"kind", ck.tokenizer.sentencepiece ? "sentencepiece" : "wordpiece"},
+                           {"do_lower_case", ck.tokenizer.do_lower_case}};
+  if (ck.tokenizer.sentencepiece) {
+    const std::vector<uint8_t> bytes(ck.tokenizer.model_bytes.begin(), ck.tokenizer.model_bytes.end());
+    out.write("tokenizer_sentencepiece_model", bytes, {static_cast<int64_t>(bytes.size())});
+  } else {
+    // One uint8 blob of newline-terminated tokens, not HDF5 variable-length
+    // strings: those live in HDF5's global heap, which HDF5 1.10 reads
+    // without bounds checks (the fuzzer crashed it there), before our
+    // checksum could reject the file.
+    std::vector<uint8_t> blob;
+    for (const std::string& t : ck.tokenizer.vocab) {
+      blob.insert(blob.end(), t.begin(), t.end());
+      blob.push_back('\n');
+    }
+    out.write("tokenizer_vocab", blob, {static_cast<int64_t>(blob.size())});
+  }
+  out.write("embeddings/word", ck.tensor("embeddings.word_embeddings.weight", {c.vocab_size, h}), {c.vocab_size, h});
+  out.write("embeddings/position", ck.tensor("embeddings.position_embeddings.weight", {c.max_position, h}),
+            {c.max_position, h});
+  out.write("embeddings/token_type", ck.tensor("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}),
+            {c.type_vocab_size, h});
+  out.write("embeddings/layer_norm_gamma", ck.tensor("embeddings.LayerNorm.weight", {h}), {h});
+  out.write("embeddings/layer_norm_beta", ck.tensor("embeddings.LayerNorm.bias", {h}), {h});
+  nlohmann::ordered_json linears = nlohmann::ordered_json::object();
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const int64_t shapes[fbm::kLinearsPerLayer][2] = {{h, h}, {h, h}, {h, h}, {h, h}, {inter, h}, {h, inter}};
+    for (int j = 0; j < fbm::kLinearsPerLayer; ++j) {
+      ExportedLinear e =
+          write_linear(out, ck, l, fbm::kLayerLinears[j], shapes[j][0], shapes[j][1], precision, options);
+      linears[e.name] = fbm::linear_format_name(e.format);
+      summary->linears.push_back(std::move(e));
+    }
+    const std::string p = fbm::layer_prefix(l);
+    const std::string ck_p = "encoder.layer." + std::to_string(l) + ".";
+    out.write(p + "attention_layer_norm_gamma", ck.tensor(ck_p + "attention.output.LayerNorm.weight", {h}), {h});
+    out.write(p + "attention_layer_norm_beta", ck.tensor(ck_p + "attention.output.LayerNorm.bias", {h}), {h});
+    out.write(p + "output_layer_norm_gamma", ck.tensor(ck_p + "output.LayerNorm.weight", {h}), {h});
+    out.write(p + "output_layer_norm_beta", ck.tensor(ck_p + "output.LayerNorm.bias", {h}), {h});
+  }
+  manifest["linears"] = linears;
+  // The QA head has two outputs: it stays fp32 (its cost is negligible).
+  out.write("qa_head/weight", ck.tensor("qa_outputs.weight", {2, h}), {2, h});
+  out.write("qa_head/bias", ck.tensor("qa_outputs.bias", {2}), {2});
+  manifest["export"] = {{"precision", precision == ExportPrecision::int8 ? "int8" : "fp32"},
+                        {"sparse_threshold", options.sparse_threshold},
+                        {"calibrated_by_export", summary->calibrated},
+                        {"checkpoint", fs::absolute(ck.dir).string()}};
+  out.finish(manifest.dump());
+}
+
+}  // namespace
+
 ExportSummary export_fbm(const fs::path& checkpoint_dir, const fs::path& out_path, const ExportOptions& options) {
   if (!(options.sparse_threshold >= 0 && options.sparse_threshold <= 1))
     throw Error("--sparse-threshold must be in [0, 1]");
-  const Checkpoint ck = read_checkpoint(checkpoint_dir);
+  Checkpoint ck = read_checkpoint(checkpoint_dir);
   ExportSummary summary;
   summary.checkpoint_bytes = ck.weights_bytes;
   summary.precision = options.precision;
   if (summary.precision == ExportPrecision::automatic)
-    summary.precision = ck.has_quantization ? ExportPrecision::int8 : ExportPrecision::fp32;
-  if (summary.precision == ExportPrecision::int8 && !ck.has_quantization)
-    throw Error(checkpoint_dir.string() + ": int8 export needs quantization.json (activation scales from the "
-                                          "compression stage's calibration); run `fastbert quantize` first or "
-                                          "export with --precision fp32");
-  const fbm::ModelConfig& c = ck.config;
-  const int64_t h = c.hidden_size, inter = c.intermediate_size;
-
-  AtomicPath atomic(out_path);
-  {
-    FbmWriter out(atomic.temp_path());
-    nlohmann::ordered_json manifest;
-    manifest["config"] = {{"vocab_size", c.vocab_size},         {"hidden_size", h},
-                          {"num_layers", c.num_layers},         {"num_heads", c.num_heads},
-                          {"intermediate_size", inter},         {"max_position", c.max_position},
-                          {"type_vocab_size", c.type_vocab_size}, {"layer_norm_eps", c.layer_norm_eps},
-                          {"hidden_act", "gelu"}};
-    manifest["tokenizer"] = {{"kind", ck.tokenizer.sentencepiece ? "sentencepiece" : "wordpiece"},
-                             {"do_lower_case", ck.tokenizer.do_lower_case}};
-    if (ck.tokenizer.sentencepiece) {
-      const std::vector<uint8_t> bytes(ck.tokenizer.model_bytes.begin(), ck.tokenizer.model_bytes.end());
-      out.write("tokenizer_sentencepiece_model", bytes, {static_cast<int64_t>(bytes.size())});
-    } else {
-      out.write_strings("tokenizer_vocab", ck.tokenizer.vocab);
-    }
-    out.write("embeddings/word", ck.tensor("embeddings.word_embeddings.weight", {c.vocab_size, h}), {c.vocab_size, h});
-    out.write("embeddings/position", ck.tensor("embeddings.position_embeddings.weight", {c.max_position, h}),
-              {c.max_position, h});
-    out.write("embeddings/token_type", ck.tensor("embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}),
-              {c.type_vocab_size, h});
-    out.write("embeddings/layer_norm_gamma", ck.tensor("embeddings.LayerNorm.weight", {h}), {h});
-    out.write("embeddings/layer_norm_beta", ck.tensor("embeddings.LayerNorm.bias", {h}), {h});
-    nlohmann::ordered_json linears = nlohmann::ordered_json::object();
-    for (int64_t l = 0; l < c.num_layers; ++l) {
-      const int64_t shapes[fbm::kLinearsPerLayer][2] = {{h, h}, {h, h}, {h, h}, {h, h}, {inter, h}, {h, inter}};
-      for (int j = 0; j < fbm::kLinearsPerLayer; ++j) {
-        ExportedLinear e = write_linear(out, ck, l, fbm::kLayerLinears[j], shapes[j][0], shapes[j][1],
-                                        summary.precision, options);
-        linears[e.name] = fbm::linear_format_name(e.format);
-        summary.linears.push_back(std::move(e));
-      }
-      const std::string p = fbm::layer_prefix(l);
-      const std::string ck_p = "encoder.layer." + std::to_string(l) + ".";
-      out.write(p + "attention_layer_norm_gamma", ck.tensor(ck_p + "attention.output.LayerNorm.weight", {h}), {h});
-      out.write(p + "attention_layer_norm_beta", ck.tensor(ck_p + "attention.output.LayerNorm.bias", {h}), {h});
-      out.write(p + "output_layer_norm_gamma", ck.tensor(ck_p + "output.LayerNorm.weight", {h}), {h});
-      out.write(p + "output_layer_norm_beta", ck.tensor(ck_p + "output.LayerNorm.bias", {h}), {h});
-    }
-    manifest["linears"] = linears;
-    // The QA head has two outputs: it stays fp32 (its cost is negligible).
-    out.write("qa_head/weight", ck.tensor("qa_outputs.weight", {2, h}), {2, h});
-    out.write("qa_head/bias", ck.tensor("qa_outputs.bias", {2}), {2});
-    manifest["export"] = {{"precision", summary.precision == ExportPrecision::int8 ? "int8" : "fp32"},
-                          {"sparse_threshold", options.sparse_threshold},
-                          {"checkpoint", fs::absolute(checkpoint_dir).string()}};
-    out.finish(manifest.dump());
+    summary.precision = ck.has_quantization || !options.calibration_data.empty() ? ExportPrecision::int8
+                                                                                 : ExportPrecision::fp32;
+  if (summary.precision == ExportPrecision::int8 && !ck.has_quantization) {
+    if (options.calibration_data.empty())
+      throw Error(checkpoint_dir.string() + ": int8 export needs quantization.json (activation scales from the "
+                                            "compression stage's calibration) or --calibration-data; or export "
+                                            "with --precision fp32");
+    // The fp32 export of the same checkpoint measures the ranges; it is a
+    // temporary file next to the output, removed afterwards.
+    AtomicPath fp32_model(out_path.string() + ".calibration");
+    ExportSummary scratch;
+    write_fbm(ck, fp32_model.temp_path(), ExportPrecision::fp32, options, &scratch);
+    ck.quantization = calibrate_int8(ck, fp32_model.temp_path(), options.calibration_data, options.calibration_windows);
+    summary.calibrated = true;
   }
+  AtomicPath atomic(out_path);
+  write_fbm(ck, atomic.temp_path(), summary.precision, options, &summary);
   atomic.commit();
   summary.file_bytes = static_cast<int64_t>(fs::file_size(out_path));
   return summary;
@@ -175,6 +203,7 @@ std::string format_export_summary(const ExportSummary& s) {
                   100.0 * e.block_sparsity, fbm::linear_format_name(e.format), static_cast<long long>(e.bytes));
     out += line;
   }
+  if (s.calibrated) out += "int8 activation ranges calibrated by the export (min-max, runtime fp32)\n";
   std::snprintf(line, sizeof line, "file: %lld bytes; fp32 checkpoint (model.safetensors): %lld bytes; ratio %.3f\n",
                 static_cast<long long>(s.file_bytes), static_cast<long long>(s.checkpoint_bytes),
                 s.checkpoint_bytes ? static_cast<double>(s.file_bytes) / static_cast<double>(s.checkpoint_bytes) : 0.0);

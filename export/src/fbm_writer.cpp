@@ -15,16 +15,6 @@ hdf5::FileOptions aligned_options() {
 
 FbmWriter::FbmWriter(const std::filesystem::path& path) : file_(hdf5::File::create(path, aligned_options())) {}
 
-void FbmWriter::write_strings(const std::string& name, const std::vector<std::string>& strings) {
-  file_.write_strings(name, strings);
-  crc_ = fbm::checksum_update(crc_, name.data(), name.size());
-  for (const std::string& s : strings) {
-    crc_ = fbm::checksum_update(crc_, s.data(), s.size());
-    crc_ = fbm::checksum_update(crc_, "\n", 1);
-  }
-  names_.push_back(name);
-}
-
 void FbmWriter::finish(std::string manifest_json) {
   nlohmann::ordered_json m = nlohmann::ordered_json::parse(manifest_json);
   m["datasets"] = names_;

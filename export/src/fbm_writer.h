@@ -22,7 +22,6 @@ class FbmWriter {
     names_.push_back(name);
     return static_cast<int64_t>(data.size() * sizeof(T));
   }
-  void write_strings(const std::string& name, const std::vector<std::string>& strings);
 
   // Stores the manifest (with the dataset list added), version and checksum, and closes.
   void finish(std::string manifest_json_without_datasets);

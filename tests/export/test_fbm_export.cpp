@@ -2,6 +2,8 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -273,6 +275,54 @@ TEST_F(FbmExportTest, ByteCorruptionsAreRefusedOrHarmlessNeverACrash) {
     }
   }
   EXPECT_GT(refused, 250);  // the checksum covers the data; few header bytes are unused
+}
+
+// A file the libFuzzer target crashed HDF5 1.10 with (a corrupt global heap
+// behind a variable-length string): the format no longer has such datasets,
+// and the loader refuses the file instead of handing it to HDF5.
+TEST_F(FbmExportTest, FuzzerCrashRegressionIsRefused) {
+  const fs::path crash = fs::path(FASTBERT_SOURCE_DIR) / "tests/fuzz/regressions/hdf5-vlen-global-heap-segv";
+  ASSERT_TRUE(fs::exists(crash));
+  EXPECT_FALSE(open_error(crash).empty());
+}
+
+TEST_F(FbmExportTest, Int8ExportCalibratesWithTheRuntimeOnGivenData) {
+  std::string context = "the denver broncos won the super bowl 50 game in santa clara .";
+  for (int i = 0; i < 6; ++i) context += " it was a long story about many things , and the team of the city .";
+  nlohmann::json qas = nlohmann::json::array();
+  for (int i = 0; i < 4; ++i)
+    qas.push_back({{"id", "q" + std::to_string(i)},
+                   {"question", "who won the game ?"},
+                   {"answers", {{{"text", "denver broncos"}, {"answer_start", 4}}}}});
+  write_file_atomic(dir_ / "cal.json",
+                    nlohmann::json({{"version", "1.1"},
+                                    {"data", {{{"title", "t"}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}}}}})
+                        .dump());
+  ExportOptions o;
+  o.precision = ExportPrecision::int8;
+  o.calibration_data = dir_ / "cal.json";
+  const ExportSummary s = export_fbm(dir_ / "ckpt", dir_ / "m.fbm", o);
+  EXPECT_TRUE(s.calibrated);
+  EXPECT_FALSE(fs::exists(dir_ / "m.fbm.calibration"));
+  EXPECT_NE(format_export_summary(s).find("calibrated by the export"), std::string::npos);
+  // Calibrated ranges: the int8 model stays near the fp32 one.
+  o.precision = ExportPrecision::fp32;
+  export_fbm(dir_ / "ckpt", dir_ / "f.fbm", o);
+  Engine int8(dir_ / "m.fbm"), fp32(dir_ / "f.fbm");
+  const auto windows = model_->random_windows(3, 40, 2);
+  double max_diff = 0, max_ref = 0;
+  for (const auto& w : windows) {
+    std::vector<int32_t> mask(40, 0);
+    std::fill(mask.begin(), mask.begin() + w.length, 1);
+    std::vector<float> s8(40), e8(40), s32(40), e32(40);
+    int8.forward(w.ids.data(), w.types.data(), mask.data(), 1, 40, s8.data(), e8.data());
+    fp32.forward(w.ids.data(), w.types.data(), mask.data(), 1, 40, s32.data(), e32.data());
+    for (int64_t i = 0; i < w.length; ++i) {
+      max_diff = std::max(max_diff, static_cast<double>(std::fabs(s8[i] - s32[i])));
+      max_ref = std::max(max_ref, static_cast<double>(std::fabs(s32[i])));
+    }
+  }
+  EXPECT_LT(max_diff / max_ref, 0.1) << max_diff << " of " << max_ref;
 }
 
 }  // namespace

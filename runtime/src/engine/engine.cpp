@@ -50,7 +50,19 @@ std::unique_ptr<Tokenizer> load_file_tokenizer(const fbm::FbmFile& file) {
   if (file.tokenizer_kind() == fbm::TokenizerKind::wordpiece) {
     WordPieceOptions options;
     options.do_lower_case = file.do_lower_case();
-    return std::make_unique<WordPieceTokenizer>(file.strings("tokenizer_vocab"), options);
+    auto blob = file.array<uint8_t>("tokenizer_vocab", {-1});
+    std::vector<std::string> vocab;
+    std::string token;
+    for (int64_t i = 0; i < blob.size(); ++i) {
+      if (blob.data[i] == '\n') {
+        vocab.push_back(std::move(token));
+        token.clear();
+      } else {
+        token.push_back(static_cast<char>(blob.data[i]));
+      }
+    }
+    if (!token.empty()) throw Error(file.path().string() + ": tokenizer_vocab does not end with a newline");
+    return std::make_unique<WordPieceTokenizer>(std::move(vocab), options);
   }
   // libsentencepiece loads models from files: hand it a private copy.
   auto bytes = file.array<uint8_t>("tokenizer_sentencepiece_model", {-1});
@@ -161,7 +173,8 @@ struct Engine::Impl {
     *held = l.input_quant();
   }
 
-  void run_linear(const Linear& l, const LinearIo& io) {
+  void run_linear(const Linear& l, const LinearIo& io, int64_t layer, const char* name, int64_t in_count) {
+    if (options.linear_input_observer && !l.int8()) options.linear_input_observer(layer, name, io.x, in_count);
     timed(linear_kind(l), [&] { l.forward(io); });
   }
 
@@ -190,7 +203,8 @@ struct Engine::Impl {
     timed("layernorm", [&] { layer_norm(a); });
   }
 
-  void encoder_layer(Bucket& b, EncoderLayer& L, const Linear* next_query, std::optional<QuantParams>* held_a) {
+  void encoder_layer(Bucket& b, int64_t index, EncoderLayer& L, const Linear* next_query,
+                     std::optional<QuantParams>* held_a) {
     const int64_t m = b.m, h = cfg.hidden_size, inter = cfg.intermediate_size;
     float* x = b.x.get();
     uint8_t* u8_a = b.u8_a.get();
@@ -203,7 +217,7 @@ struct Engine::Impl {
       io.x = x;
       io.x_u8 = u8_a;
       io.y = qkv[j];
-      run_linear(*qkv_layers[j], io);
+      run_linear(*qkv_layers[j], io, index, fbm::kLayerLinears[j], h * m);
     }
 
     // Attention writes the input of the output projection in its type.
@@ -237,7 +251,7 @@ struct Engine::Impl {
     io.x_u8 = u8_a;
     io.residual = x;
     io.y = b.tmp.get();
-    run_linear(ao, io);
+    run_linear(ao, io, index, "attention_output", h * m);
     layer_norm_into(b, b.tmp.get(), ao.fusion().residual ? nullptr : x, L.ln1_gamma, L.ln1_beta,
                     L.intermediate.get(), held_a);
 
@@ -251,7 +265,7 @@ struct Engine::Impl {
     io.x_u8 = u8_a;
     io.y = b.inter.get();
     io.y_u8 = b.u8_b.get();
-    run_linear(il, io);
+    run_linear(il, io, index, "intermediate", h * m);
     if (!il.fusion().gelu) {
       GeluArgs g;
       g.rows = inter;
@@ -277,7 +291,7 @@ struct Engine::Impl {
     io.x_u8 = b.u8_b.get();
     io.residual = x;
     io.y = b.tmp.get();
-    run_linear(ol, io);
+    run_linear(ol, io, index, "output", inter * m);
     layer_norm_into(b, b.tmp.get(), ol.fusion().residual ? nullptr : x, L.ln2_gamma, L.ln2_beta, next_query,
                     held_a);
   }
@@ -431,7 +445,7 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
   });
   for (size_t l = 0; l < I.encoder.size(); ++l) {
     const Linear* next = l + 1 < I.encoder.size() ? I.encoder[l + 1].query.get() : nullptr;
-    I.encoder_layer(b, I.encoder[l], next, &held_a);
+    I.encoder_layer(b, static_cast<int64_t>(l), I.encoder[l], next, &held_a);
   }
   I.qa_head(b);
   const float* logits = b.logits.get();

@@ -122,13 +122,7 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
     Dataset d;
     d.info = h5.dataset_info(name);
     crc = checksum_update(crc, name.data(), name.size());
-    if (d.info.dtype == hdf5::DType::kString) {
-      d.strings = h5.read_strings(name);
-      for (const std::string& s : d.strings) {
-        crc = checksum_update(crc, s.data(), s.size());
-        crc = checksum_update(crc, "\n", 1);
-      }
-    } else {
+    {
       const size_t es = element_size(d.info.dtype);
       if (es == 0) throw Error(src + ": dataset '" + name + "' has an unsupported type " + hdf5::dtype_name(d.info.dtype));
       const int64_t n = d.info.num_elements();
@@ -172,10 +166,6 @@ const FbmFile::Dataset& FbmFile::checked(const std::string& name, hdf5::DType dt
     throw Error(path_.string() + ": dataset '" + name + "' has shape " + shape_string(d.info.shape) + ", expected " +
                 shape_string(pattern));
   return d;
-}
-
-std::vector<std::string> FbmFile::strings(const std::string& name) const {
-  return checked(name, hdf5::DType::kString, {-1}).strings;
 }
 
 }  // namespace fastbert::fbm

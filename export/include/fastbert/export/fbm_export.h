@@ -22,6 +22,11 @@ struct ExportOptions {
   // packed block-sparse, the others stay dense int8. 0.5: on the kernels
   // bench the SpMM beats oneDNN dense int8 from about half the blocks pruned.
   double sparse_threshold = 0.5;
+  // int8 without quantization.json: calibrate the activation ranges (min-max)
+  // with the runtime on this data (features .h5 or SQuAD .json) instead of
+  // refusing. quantization.json, when present, always wins.
+  std::filesystem::path calibration_data;
+  int64_t calibration_windows = 64;
 };
 
 struct ExportedLinear {
@@ -37,11 +42,13 @@ struct ExportSummary {
   std::vector<ExportedLinear> linears;
   int64_t file_bytes = 0;
   int64_t checkpoint_bytes = 0;  // model.safetensors
+  bool calibrated = false;       // activation ranges measured by the export itself
 };
 
 // Reads the checkpoint (export/checkpoint_reader.h), writes `out` atomically.
-// int8 needs quantization.json (activation scales from calibration): without
-// it, fastbert::Error says so rather than guessing ranges.
+// int8 needs quantization.json (activation scales from calibration) or
+// calibration_data: without either, fastbert::Error says so rather than
+// guessing ranges.
 ExportSummary export_fbm(const std::filesystem::path& checkpoint_dir, const std::filesystem::path& out,
                          const ExportOptions& options = {});
 

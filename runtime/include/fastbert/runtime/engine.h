@@ -5,6 +5,7 @@
 // so the hot loop allocates nothing.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,11 @@ struct EngineOptions {
   bool profile = false;  // time every op kind (adds a clock read per op)
   // Sequence lengths are rounded up to a multiple of this (shape buckets).
   int64_t seq_bucket = 32;
+  // Calibration hook (export's int8 calibration): called with the fp32 input
+  // of every fp32 encoder linear before it runs, feature-major, `count`
+  // values (padding positions of the bucket included). `linear` is one of
+  // fbm::kLayerLinears.
+  std::function<void(int64_t layer, const char* linear, const float* x, int64_t count)> linear_input_observer;
 };
 
 // Seconds spent per op kind since the last reset (EngineOptions::profile).

@@ -59,13 +59,11 @@ class FbmFile {
     const Dataset& d = checked(name, hdf5::DTypeOf<T>::value, pattern);
     return {reinterpret_cast<const T*>(d.data), d.info.shape};
   }
-  std::vector<std::string> strings(const std::string& name) const;
 
  private:
   struct Dataset {
     hdf5::DatasetInfo info;
     const unsigned char* data = nullptr;  // into the mapping; null when empty
-    std::vector<std::string> strings;     // string datasets are read, not mapped
   };
   FbmFile() = default;
   const Dataset& checked(const std::string& name, hdf5::DType dtype, const hdf5::ShapePattern& pattern) const;
