@@ -277,13 +277,17 @@ TEST_F(FbmExportTest, ByteCorruptionsAreRefusedOrHarmlessNeverACrash) {
   EXPECT_GT(refused, 250);  // the checksum covers the data; few header bytes are unused
 }
 
-// A file the libFuzzer target crashed HDF5 1.10 with (a corrupt global heap
-// behind a variable-length string): the format no longer has such datasets,
-// and the loader refuses the file instead of handing it to HDF5.
-TEST_F(FbmExportTest, FuzzerCrashRegressionIsRefused) {
-  const fs::path crash = fs::path(FASTBERT_SOURCE_DIR) / "tests/fuzz/regressions/hdf5-vlen-global-heap-segv";
-  ASSERT_TRUE(fs::exists(crash));
-  EXPECT_FALSE(open_error(crash).empty());
+// Files the libFuzzer target crashed the loader with, now refused:
+// hdf5-vlen-global-heap-segv: HDF5 1.10 read a corrupt global heap behind a
+//   variable-length string (the format no longer has such datasets);
+// dataset-extent-overflows-mapping: a shape whose byte count wrapped around
+//   passed the bounds check and the checksum read past the mapping.
+TEST_F(FbmExportTest, FuzzerCrashRegressionsAreRefused) {
+  for (const char* name : {"hdf5-vlen-global-heap-segv", "dataset-extent-overflows-mapping"}) {
+    const fs::path crash = fs::path(FASTBERT_SOURCE_DIR) / "tests/fuzz/regressions" / name;
+    ASSERT_TRUE(fs::exists(crash)) << name;
+    EXPECT_FALSE(open_error(crash).empty()) << name;
+  }
 }
 
 TEST_F(FbmExportTest, Int8ExportCalibratesWithTheRuntimeOnGivenData) {

@@ -125,11 +125,20 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
     {
       const size_t es = element_size(d.info.dtype);
       if (es == 0) throw Error(src + ": dataset '" + name + "' has an unsupported type " + hdf5::dtype_name(d.info.dtype));
-      const int64_t n = d.info.num_elements();
+      // Extents come from the file: multiply with overflow checks, and compare
+      // against the file size without forming offset + bytes.
+      uint64_t n = 1;
+      for (int64_t dim : d.info.shape) {
+        if (dim < 0 || (dim > 0 && n > f->mapping_bytes_ / static_cast<uint64_t>(dim)))
+          throw Error(src + ": dataset '" + name + "' has a shape larger than the file");
+        n *= static_cast<uint64_t>(dim);
+      }
+      if (n > f->mapping_bytes_ / es)
+        throw Error(src + ": truncated .fbm model: dataset '" + name + "' is larger than the file");
       const size_t bytes = static_cast<size_t>(n) * es;
       if (n > 0) {
         const int64_t offset = h5.dataset_offset(name);
-        if (offset < 0 || static_cast<uint64_t>(offset) + bytes > f->mapping_bytes_)
+        if (offset < 0 || static_cast<uint64_t>(offset) > f->mapping_bytes_ - bytes)
           throw Error(src + ": truncated .fbm model: dataset '" + name + "' lies beyond the end of the file");
         d.data = static_cast<const unsigned char*>(map) + offset;
         crc = checksum_update(crc, d.data, bytes);
