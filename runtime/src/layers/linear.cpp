@@ -128,6 +128,25 @@ class DenseLinearLayer : public Linear {
 // SpMM primitive owns its weights); bias and scales stay in the mapping.
 class SparseLinearLayer : public Linear {
  public:
+  // A dense_int8 layer: oneDNN 2.6 runs int8 matmuls on feature-major
+  // activations through a reference loop, so dense int8 weights are packed
+  // with every 4x1 block kept and run on the same VNNI SpMM.
+  SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
+                    const LinearFusion& wanted, bool dense)
+      : dense_(dense) {
+    n_ = n;
+    k_ = k;
+    const std::string src = file.path().string() + ": " + prefix;
+    const float* scales = file.array<float>(prefix + "weight_scales", {n}).data;
+    auto weights = file.array<int8_t>(prefix + "weight", {n, k});
+    auto w = std::make_shared<kernels::BlockSparseMatrix>(kernels::pack_4x1(weights.data, n, k, nullptr, scales));
+    bias_ = file.array<float>(prefix + "bias", {n}).data;
+    read_input_quant(file, prefix, src);
+    stored_bytes_ = n * k + 8 * n;
+    block_sparsity_ = 1.0 - w->density();
+    create(std::move(w), wanted);
+  }
+
   SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
                     const LinearFusion& wanted) {
     n_ = n;
@@ -157,13 +176,20 @@ class SparseLinearLayer : public Linear {
     w->row_sums.assign(row_sums.data, row_sums.data + n);
     w->nonzero_blocks_ = nonzero.data[0];
     bias_ = file.array<float>(prefix + "bias", {n}).data;
+    read_input_quant(file, prefix, src);
+    stored_bytes_ = 8 * (groups + 1) + 4 * columns.size() + values.size() + 16 * n;
+    block_sparsity_ = 1.0 - w->density();
+    create(std::move(w), wanted);
+  }
+
+  void read_input_quant(const fbm::FbmFile& file, const std::string& prefix, const std::string& src) {
     input_.scale = file.array<float>(prefix + "input_scale", {1}).data[0];
     input_.zero_point = file.array<int32_t>(prefix + "input_zero_point", {1}).data[0];
     if (!(input_.scale > 0) || input_.zero_point < 0 || input_.zero_point > 255)
       throw Error(src + "input_scale/input_zero_point out of range");
-    stored_bytes_ = 8 * (groups + 1) + 4 * columns.size() + values.size() + 16 * n;
-    block_sparsity_ = 1.0 - w->density();
+  }
 
+  void create(std::shared_ptr<kernels::BlockSparseMatrix> w, const LinearFusion& wanted) {
     kernels::SpmmDesc desc;
     desc.activation = kernels::ActivationType::u8;
     fusion_.residual = wanted.residual;
@@ -180,7 +206,7 @@ class SparseLinearLayer : public Linear {
     }
     primitive_ = std::make_unique<kernels::SpmmPrimitive>(std::move(w), desc);
   }
-  LinearFormat format() const override { return LinearFormat::sparse_4x1_int8; }
+  LinearFormat format() const override { return dense_ ? LinearFormat::dense_int8 : LinearFormat::sparse_4x1_int8; }
   const char* implementation() const override { return primitive_->implementation(); }
   LinearFusion fusion() const override { return fusion_; }
 
@@ -202,6 +228,7 @@ class SparseLinearLayer : public Linear {
   }
 
  private:
+  bool dense_ = false;
   const float* bias_ = nullptr;
   LinearFusion fusion_;
   std::unique_ptr<kernels::SpmmPrimitive> primitive_;
@@ -216,7 +243,7 @@ std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, con
     case LinearFormat::dense_fp32:
       return std::make_unique<DenseLinearLayer>(file, prefix, out_features, in_features, false);
     case LinearFormat::dense_int8:
-      return std::make_unique<DenseLinearLayer>(file, prefix, out_features, in_features, true);
+      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted, /*dense=*/true);
     case LinearFormat::sparse_4x1_int8:
       return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted);
   }
