@@ -1,6 +1,7 @@
 #include "layers/linear.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "fastbert/common/error.h"
 #include "fastbert/kernels/dense_matmul.h"
@@ -139,7 +140,10 @@ class SparseLinearLayer : public Linear {
     const std::string src = file.path().string() + ": " + prefix;
     const float* scales = file.array<float>(prefix + "weight_scales", {n}).data;
     auto weights = file.array<int8_t>(prefix + "weight", {n, k});
-    auto w = std::make_shared<kernels::BlockSparseMatrix>(kernels::pack_4x1(weights.data, n, k, nullptr, scales));
+    // Every block kept, zeros included: a dense layer costs what dense costs.
+    const std::vector<uint8_t> all_blocks(static_cast<size_t>(n * k), 1);
+    auto w = std::make_shared<kernels::BlockSparseMatrix>(
+        kernels::pack_4x1(weights.data, n, k, all_blocks.data(), scales));
     bias_ = file.array<float>(prefix + "bias", {n}).data;
     read_input_quant(file, prefix, src);
     stored_bytes_ = n * k + 8 * n;
