@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "fastbert/common/error.h"
-#include "fastbert/kernels/dense_matmul.h"
 #include "fastbert/kernels/spmm.h"
 
 namespace fastbert::layers {
@@ -59,70 +58,26 @@ void gemm_rows_fp32(const float* w, const float* bias, const float* x, float* y,
     }
 }
 
-// oneDNN primitives are created per token count; one per planned bucket.
-class DenseLinearLayer : public Linear {
+// dense_fp32: the weights stay in the mapping. With feature-major activations
+// the layer is the row-major product Y[N][M] = W[N][K] X[K][M] + b; oneDNN 2.6
+// runs that (and its transposed DenseLinear form) through a reference loop
+// here (minutes for MiniLM), so it uses the blocked loop above.
+class DenseFp32Layer : public Linear {
  public:
-  DenseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k, bool int8)
-      : int8_(int8) {
+  DenseFp32Layer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k) {
     n_ = n;
     k_ = k;
     bias_ = file.array<float>(prefix + "bias", {n}).data;
-    if (int8) {
-      weights_ = file.array<int8_t>(prefix + "weight", {n, k}).data;
-      scales_ = file.array<float>(prefix + "weight_scales", {n}).data;
-      input_.scale = file.array<float>(prefix + "input_scale", {1}).data[0];
-      input_.zero_point = file.array<int32_t>(prefix + "input_zero_point", {1}).data[0];
-      if (!(input_.scale > 0) || input_.zero_point < 0 || input_.zero_point > 255)
-        throw Error(file.path().string() + ": " + prefix + "input_scale/input_zero_point out of range");
-      stored_bytes_ = n * k + 8 * n;
-    } else {
-      weights_ = file.array<float>(prefix + "weight", {n, k}).data;
-      stored_bytes_ = 4 * n * k + 4 * n;
-    }
+    weights_ = file.array<float>(prefix + "weight", {n, k}).data;
+    stored_bytes_ = 4 * n * k + 4 * n;
   }
-  LinearFormat format() const override { return int8_ ? LinearFormat::dense_int8 : LinearFormat::dense_fp32; }
-  const char* implementation() const override { return int8_ ? "onednn_int8" : "blocked_fp32"; }
-
-  void prepare(int64_t m) override {
-    if (int8_) primitive(m);
-  }
-
-  void forward(const LinearIo& io) const override {
-    if (int8_) {
-      primitive(io.m).execute(io.x_u8, io.y);
-      return;
-    }
-    // fp32 with feature-major activations is the row-major product
-    // Y[N][M] = W[N][K] X[K][M] + b. oneDNN 2.6 runs both its transposed
-    // DenseLinear form and this one through a reference loop here (minutes
-    // for MiniLM), so the fp32 layers use the blocked loop below.
-    gemm_rows_fp32(static_cast<const float*>(weights_), bias_, io.x, io.y, n_, k_, io.m);
-  }
+  LinearFormat format() const override { return LinearFormat::dense_fp32; }
+  const char* implementation() const override { return "blocked_fp32"; }
+  void forward(const LinearIo& io) const override { gemm_rows_fp32(weights_, bias_, io.x, io.y, n_, k_, io.m); }
 
  private:
-  const kernels::DenseLinear& primitive(int64_t m) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = primitives_.find(m);
-    if (it != primitives_.end()) return *it->second;
-    kernels::DenseLinearDesc d;
-    d.m = m;
-    d.k = k_;
-    d.n = n_;
-    d.x_type = int8_ ? kernels::DenseType::u8 : kernels::DenseType::f32;
-    d.x_feature_major = true;
-    d.y_feature_major = true;
-    d.x_scale = input_.scale;
-    d.x_zero_point = input_.zero_point;
-    auto p = std::make_unique<kernels::DenseLinear>(d, weights_, int8_ ? scales_ : nullptr, bias_);
-    return *primitives_.emplace(m, std::move(p)).first->second;
-  }
-
-  bool int8_;
-  const void* weights_ = nullptr;
-  const float* scales_ = nullptr;
+  const float* weights_ = nullptr;
   const float* bias_ = nullptr;
-  mutable std::mutex mutex_;
-  mutable std::map<int64_t, std::unique_ptr<kernels::DenseLinear>> primitives_;
 };
 
 // The packed arrays are copied once into the kernel's BlockSparseMatrix (the
@@ -245,7 +200,7 @@ std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, con
   const std::string prefix = fbm::linear_prefix(layer, name);
   switch (file.linear_format(layer, name)) {
     case LinearFormat::dense_fp32:
-      return std::make_unique<DenseLinearLayer>(file, prefix, out_features, in_features, false);
+      return std::make_unique<DenseFp32Layer>(file, prefix, out_features, in_features);
     case LinearFormat::dense_int8:
       return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted, /*dense=*/true);
     case LinearFormat::sparse_4x1_int8:

@@ -1,11 +1,9 @@
 #pragma once
 // One linear layer of the encoder behind one interface, whatever its storage:
-// dense fp32 and dense int8 through oneDNN, 4x1 block-sparse int8 through the
-// JIT SpMM. Activations are feature-major ([features][tokens], row stride m).
+// dense fp32 through a blocked loop, dense and 4x1 block-sparse int8 through
+// the JIT VNNI SpMM. Activations are feature-major ([features][tokens], row stride m).
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "fastbert/runtime/fbm_file.h"
@@ -42,8 +40,9 @@ class Linear {
   virtual const char* implementation() const = 0;
   // Which of the requested fusions this layer actually does.
   virtual LinearFusion fusion() const { return {}; }
-  // Creates what a token count needs (oneDNN primitives are per shape);
-  // called when a shape bucket is planned so the hot loop creates nothing.
+  // Creates what a token count needs (for implementations whose primitives
+  // are per shape); called when a shape bucket is planned so the hot loop
+  // creates nothing.
   virtual void prepare(int64_t m) {}
   virtual void forward(const LinearIo& io) const = 0;
 
