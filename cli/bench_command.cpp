@@ -1,4 +1,4 @@
-// `fastbert bench kernels`: the kernel benchmark (bench/); `bench model` joins later.
+// `fastbert bench kernels`: the kernel benchmark (bench/); `bench model` is in bench_model_command.cpp.
 #include <iostream>
 
 #include "commands.h"
@@ -31,6 +31,7 @@ void register_bench(CLI::App& app) {
     for (const auto& s : *shapes) options->shapes.push_back(bench::parse_kernel_shape(s));
     bench::run_kernel_bench(*options, std::cout);
   });
+  register_bench_model(*bench);
 }
 
 }  // namespace fastbert::cli

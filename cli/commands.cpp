@@ -7,6 +7,7 @@ void register_commands(CLI::App& app) {
   register_prepare(app);
   register_eval(app);
   register_bench(app);
+  register_export(app);
 }
 
 }  // namespace fastbert::cli

@@ -11,5 +11,8 @@ void register_demo(CLI::App& app);
 void register_prepare(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_export(CLI::App& app);
+// `bench model`, added to the `bench` subcommand by register_bench.
+void register_bench_model(CLI::App& bench);
 
 }  // namespace fastbert::cli

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,13 +34,16 @@ const Relation kRelations[] = {
 };
 
 const char* kColors[] = {"red", "blue", "green", "yellow", "black", "white", "purple", "orange"};
+// Names are made of these syllables, and the vocabulary holds the syllables
+// (as WordPiece pieces), not the names: a name first seen in dev.json is then
+// made of trained embeddings, so reading it is learnable.
+const char* kOnsets[] = {"b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "qu", "th"};
+const char* kNuclei[] = {"a", "e", "i", "o", "u", "ai", "ou"};
 
 class NameMaker {
  public:
   explicit NameMaker(std::mt19937_64& rng) : rng_(rng) {}
   std::string make(int syllables) {
-    static const char* kOnsets[] = {"b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "qu", "th"};
-    static const char* kNuclei[] = {"a", "e", "i", "o", "u", "ai", "ou"};
     for (;;) {
       std::string s;
       for (int i = 0; i < syllables; ++i) {
@@ -69,16 +73,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-void add_words(const std::string& text, std::set<std::string>& words) {
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find(' ', begin);
-    if (end == std::string::npos) end = text.size();
-    if (end > begin) words.insert(lower(text.substr(begin, end - begin)));
-    begin = end + 1;
-  }
-}
-
 struct Fact {
   std::string subject;
   const Relation* relation;
@@ -87,8 +81,7 @@ struct Fact {
 
 // One article: a few subjects, several paragraphs, each a shuffled list of facts
 // with one question per fact.
-json make_article(int index, const std::string& prefix, NameMaker& names, std::mt19937_64& rng,
-                  std::set<std::string>& words) {
+json make_article(int index, const std::string& prefix, NameMaker& names, std::mt19937_64& rng) {
   std::vector<std::string> subjects;
   for (int i = 0; i < 3; ++i) subjects.push_back(names.make(2 + static_cast<int>(rng() % 2)));
   auto object_for = [&](Relation::Kind kind) -> std::string {
@@ -126,11 +119,31 @@ json make_article(int index, const std::string& prefix, NameMaker& names, std::m
                      {"question", substitute(fact.relation->question, fact.subject, "")},
                      {"answers", json::array({{{"text", fact.object}, {"answer_start", object_start}}})}});
     }
-    add_words(context, words);
-    for (const auto& qa : qas) add_words(qa["question"].get<std::string>(), words);
     paragraphs.push_back({{"context", context}, {"qas", qas}});
   }
   return {{"title", prefix + "article_" + std::to_string(index)}, {"paragraphs", paragraphs}};
+}
+
+// Special tokens, the words of the templates and colours, then syllables and
+// digits as word-initial and "##" continuation pieces.
+std::vector<std::string> demo_vocabulary() {
+  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  std::set<std::string> words(std::begin(kColors), std::end(kColors));
+  for (const auto& relation : kRelations)
+    for (const std::string text : {relation.statement, relation.question}) {
+      std::istringstream in(text);
+      for (std::string w; in >> w;)
+        if (w != "{S}" && w != "{O}") words.insert(lower(w));
+    }
+  tokens.insert(tokens.end(), words.begin(), words.end());
+  std::vector<std::string> pieces;
+  for (const char* onset : kOnsets)
+    for (const char* nucleus : kNuclei) pieces.push_back(std::string(onset) + nucleus);
+  for (char d = '0'; d <= '9'; ++d) pieces.emplace_back(1, d);
+  for (const auto& p : pieces)
+    if (!words.count(p)) tokens.push_back(p);
+  for (const auto& p : pieces) tokens.push_back("##" + p);
+  return tokens;
 }
 
 }  // namespace
@@ -138,10 +151,9 @@ json make_article(int index, const std::string& prefix, NameMaker& names, std::m
 void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
   std::mt19937_64 rng(seed);
   NameMaker names(rng);
-  std::set<std::string> words;
   auto make_split = [&](const std::string& prefix, int articles) {
     json data = json::array();
-    for (int a = 0; a < articles; ++a) data.push_back(make_article(a, prefix, names, rng, words));
+    for (int a = 0; a < articles; ++a) data.push_back(make_article(a, prefix, names, rng));
     return json{{"version", "1.1"}, {"data", data}};
   };
   const json train = make_split("train", sizes.train_articles);
@@ -151,9 +163,10 @@ void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
   write_file_atomic(dir / "train.json", train.dump());
   write_file_atomic(dir / "dev.json", dev.dump());
 
-  std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
-  for (const auto& w : words) vocab += w + "\n";
-  const size_t vocab_size = 5 + words.size();
+  const std::vector<std::string> tokens = demo_vocabulary();
+  std::string vocab;
+  for (const auto& t : tokens) vocab += t + "\n";
+  const size_t vocab_size = tokens.size();
   write_file_atomic(dir / "model" / "vocab.txt", vocab);
   const json config = {{"architectures", {"BertForQuestionAnswering"}},
                        {"model_type", "bert"},

@@ -1,6 +1,6 @@
-// `fastbert eval squad`: EM/F1 of a predictions file, or of a checkpoint whose
+// `fastbert eval squad`: EM/F1 of a predictions file, of a checkpoint whose
 // logits the training side computes (fastbert-train predict) over windows this
-// process tokenizes.
+// process tokenizes, or of a .fbm file run by the runtime engine in-process.
 #include <stdlib.h>
 
 #include <chrono>
@@ -13,6 +13,7 @@
 #include "fastbert/common/error.h"
 #include "fastbert/common/threads.h"
 #include "fastbert/formats/squad_features.h"
+#include "fastbert/runtime/engine.h"
 #include "fastbert/runtime/squad/squad_dataset.h"
 #include "fastbert/runtime/squad/squad_metric.h"
 #include "fastbert/runtime/squad/squad_postprocess.h"
@@ -62,11 +63,38 @@ void print_score(const SquadScore& score) {
     std::cerr << score.missing << " of " << score.questions << " questions have no prediction and score 0\n";
 }
 
+SquadPredictionMap collect_predictions(const EvalArgs& args, const SquadFeatures& features,
+                                       const std::vector<SquadPrediction>& answers) {
+  SquadPredictionMap predictions;
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < answers.size(); ++i) {
+    predictions[features.example_ids[i]] = answers[i].text;
+    out[features.example_ids[i]] = answers[i].text;
+  }
+  if (!args.predictions_out.empty()) write_file_atomic(args.predictions_out, out.dump(2) + "\n");
+  return predictions;
+}
+
+// The runtime engine on a packed .fbm file, in this process.
+SquadPredictionMap predict_with_engine(const EvalArgs& args, const SquadDataset& data) {
+  Engine engine(args.model);
+  const SquadFeatures features = make_squad_features(data, engine.tokenizer(), args.windows);
+  const auto t0 = std::chrono::steady_clock::now();
+  const SquadLogits logits = engine.run(features, args.batch_size);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<std::string_view> contexts;
+  contexts.reserve(data.questions.size());
+  for (const auto& q : data.questions) contexts.push_back(data.contexts[q.context]);
+  const auto answers = postprocess_squad(features, logits, contexts, args.postprocess);
+  std::cerr << "engine predicted " << data.questions.size() << " questions (" << features.num_windows()
+            << " windows) in " << seconds << " s: " << static_cast<double>(data.questions.size()) / seconds
+            << " examples/s, " << static_cast<double>(features.num_windows()) / seconds << " windows/s\n";
+  return collect_predictions(args, features, answers);
+}
+
 SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadDataset& data) {
   const fs::path model(args.model);
-  if (model.extension() == ".fbm")
-    throw Error(args.model + ": the packed .fbm runtime engine is not available yet; evaluate the training "
-                             "checkpoint directory instead");
+  if (model.extension() == ".fbm") return predict_with_engine(args, data);
   std::error_code ec;
   if (!fs::is_directory(model, ec))
     throw Error(args.model + ": not a checkpoint directory (expected config.json, model.safetensors, vocab.txt)");
@@ -95,14 +123,7 @@ SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadData
             << seconds << " s: " << static_cast<double>(data.questions.size()) / seconds << " examples/s, "
             << static_cast<double>(features.num_windows()) / seconds << " windows/s\n";
 
-  SquadPredictionMap predictions;
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < answers.size(); ++i) {
-    predictions[features.example_ids[i]] = answers[i].text;
-    out[features.example_ids[i]] = answers[i].text;
-  }
-  if (!args.predictions_out.empty()) write_file_atomic(args.predictions_out, out.dump(2) + "\n");
-  return predictions;
+  return collect_predictions(args, features, answers);
 }
 
 void run_eval_squad(const EvalArgs& args) {
@@ -125,7 +146,7 @@ void register_eval(CLI::App& app) {
   squad->add_option("--data", args->data, "SQuAD v1.1 JSON with gold answers")->required()->check(CLI::ExistingFile);
   squad->add_option("--predictions", args->predictions, "JSON object question id -> answer text")
       ->check(CLI::ExistingFile);
-  squad->add_option("--model", args->model, "training checkpoint directory to predict with");
+  squad->add_option("--model", args->model, "training checkpoint directory, or a packed .fbm file (runtime engine)");
   squad->add_option("--predictions-out", args->predictions_out, "write the model's answers here (with --model)");
   squad->add_option("--max-seq", args->windows.max_seq, "tokens per window")->capture_default_str();
   squad->add_option("--doc-stride", args->windows.doc_stride, "context tokens between window starts")

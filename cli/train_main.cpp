@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fastbert/common/error.h"
+#include "fastbert/train/bench_forward.h"
 #include "fastbert/train/trainer.h"
 #if FASTBERT_HAVE_FEATURES_FILE
 #include "fastbert/train/commands.h"
@@ -108,6 +109,31 @@ void register_predict(CLI::App& app) {
   });
 }
 
+// Timing of the LibTorch fp32 forward for `fastbert bench model --compare-checkpoint`:
+// prints one JSON object per run on stdout.
+void register_bench_forward(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench-forward", "time LibTorch fp32 forward passes of a checkpoint (one JSON line)");
+  struct Args {
+    std::string checkpoint;
+    int64_t batch = 8, seq = 128;
+    int threads = 0;
+    double min_seconds = 2.0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint directory (Hugging Face layout)")->required();
+  cmd->add_option("--batch", a->batch, "windows per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq", a->seq, "tokens per window")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
+  cmd->add_option("--min-seconds", a->min_seconds, "measure at least this long");
+  cmd->callback([a] {
+    if (a->threads > 0) torch::set_num_threads(a->threads);
+    const fastbert::ForwardTiming t = fastbert::bench_forward(a->checkpoint, a->batch, a->seq, a->min_seconds);
+    std::cout << "{\"engine\": \"libtorch_fp32\", \"batch\": " << a->batch << ", \"seq\": " << a->seq
+              << ", \"seq_per_s\": " << t.seq_per_s << ", \"p50_ms\": " << t.p50_ms << ", \"p90_ms\": " << t.p90_ms
+              << ", \"p99_ms\": " << t.p99_ms << ", \"iterations\": " << t.iterations << "}" << std::endl;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +159,7 @@ int main(int argc, char** argv) {
   register_predict(app);
   register_teacher_logits(app);
   for (const char* kind : {"prune", "distill", "quantize"}) register_stage_kind(app, kind);
+  register_bench_forward(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

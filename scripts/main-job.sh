@@ -19,7 +19,8 @@ step "train (tokenises the data with fastbert prepare on first use; resumes if i
 $fastbert train recipes/demo.yaml
 
 step "evaluate the trained checkpoint on the held-out dev split"
-$fastbert eval squad --model "$out/run/final" --data "$out/dev.json" --predictions-out "$out/dev-predictions.json"
+$fastbert eval squad --model "$out/run/final" --data "$out/dev.json" --max-seq 96 --doc-stride 48 \
+  --predictions-out "$out/dev-predictions.json"
 
 step "kernel benchmark, one shape (full tables: bench/run-kernels.sh)"
 $fastbert bench kernels --shape 768x768 --m 128 --sparsity 80,90

@@ -1,0 +1,184 @@
+#include "fastbert/export/checkpoint_reader.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/formats/safetensors.h"
+
+namespace fastbert {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json parse_json_file(const fs::path& file) {
+  try {
+    return json::parse(read_file(file));
+  } catch (const json::exception& e) {
+    throw Error(file.string() + ": invalid JSON (" + e.what() + ")");
+  }
+}
+
+std::string strip_bert_prefix(const std::string& name) {
+  return name.rfind("bert.", 0) == 0 ? name.substr(5) : name;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+fbm::ModelConfig read_config(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) throw Error(file.string() + ": missing (a checkpoint needs config.json)");
+  const json j = parse_json_file(file);
+  if (!j.is_object()) throw Error(file.string() + ": not a JSON object");
+  fbm::ModelConfig c;
+  auto integer = [&](const char* key, int64_t* out) {
+    if (!j.contains(key) || !j[key].is_number_integer())
+      throw Error(file.string() + ": key '" + key + "' missing or not an integer");
+    *out = j[key].get<int64_t>();
+  };
+  integer("vocab_size", &c.vocab_size);
+  integer("hidden_size", &c.hidden_size);
+  integer("num_hidden_layers", &c.num_layers);
+  integer("num_attention_heads", &c.num_heads);
+  integer("intermediate_size", &c.intermediate_size);
+  integer("max_position_embeddings", &c.max_position);
+  integer("type_vocab_size", &c.type_vocab_size);
+  if (j.contains("layer_norm_eps")) {
+    if (!j["layer_norm_eps"].is_number()) throw Error(file.string() + ": key 'layer_norm_eps' is not a number");
+    c.layer_norm_eps = j["layer_norm_eps"].get<double>();
+  }
+  const std::string act = j.value("hidden_act", std::string("gelu"));
+  // The runtime's GELU kernels are the erf form, BERT's "gelu".
+  if (act != "gelu")
+    throw Error(file.string() + ": key 'hidden_act' is '" + act + "'; the runtime implements only \"gelu\" (erf form)");
+  if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute")
+    throw Error(file.string() + ": key 'position_embedding_type' must be \"absolute\"");
+  c.validate(file.string());
+  return c;
+}
+
+CheckpointTokenizer read_tokenizer(const fs::path& dir) {
+  CheckpointTokenizer t;
+  std::error_code ec;
+  const fs::path tc = dir / "tokenizer_config.json";
+  if (fs::is_regular_file(tc, ec)) {
+    const json j = parse_json_file(tc);
+    if (j.is_object() && j.contains("do_lower_case")) {
+      if (!j["do_lower_case"].is_boolean()) throw Error(tc.string() + ": key 'do_lower_case' must be true or false");
+      t.do_lower_case = j["do_lower_case"].get<bool>();
+    }
+  }
+  if (fs::is_regular_file(dir / "vocab.txt", ec)) {
+    std::istringstream in(read_file(dir / "vocab.txt"));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      t.vocab.push_back(line);
+    }
+    if (t.vocab.empty()) throw Error((dir / "vocab.txt").string() + ": empty vocabulary");
+    return t;
+  }
+  for (const char* name : {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
+    if (fs::is_regular_file(dir / name, ec)) {
+      t.sentencepiece = true;
+      t.model_bytes = read_file(dir / name);
+      return t;
+    }
+  }
+  throw Error(dir.string() + ": no tokenizer in the checkpoint (looked for vocab.txt, spiece.model, "
+                             "sentencepiece.bpe.model, tokenizer.model)");
+}
+
+// quantization.json as the compression stage writes it (docs/checkpoint.md):
+// {"format": "fastbert-quantization", "version": 1, "layers": {name:
+// {"weight_scales": [...], "input_scale": s, "input_zero_point": z, ...}}}.
+std::map<std::string, LinearQuantization> read_quantization(const fs::path& file) {
+  const json j = parse_json_file(file);
+  std::map<std::string, LinearQuantization> out;
+  std::string key = "format";
+  try {
+    if (j.at("format") != "fastbert-quantization")
+      throw Error(file.string() + ": key 'format' is not \"fastbert-quantization\"");
+    key = "version";
+    if (j.at("version").get<int64_t>() != 1)
+      throw Error(file.string() + ": key 'version' is " + j.at("version").dump() + "; this build reads version 1");
+    for (const auto& [name, l] : j.at("layers").items()) {
+      key = "layers." + name;
+      LinearQuantization q;
+      q.weight_scales = l.at("weight_scales").get<std::vector<float>>();
+      q.input_scale = l.at("input_scale").get<float>();
+      q.input_zero_point = l.at("input_zero_point").get<int32_t>();
+      if (!(q.input_scale > 0) || q.input_zero_point < 0 || q.input_zero_point > 255)
+        throw Error(file.string() + ": key '" + key + "': input_scale must be > 0 and input_zero_point in 0..255");
+      for (float s : q.weight_scales)
+        if (!(s > 0)) throw Error(file.string() + ": key '" + key + ".weight_scales': every scale must be > 0");
+      out[strip_bert_prefix(name)] = std::move(q);
+    }
+  } catch (const json::exception& e) {
+    throw Error(file.string() + ": key '" + key + "' missing or of the wrong type (" + e.what() + ")");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string checkpoint_linear_name(int64_t layer, const std::string& name) {
+  const std::string p = "encoder.layer." + std::to_string(layer) + ".";
+  if (name == "query" || name == "key" || name == "value") return p + "attention.self." + name;
+  if (name == "attention_output") return p + "attention.output.dense";
+  if (name == "intermediate") return p + "intermediate.dense";
+  if (name == "output") return p + "output.dense";
+  throw Error("unknown linear '" + name + "'");
+}
+
+const std::vector<float>& Checkpoint::tensor(const std::string& name, const std::vector<int64_t>& shape) const {
+  const fs::path file = dir / "model.safetensors";
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw Error(file.string() + ": tensor '" + name + "' is missing");
+  const auto& actual = tensor_shapes.at(name);
+  if (actual != shape)
+    throw Error(file.string() + ": tensor '" + name + "' has shape " + shape_string(actual) + ", expected " +
+                shape_string(shape));
+  return it->second;
+}
+
+Checkpoint read_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(dir.string() + ": not a checkpoint directory");
+  Checkpoint c;
+  c.dir = dir;
+  c.config = read_config(dir / "config.json");
+  c.tokenizer = read_tokenizer(dir);
+  const fs::path weights = dir / "model.safetensors";
+  if (!fs::is_regular_file(weights, ec)) throw Error(weights.string() + ": missing");
+  c.weights_bytes = static_cast<int64_t>(fs::file_size(weights));
+  const SafetensorsFile st = read_safetensors(weights);
+  for (const SafetensorsTensor& t : st.tensors) {
+    const std::string name = strip_bert_prefix(t.name);
+    if (t.dtype != SafetensorsDType::F32) {
+      // Buffers such as position_ids are int64; only float weights matter.
+      if (t.dtype == SafetensorsDType::I64 || t.dtype == SafetensorsDType::I32) continue;
+      throw Error(weights.string() + ": tensor '" + t.name + "' is " + std::string(dtype_name(t.dtype)) +
+                  "; export reads F32 checkpoints");
+    }
+    std::vector<float> v(static_cast<size_t>(t.numel()));
+    std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
+    c.tensors[name] = std::move(v);
+    c.tensor_shapes[name] = t.shape;
+  }
+  const fs::path quant = dir / "quantization.json";
+  if (fs::is_regular_file(quant, ec)) {
+    c.quantization = read_quantization(quant);
+    c.has_quantization = true;
+  }
+  return c;
+}
+
+}  // namespace fastbert

@@ -1,0 +1,88 @@
+#pragma once
+// The runtime engine: BERT question answering from a .fbm file, without
+// LibTorch. Activations are feature-major ([features][tokens]); buffers and
+// oneDNN primitives are planned once per (batch, sequence bucket) and reused,
+// so the hot loop allocates nothing.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastbert/formats/squad_features.h"
+#include "fastbert/kernels/attention.h"
+#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/runtime/squad/squad_postprocess.h"
+#include "fastbert/runtime/squad/squad_windows.h"
+#include "fastbert/runtime/tokenizers/tokenizer.h"
+
+namespace fastbert {
+
+struct EngineOptions {
+  int num_threads = 0;  // 0 = leave OpenMP's setting alone
+  // `automatic`: bf16/AMX attention when any linear is int8, the best fp32
+  // path for an all-fp32 model (so an fp32 export matches fp32 LibTorch).
+  AttentionPath attention = AttentionPath::automatic;
+  bool profile = false;  // time every op kind (adds a clock read per op)
+  // Sequence lengths are rounded up to a multiple of this (shape buckets).
+  int64_t seq_bucket = 32;
+  // Calibration hook (export's int8 calibration): called with the fp32 input
+  // of every fp32 encoder linear before it runs, feature-major, `count`
+  // values (padding positions of the bucket included). `linear` is one of
+  // fbm::kLayerLinears.
+  std::function<void(int64_t layer, const char* linear, const float* x, int64_t count)> linear_input_observer;
+};
+
+// Seconds spent per op kind since the last reset (EngineOptions::profile).
+struct EngineProfile {
+  std::map<std::string, double> seconds;  // embeddings, linear_sparse, linear_dense, attention, layernorm, other
+  int64_t sequences = 0;
+};
+
+struct LinearSummary {
+  std::string name;  // "encoder/layer_0/query"
+  fbm::LinearFormat format;
+  int64_t out_features = 0, in_features = 0;
+  double block_sparsity = 0;
+  int64_t bytes = 0;
+  std::string implementation;
+};
+
+class Engine {
+ public:
+  explicit Engine(const std::filesystem::path& fbm_file, const EngineOptions& options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const fbm::ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  AttentionPath attention_path() const;
+  std::vector<LinearSummary> linears() const;
+
+  // Start/end logits for `batch` windows of `seq` tokens (row-major
+  // [batch][seq] inputs and outputs). attention_mask must be 1 for a prefix
+  // of every row and 0 after it; positions past a row's valid length get
+  // logit -10000 (the kernels skip padded queries).
+  void forward(const int32_t* input_ids, const int32_t* token_type_ids, const int32_t* attention_mask, int64_t batch,
+               int64_t seq, float* start_logits, float* end_logits);
+
+  // Every window of `features`, batch_size windows per forward pass.
+  SquadLogits run(const SquadFeatures& features, int64_t batch_size);
+
+  // The best answer span of `context` for `question`.
+  SquadPrediction answer(std::string_view question, std::string_view context,
+                         const SquadWindowOptions& windows = {}, const SquadPostprocessOptions& post = {});
+
+  const EngineProfile& profile() const;
+  void reset_profile();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastbert

@@ -1,0 +1,53 @@
+#pragma once
+// The packed model file (.fbm): an HDF5 file whose datasets are contiguous,
+// uncompressed and 64-byte aligned so that the runtime maps it and uses the
+// arrays in place. The layout is documented in docs/fbm-format.md; this
+// header holds the names both the writer (export/) and the reader share.
+#include <cstdint>
+#include <string>
+
+namespace fastbert::fbm {
+
+inline constexpr const char* kFormatName = "fastbert-model";
+// A reader accepts every minor version of its major version: minor versions
+// only add optional datasets.
+inline constexpr int64_t kVersionMajor = 1;
+inline constexpr int64_t kVersionMinor = 0;
+inline constexpr int64_t kAlignment = 64;
+
+// Root attributes.
+inline constexpr const char* kAttrFormat = "format";
+inline constexpr const char* kAttrVersionMajor = "version_major";
+inline constexpr const char* kAttrVersionMinor = "version_minor";
+inline constexpr const char* kAttrManifest = "manifest";   // JSON, see docs/fbm-format.md
+inline constexpr const char* kAttrChecksum = "checksum_crc32";
+
+enum class LinearFormat { dense_fp32, dense_int8, sparse_4x1_int8 };
+const char* linear_format_name(LinearFormat format);
+// Throws fastbert::Error naming `source` for an unknown name.
+LinearFormat parse_linear_format(const std::string& name, const std::string& source);
+
+struct ModelConfig {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_position = 0;
+  int64_t type_vocab_size = 0;
+  double layer_norm_eps = 1e-12;
+
+  int64_t head_dim() const { return num_heads > 0 ? hidden_size / num_heads : 0; }
+  // Throws fastbert::Error naming `source` and the first bad value.
+  void validate(const std::string& source) const;
+};
+
+// The linear layers of one encoder layer, in execution order. Their datasets
+// live under "encoder/layer_<i>/<name>/".
+inline constexpr const char* kLayerLinears[] = {"query", "key", "value", "attention_output", "intermediate", "output"};
+inline constexpr int kLinearsPerLayer = 6;
+
+std::string layer_prefix(int64_t layer);                               // "encoder/layer_3/"
+std::string linear_prefix(int64_t layer, const std::string& linear);  // "encoder/layer_3/query/"
+
+}  // namespace fastbert::fbm

@@ -1,0 +1,494 @@
+#include "fastbert/runtime/engine.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/kernels/gelu.h"
+#include "fastbert/kernels/layer_norm.h"
+#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/runtime/fbm_file.h"
+#include "fastbert/runtime/tokenizers/sentencepiece_tokenizer.h"
+#include "fastbert/runtime/tokenizers/wordpiece_tokenizer.h"
+#include "layers/embeddings.h"
+#include "layers/linear.h"
+#include "layers/quantize.h"
+
+namespace fastbert {
+namespace fs = std::filesystem;
+using layers::Linear;
+using layers::LinearFusion;
+using layers::LinearIo;
+using layers::QuantParams;
+
+namespace {
+
+// Padded positions get this logit, as masked scores do in BERT.
+constexpr float kPaddingLogit = -10000.0f;
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// 64-byte aligned, so every feature row of a 64-token multiple starts a cache line.
+template <class T>
+std::unique_ptr<T[], FreeDeleter> aligned_array(int64_t count) {
+  const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw Error("out of memory planning " + std::to_string(bytes) + " bytes of activations");
+  return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
+}
+
+std::unique_ptr<Tokenizer> load_file_tokenizer(const fbm::FbmFile& file) {
+  if (file.tokenizer_kind() == fbm::TokenizerKind::wordpiece) {
+    WordPieceOptions options;
+    options.do_lower_case = file.do_lower_case();
+    auto blob = file.array<uint8_t>("tokenizer_vocab", {-1});
+    std::vector<std::string> vocab;
+    std::string token;
+    for (int64_t i = 0; i < blob.size(); ++i) {
+      if (blob.data[i] == '\n') {
+        vocab.push_back(std::move(token));
+        token.clear();
+      } else {
+        token.push_back(static_cast<char>(blob.data[i]));
+      }
+    }
+    if (!token.empty()) throw Error(file.path().string() + ": tokenizer_vocab does not end with a newline");
+    return std::make_unique<WordPieceTokenizer>(std::move(vocab), options);
+  }
+  // libsentencepiece loads models from files: hand it a private copy.
+  auto bytes = file.array<uint8_t>("tokenizer_sentencepiece_model", {-1});
+  std::string pattern = (fs::temp_directory_path() / "fastbert-spm-XXXXXX").string();
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0) throw Error("cannot create a temporary file for the SentencePiece model of " + file.path().string());
+  ::close(fd);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove{pattern};
+  write_file_atomic(pattern, std::string_view(reinterpret_cast<const char*>(bytes.data), bytes.size()));
+  return std::make_unique<SentencePieceTokenizer>(pattern);
+}
+
+AttentionPath best_fp32_attention() {
+  const OpsIsa isa = ops_isa();
+  if (isa >= OpsIsa::avx512f) return AttentionPath::fp32_avx512f;
+  if (isa >= OpsIsa::avx2) return AttentionPath::fp32_avx2;
+  return AttentionPath::fp32_reference;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  struct EncoderLayer {
+    std::unique_ptr<Linear> query, key, value, attention_output, intermediate, output;
+    const float* ln1_gamma = nullptr;
+    const float* ln1_beta = nullptr;
+    const float* ln2_gamma = nullptr;
+    const float* ln2_beta = nullptr;
+  };
+
+  // Everything one (batch, sequence bucket) shape needs, allocated once.
+  struct Bucket {
+    int64_t batch = 0, seq = 0, m = 0;
+    std::unique_ptr<float[], FreeDeleter> x, q, k, v, ctx, tmp, inter, logits;
+    std::unique_ptr<uint8_t[], FreeDeleter> u8_a, u8_b;
+    std::unique_ptr<unsigned char[], FreeDeleter> attention_workspace;
+    size_t attention_workspace_bytes = 0;
+    std::vector<int32_t> valid_lengths;
+    AttentionPath attention_path = AttentionPath::automatic;
+  };
+
+  EngineOptions options;
+  std::unique_ptr<fbm::FbmFile> file;
+  fbm::ModelConfig cfg;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<layers::Embeddings> embeddings;
+  std::vector<EncoderLayer> encoder;
+  const float* qa_weight = nullptr;
+  const float* qa_bias = nullptr;
+  AttentionPath attention = AttentionPath::automatic;
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Bucket>> buckets;
+  EngineProfile profile;
+
+  template <class F>
+  void timed(const char* kind, F&& f) {
+    if (!options.profile) {
+      f();
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    profile.seconds[kind] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  static const char* linear_kind(const Linear& l) {
+    return l.format() == fbm::LinearFormat::sparse_4x1_int8 ? "linear_sparse" : "linear_dense";
+  }
+
+  Bucket& bucket(int64_t batch, int64_t seq) {
+    auto& slot = buckets[{batch, seq}];
+    if (slot) return *slot;
+    auto b = std::make_unique<Bucket>();
+    b->batch = batch;
+    b->seq = seq;
+    b->m = batch * seq;
+    const int64_t m = b->m, h = cfg.hidden_size, i = cfg.intermediate_size;
+    b->x = aligned_array<float>(h * m);
+    b->q = aligned_array<float>(h * m);
+    b->k = aligned_array<float>(h * m);
+    b->v = aligned_array<float>(h * m);
+    b->ctx = aligned_array<float>(h * m);
+    b->tmp = aligned_array<float>(h * m);
+    b->inter = aligned_array<float>(i * m);
+    b->logits = aligned_array<float>(2 * m);
+    b->u8_a = aligned_array<uint8_t>(std::max(h, i) * m);
+    b->u8_b = aligned_array<uint8_t>(i * m);
+    b->valid_lengths.resize(static_cast<size_t>(batch));
+    AttentionShape shape{static_cast<int>(batch), static_cast<int>(seq), static_cast<int>(cfg.num_heads),
+                         static_cast<int>(cfg.head_dim())};
+    b->attention_path = resolve_attention_path(attention, shape);
+    b->attention_workspace_bytes = attention_workspace_bytes(shape, b->attention_path, num_threads());
+    b->attention_workspace = aligned_array<unsigned char>(static_cast<int64_t>(b->attention_workspace_bytes));
+    for (auto& layer : encoder)
+      for (Linear* l : {layer.query.get(), layer.key.get(), layer.value.get(), layer.attention_output.get(),
+                        layer.intermediate.get(), layer.output.get()})
+        l->prepare(m);
+    slot = std::move(b);
+    return *slot;
+  }
+
+  // Makes `u8` hold `x` quantized for `l` when `l` is int8 and `u8` holds
+  // something else (tracked in *held).
+  void ensure_u8(const Linear& l, const float* x, int64_t count, uint8_t* u8, std::optional<QuantParams>* held) {
+    if (!l.int8() || (*held && **held == l.input_quant())) return;
+    timed("other", [&] { fastbert::layers::quantize_u8(x, count, l.input_quant(), u8); });
+    *held = l.input_quant();
+  }
+
+  void run_linear(const Linear& l, const LinearIo& io, int64_t layer, const char* name, int64_t in_count) {
+    if (options.linear_input_observer && !l.int8()) options.linear_input_observer(layer, name, io.x, in_count);
+    timed(linear_kind(l), [&] { l.forward(io); });
+  }
+
+  void layer_norm_into(Bucket& b, const float* x, const float* residual, const float* gamma, const float* beta,
+                       const Linear* next, std::optional<QuantParams>* held) {
+    LayerNormArgs a;
+    a.features = cfg.hidden_size;
+    a.tokens = b.m;
+    a.x = x;
+    a.ld_x = b.m;
+    a.residual = residual;
+    a.ld_residual = b.m;
+    a.gamma = gamma;
+    a.beta = beta;
+    a.epsilon = static_cast<float>(cfg.layer_norm_eps);
+    a.y = b.x.get();
+    a.ld_y = b.m;
+    *held = std::nullopt;
+    if (next && next->int8()) {
+      a.y_u8 = b.u8_a.get();
+      a.ld_y_u8 = b.m;
+      a.u8_scale = next->input_quant().scale;
+      a.u8_zero_point = next->input_quant().zero_point;
+      *held = next->input_quant();
+    }
+    timed("layernorm", [&] { layer_norm(a); });
+  }
+
+  void encoder_layer(Bucket& b, int64_t index, EncoderLayer& L, const Linear* next_query,
+                     std::optional<QuantParams>* held_a) {
+    const int64_t m = b.m, h = cfg.hidden_size, inter = cfg.intermediate_size;
+    float* x = b.x.get();
+    uint8_t* u8_a = b.u8_a.get();
+    float* qkv[3] = {b.q.get(), b.k.get(), b.v.get()};
+    Linear* qkv_layers[3] = {L.query.get(), L.key.get(), L.value.get()};
+    for (int j = 0; j < 3; ++j) {
+      ensure_u8(*qkv_layers[j], x, h * m, u8_a, held_a);
+      LinearIo io;
+      io.m = m;
+      io.x = x;
+      io.x_u8 = u8_a;
+      io.y = qkv[j];
+      run_linear(*qkv_layers[j], io, index, fbm::kLayerLinears[j], h * m);
+    }
+
+    // Attention writes the input of the output projection in its type.
+    AttentionArgs aa;
+    aa.shape = {static_cast<int>(b.batch), static_cast<int>(b.seq), static_cast<int>(cfg.num_heads),
+                static_cast<int>(cfg.head_dim())};
+    aa.q = b.q.get();
+    aa.k = b.k.get();
+    aa.v = b.v.get();
+    aa.ld_in = m;
+    aa.valid_lengths = b.valid_lengths.data();
+    aa.scale = 1.0f / std::sqrt(static_cast<float>(cfg.head_dim()));
+    const Linear& ao = *L.attention_output;
+    if (ao.int8()) {
+      aa.out_u8 = u8_a;
+      aa.ld_out_u8 = m;
+      aa.out_u8_scale = ao.input_quant().scale;
+      aa.out_u8_zero_point = ao.input_quant().zero_point;
+      *held_a = ao.input_quant();
+    } else {
+      aa.out = b.ctx.get();
+      aa.ld_out = m;
+    }
+    timed("attention", [&] {
+      fastbert::attention(aa, b.attention_workspace.get(), b.attention_workspace_bytes, b.attention_path);
+    });
+
+    LinearIo io;
+    io.m = m;
+    io.x = b.ctx.get();
+    io.x_u8 = u8_a;
+    io.residual = x;
+    io.y = b.tmp.get();
+    run_linear(ao, io, index, "attention_output", h * m);
+    layer_norm_into(b, b.tmp.get(), ao.fusion().residual ? nullptr : x, L.ln1_gamma, L.ln1_beta,
+                    L.intermediate.get(), held_a);
+
+    // FFN: intermediate (+ GELU, fused into the sparse epilogue) then output.
+    const Linear& il = *L.intermediate;
+    const Linear& ol = *L.output;
+    ensure_u8(il, x, h * m, u8_a, held_a);
+    io = LinearIo();
+    io.m = m;
+    io.x = x;
+    io.x_u8 = u8_a;
+    io.y = b.inter.get();
+    io.y_u8 = b.u8_b.get();
+    run_linear(il, io, index, "intermediate", h * m);
+    if (!il.fusion().gelu) {
+      GeluArgs g;
+      g.rows = inter;
+      g.cols = m;
+      g.x = b.inter.get();
+      g.ld_x = m;
+      g.y = b.inter.get();
+      g.ld_y = m;
+      if (ol.int8()) {
+        g.y = nullptr;
+        g.y_u8 = b.u8_b.get();
+        g.ld_y_u8 = m;
+        g.u8_scale = ol.input_quant().scale;
+        g.u8_zero_point = ol.input_quant().zero_point;
+      }
+      timed("other", [&] { gelu(g); });
+    } else if (ol.int8() && !il.fusion().output_u8) {
+      timed("other", [&] { fastbert::layers::quantize_u8(b.inter.get(), inter * m, ol.input_quant(), b.u8_b.get()); });
+    }
+    io = LinearIo();
+    io.m = m;
+    io.x = b.inter.get();
+    io.x_u8 = b.u8_b.get();
+    io.residual = x;
+    io.y = b.tmp.get();
+    run_linear(ol, io, index, "output", inter * m);
+    layer_norm_into(b, b.tmp.get(), ol.fusion().residual ? nullptr : x, L.ln2_gamma, L.ln2_beta, next_query,
+                    held_a);
+  }
+
+  void qa_head(Bucket& b) {
+    const int64_t m = b.m, h = cfg.hidden_size;
+    const float* x = b.x.get();
+    float* out = b.logits.get();
+    timed("other", [&] {
+#pragma omp parallel for schedule(static)
+      for (int64_t blk = 0; blk < (m + 63) / 64; ++blk) {
+        const int64_t m0 = blk * 64, m1 = std::min(m, m0 + 64);
+        for (int j = 0; j < 2; ++j) {
+          float acc[64];
+          for (int64_t t = m0; t < m1; ++t) acc[t - m0] = 0.0f;
+          for (int64_t f = 0; f < h; ++f) {
+            const float w = qa_weight[j * h + f];
+            const float* row = x + f * m;
+            for (int64_t t = m0; t < m1; ++t) acc[t - m0] += w * row[t];
+          }
+          for (int64_t t = m0; t < m1; ++t) out[j * m + t] = acc[t - m0] + qa_bias[j];
+        }
+      }
+    });
+  }
+};
+
+Engine::Engine(const fs::path& path, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& I = *impl_;
+  I.options = options;
+  if (options.seq_bucket <= 0) throw Error("EngineOptions::seq_bucket must be positive");
+  if (options.num_threads > 0) set_num_threads(options.num_threads);
+  I.file = fbm::FbmFile::open(path);
+  const fbm::FbmFile& f = *I.file;
+  I.cfg = f.config();
+  const int64_t h = I.cfg.hidden_size, inter = I.cfg.intermediate_size;
+  I.tokenizer = load_file_tokenizer(f);
+  if (I.tokenizer->vocab_size() > I.cfg.vocab_size)
+    throw Error(path.string() + ": the tokenizer has " + std::to_string(I.tokenizer->vocab_size()) +
+                " tokens but the embeddings only " + std::to_string(I.cfg.vocab_size));
+  I.embeddings = std::make_unique<layers::Embeddings>(f);
+  bool any_int8 = false;
+  for (int64_t l = 0; l < I.cfg.num_layers; ++l) {
+    Impl::EncoderLayer L;
+    auto load = [&](const char* name, int64_t n, int64_t k, const LinearFusion& wanted) {
+      auto linear = layers::load_linear(f, l, name, n, k, wanted);
+      any_int8 = any_int8 || linear->int8();
+      return linear;
+    };
+    LinearFusion none, residual;
+    residual.residual = true;
+    L.query = load("query", h, h, none);
+    L.key = load("key", h, h, none);
+    L.value = load("value", h, h, none);
+    L.attention_output = load("attention_output", h, h, residual);
+    L.output = load("output", h, inter, residual);
+    LinearFusion gelu;
+    gelu.gelu = true;
+    gelu.output_u8 = L.output->int8();
+    gelu.output = L.output->input_quant();
+    L.intermediate = load("intermediate", inter, h, gelu);
+    const std::string p = fbm::layer_prefix(l);
+    L.ln1_gamma = f.array<float>(p + "attention_layer_norm_gamma", {h}).data;
+    L.ln1_beta = f.array<float>(p + "attention_layer_norm_beta", {h}).data;
+    L.ln2_gamma = f.array<float>(p + "output_layer_norm_gamma", {h}).data;
+    L.ln2_beta = f.array<float>(p + "output_layer_norm_beta", {h}).data;
+    I.encoder.push_back(std::move(L));
+  }
+  I.qa_weight = f.array<float>("qa_head/weight", {2, h}).data;
+  I.qa_bias = f.array<float>("qa_head/bias", {2}).data;
+  I.attention = options.attention;
+  if (I.attention == AttentionPath::automatic && !any_int8) I.attention = best_fp32_attention();
+}
+
+Engine::~Engine() = default;
+
+const fbm::ModelConfig& Engine::config() const { return impl_->cfg; }
+const Tokenizer& Engine::tokenizer() const { return *impl_->tokenizer; }
+AttentionPath Engine::attention_path() const {
+  AttentionShape shape{1, 128, static_cast<int>(impl_->cfg.num_heads), static_cast<int>(impl_->cfg.head_dim())};
+  return resolve_attention_path(impl_->attention, shape);
+}
+const EngineProfile& Engine::profile() const { return impl_->profile; }
+void Engine::reset_profile() { impl_->profile = EngineProfile(); }
+
+std::vector<LinearSummary> Engine::linears() const {
+  std::vector<LinearSummary> out;
+  for (size_t l = 0; l < impl_->encoder.size(); ++l) {
+    const auto& L = impl_->encoder[l];
+    const Linear* ls[] = {L.query.get(), L.key.get(), L.value.get(), L.attention_output.get(), L.intermediate.get(),
+                          L.output.get()};
+    for (int j = 0; j < fbm::kLinearsPerLayer; ++j) {
+      std::string name = fbm::linear_prefix(static_cast<int64_t>(l), fbm::kLayerLinears[j]);
+      name.pop_back();
+      out.push_back({name, ls[j]->format(), ls[j]->out_features(), ls[j]->in_features(), ls[j]->block_sparsity(),
+                     ls[j]->stored_bytes(), ls[j]->implementation()});
+    }
+  }
+  return out;
+}
+
+void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, const int32_t* attention_mask,
+                     int64_t batch, int64_t seq, float* start_logits, float* end_logits) {
+  Impl& I = *impl_;
+  if (batch <= 0 || seq <= 0) throw Error("Engine::forward: batch and seq must be positive");
+  std::vector<int32_t> lengths(static_cast<size_t>(batch));
+  int64_t longest = 1;
+  for (int64_t r = 0; r < batch; ++r) {
+    const int32_t* mask = attention_mask + r * seq;
+    int64_t len = 0;
+    while (len < seq && mask[len] != 0) ++len;
+    for (int64_t s = len; s < seq; ++s)
+      if (mask[s] != 0)
+        throw Error("attention_mask row " + std::to_string(r) + " is not a prefix of ones (position " +
+                    std::to_string(s) + " is 1 after padding)");
+    lengths[static_cast<size_t>(r)] = static_cast<int32_t>(len);
+    longest = std::max(longest, len);
+  }
+  if (longest > I.cfg.max_position)
+    throw Error("sequence of " + std::to_string(longest) + " tokens is longer than the model's " +
+                std::to_string(I.cfg.max_position) + " positions");
+  const int64_t bucket_seq =
+      std::min((longest + I.options.seq_bucket - 1) / I.options.seq_bucket * I.options.seq_bucket, I.cfg.max_position);
+  Impl::Bucket& b = I.bucket(batch, bucket_seq);
+  std::copy(lengths.begin(), lengths.end(), b.valid_lengths.begin());
+
+  std::optional<QuantParams> held_a;
+  I.timed("embeddings", [&] {
+    I.embeddings->forward(input_ids, token_type_ids, batch, seq, bucket_seq, b.x.get());
+  });
+  const Linear* first = I.encoder.empty() ? nullptr : I.encoder[0].query.get();
+  I.timed("embeddings", [&] {
+    LayerNormArgs a;
+    a.features = I.cfg.hidden_size;
+    a.tokens = b.m;
+    a.x = b.x.get();
+    a.ld_x = b.m;
+    a.gamma = I.embeddings->gamma();
+    a.beta = I.embeddings->beta();
+    a.epsilon = static_cast<float>(I.cfg.layer_norm_eps);
+    a.y = b.x.get();
+    a.ld_y = b.m;
+    if (first && first->int8()) {
+      a.y_u8 = b.u8_a.get();
+      a.ld_y_u8 = b.m;
+      a.u8_scale = first->input_quant().scale;
+      a.u8_zero_point = first->input_quant().zero_point;
+      held_a = first->input_quant();
+    }
+    layer_norm(a);
+  });
+  for (size_t l = 0; l < I.encoder.size(); ++l) {
+    const Linear* next = l + 1 < I.encoder.size() ? I.encoder[l + 1].query.get() : nullptr;
+    I.encoder_layer(b, static_cast<int64_t>(l), I.encoder[l], next, &held_a);
+  }
+  I.qa_head(b);
+  const float* logits = b.logits.get();
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t s = 0; s < seq; ++s) {
+      const bool valid = s < lengths[static_cast<size_t>(r)];
+      start_logits[r * seq + s] = valid ? logits[r * bucket_seq + s] : kPaddingLogit;
+      end_logits[r * seq + s] = valid ? logits[b.m + r * bucket_seq + s] : kPaddingLogit;
+    }
+  I.profile.sequences += batch;
+}
+
+SquadLogits Engine::run(const SquadFeatures& features, int64_t batch_size) {
+  if (batch_size <= 0) throw Error("Engine::run: batch size must be positive");
+  features.validate();
+  const int64_t n = features.num_windows(), s = features.max_seq;
+  SquadLogits out;
+  out.max_seq = s;
+  out.start_logits.resize(static_cast<size_t>(n * s));
+  out.end_logits.resize(static_cast<size_t>(n * s));
+  for (int64_t r = 0; r < n; r += batch_size) {
+    const int64_t nb = std::min(batch_size, n - r);
+    forward(features.input_ids.data() + r * s, features.token_type_ids.data() + r * s,
+            features.attention_mask.data() + r * s, nb, s, out.start_logits.data() + r * s,
+            out.end_logits.data() + r * s);
+  }
+  return out;
+}
+
+SquadPrediction Engine::answer(std::string_view question, std::string_view context, const SquadWindowOptions& windows,
+                               const SquadPostprocessOptions& post) {
+  SquadDataset data;
+  data.contexts.emplace_back(context);
+  SquadQuestion q;
+  q.id = "question";
+  q.question = std::string(question);
+  // The windowing maps a gold answer to tokens; an empty placeholder maps to
+  // none, so every window is labelled "no answer" and nothing else changes.
+  q.answers.push_back(SquadAnswer{"", 0});
+  data.questions.push_back(q);
+  const SquadFeatures features = make_squad_features(data, *impl_->tokenizer, windows);
+  const SquadLogits logits = run(features, 8);
+  return postprocess_squad(features, logits, {context}, post).at(0);
+}
+
+}  // namespace fastbert

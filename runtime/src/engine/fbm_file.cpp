@@ -1,0 +1,180 @@
+#include "fastbert/runtime/fbm_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fastbert/common/error.h"
+
+namespace fastbert::fbm {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+uint32_t checksum_update(uint32_t crc, const void* data, size_t bytes) {
+  const auto* p = static_cast<const Bytef*>(data);
+  // zlib takes uInt lengths: feed huge arrays in pieces.
+  while (bytes > 0) {
+    const uInt n = static_cast<uInt>(std::min<size_t>(bytes, 1u << 30));
+    crc = static_cast<uint32_t>(::crc32(crc, p, n));
+    p += n;
+    bytes -= n;
+  }
+  return crc;
+}
+
+namespace {
+
+size_t element_size(hdf5::DType t) {
+  switch (t) {
+    case hdf5::DType::kInt8:
+    case hdf5::DType::kUInt8: return 1;
+    case hdf5::DType::kInt32:
+    case hdf5::DType::kFloat32: return 4;
+    case hdf5::DType::kInt64:
+    case hdf5::DType::kFloat64: return 8;
+    default: return 0;
+  }
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + (shape[i] < 0 ? std::string("*") : std::to_string(shape[i]));
+  return s + "]";
+}
+
+}  // namespace
+
+FbmFile::~FbmFile() {
+  if (mapping_) ::munmap(mapping_, mapping_bytes_);
+}
+
+std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
+  const std::string src = path.string();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error(src + ": no such model file");
+  if (!hdf5::is_hdf5_file(path)) throw Error(src + ": not a .fbm model (not an HDF5 file)");
+  std::unique_ptr<FbmFile> f(new FbmFile());
+  f->path_ = path;
+
+  hdf5::File h5 = hdf5::File::open(path);
+  if (!h5.has_attribute(kAttrFormat) || h5.string_attribute(kAttrFormat) != kFormatName)
+    throw Error(src + ": not a .fbm model (the root attribute 'format' is not '" + kFormatName + "')");
+  for (const char* a : {kAttrVersionMajor, kAttrVersionMinor, kAttrManifest, kAttrChecksum})
+    if (!h5.has_attribute(a)) throw Error(src + ": damaged .fbm model: root attribute '" + a + "' is missing");
+  const int64_t major = h5.int_attribute(kAttrVersionMajor);
+  f->version_minor_ = h5.int_attribute(kAttrVersionMinor);
+  if (major != kVersionMajor)
+    throw Error(src + ": .fbm format version " + std::to_string(major) + "." + std::to_string(f->version_minor_) +
+                (major > kVersionMajor ? " was written by a newer fastbert" : " is too old") + "; this build reads " +
+                std::to_string(kVersionMajor) + ".x");
+  const std::string manifest_text = h5.string_attribute(kAttrManifest);
+  const int64_t stored_crc = h5.int_attribute(kAttrChecksum);
+
+  json m;
+  std::string key = "manifest";
+  std::vector<std::string> names;
+  try {
+    m = json::parse(manifest_text);
+    key = "config";
+    const json& c = m.at("config");
+    ModelConfig& cfg = f->config_;
+    cfg.vocab_size = c.at("vocab_size").get<int64_t>();
+    cfg.hidden_size = c.at("hidden_size").get<int64_t>();
+    cfg.num_layers = c.at("num_layers").get<int64_t>();
+    cfg.num_heads = c.at("num_heads").get<int64_t>();
+    cfg.intermediate_size = c.at("intermediate_size").get<int64_t>();
+    cfg.max_position = c.at("max_position").get<int64_t>();
+    cfg.type_vocab_size = c.at("type_vocab_size").get<int64_t>();
+    cfg.layer_norm_eps = c.at("layer_norm_eps").get<double>();
+    key = "tokenizer";
+    const std::string kind = m.at("tokenizer").at("kind").get<std::string>();
+    if (kind == "wordpiece") f->tokenizer_kind_ = TokenizerKind::wordpiece;
+    else if (kind == "sentencepiece") f->tokenizer_kind_ = TokenizerKind::sentencepiece;
+    else throw Error(src + ": manifest 'tokenizer.kind' is '" + kind + "' (expected wordpiece or sentencepiece)");
+    f->do_lower_case_ = m.at("tokenizer").at("do_lower_case").get<bool>();
+    key = "linears";
+    for (const auto& [name, fmt] : m.at("linears").items())
+      f->linear_formats_[name] = parse_linear_format(fmt.get<std::string>(), src + ": manifest 'linears." + name + "'");
+    key = "datasets";
+    names = m.at("datasets").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw Error(src + ": damaged .fbm manifest: key '" + key + "' missing or of the wrong type (" + e.what() + ")");
+  }
+  f->config_.validate(src);
+
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(src + ": cannot open for mapping");
+  struct stat st {};
+  ::fstat(fd, &st);
+  f->mapping_bytes_ = static_cast<size_t>(st.st_size);
+  void* map = f->mapping_bytes_ ? ::mmap(nullptr, f->mapping_bytes_, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (map == MAP_FAILED) throw Error(src + ": cannot map the file into memory");
+  f->mapping_ = map;
+
+  uint32_t crc = 0;
+  for (const std::string& name : names) {
+    if (!h5.has_dataset(name)) throw Error(src + ": damaged .fbm model: dataset '" + name + "' is missing");
+    Dataset d;
+    d.info = h5.dataset_info(name);
+    crc = checksum_update(crc, name.data(), name.size());
+    {
+      const size_t es = element_size(d.info.dtype);
+      if (es == 0) throw Error(src + ": dataset '" + name + "' has an unsupported type " + hdf5::dtype_name(d.info.dtype));
+      // Extents come from the file: multiply with overflow checks, and compare
+      // against the file size without forming offset + bytes.
+      uint64_t n = 1;
+      for (int64_t dim : d.info.shape) {
+        if (dim < 0 || (dim > 0 && n > f->mapping_bytes_ / static_cast<uint64_t>(dim)))
+          throw Error(src + ": dataset '" + name + "' has a shape larger than the file");
+        n *= static_cast<uint64_t>(dim);
+      }
+      if (n > f->mapping_bytes_ / es)
+        throw Error(src + ": truncated .fbm model: dataset '" + name + "' is larger than the file");
+      const size_t bytes = static_cast<size_t>(n) * es;
+      if (n > 0) {
+        const int64_t offset = h5.dataset_offset(name);
+        if (offset < 0 || static_cast<uint64_t>(offset) > f->mapping_bytes_ - bytes)
+          throw Error(src + ": truncated .fbm model: dataset '" + name + "' lies beyond the end of the file");
+        d.data = static_cast<const unsigned char*>(map) + offset;
+        crc = checksum_update(crc, d.data, bytes);
+      }
+    }
+    f->datasets_.emplace(name, std::move(d));
+  }
+  crc = checksum_update(crc, manifest_text.data(), manifest_text.size());
+  if (static_cast<int64_t>(crc) != stored_crc)
+    throw Error(src + ": checksum mismatch (stored " + std::to_string(stored_crc) + ", computed " + std::to_string(crc) +
+                "): the file is damaged");
+  return f;
+}
+
+LinearFormat FbmFile::linear_format(int64_t layer, const std::string& name) const {
+  std::string key = linear_prefix(layer, name);
+  key.pop_back();
+  auto it = linear_formats_.find(key);
+  if (it == linear_formats_.end()) throw Error(path_.string() + ": manifest has no format for linear '" + key + "'");
+  return it->second;
+}
+
+const FbmFile::Dataset& FbmFile::checked(const std::string& name, hdf5::DType dtype,
+                                         const hdf5::ShapePattern& pattern) const {
+  auto it = datasets_.find(name);
+  if (it == datasets_.end()) throw Error(path_.string() + ": dataset '" + name + "' is missing");
+  const Dataset& d = it->second;
+  if (d.info.dtype != dtype)
+    throw Error(path_.string() + ": dataset '" + name + "' has type " + hdf5::dtype_name(d.info.dtype) + ", expected " +
+                hdf5::dtype_name(dtype));
+  bool ok = d.info.shape.size() == pattern.size();
+  for (size_t i = 0; ok && i < pattern.size(); ++i) ok = pattern[i] < 0 || pattern[i] == d.info.shape[i];
+  if (!ok)
+    throw Error(path_.string() + ": dataset '" + name + "' has shape " + shape_string(d.info.shape) + ", expected " +
+                shape_string(pattern));
+  return d;
+}
+
+}  // namespace fastbert::fbm

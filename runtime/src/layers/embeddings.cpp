@@ -1,0 +1,39 @@
+#include "layers/embeddings.h"
+
+#include "fastbert/common/error.h"
+
+namespace fastbert::layers {
+
+Embeddings::Embeddings(const fbm::FbmFile& file) : config_(file.config()) {
+  const int64_t h = config_.hidden_size;
+  word_ = file.array<float>("embeddings/word", {config_.vocab_size, h}).data;
+  position_ = file.array<float>("embeddings/position", {config_.max_position, h}).data;
+  token_type_ = file.array<float>("embeddings/token_type", {config_.type_vocab_size, h}).data;
+  gamma_ = file.array<float>("embeddings/layer_norm_gamma", {h}).data;
+  beta_ = file.array<float>("embeddings/layer_norm_beta", {h}).data;
+}
+
+void Embeddings::forward(const int32_t* input_ids, const int32_t* token_type_ids, int64_t batch, int64_t seq,
+                         int64_t seq_bucket, float* x) const {
+  const int64_t h = config_.hidden_size;
+  for (int64_t i = 0; i < batch * seq; ++i) {
+    if (input_ids[i] < 0 || input_ids[i] >= config_.vocab_size)
+      throw Error("input id " + std::to_string(input_ids[i]) + " at row " + std::to_string(i / seq) + ", position " +
+                  std::to_string(i % seq) + " is outside the vocabulary of " + std::to_string(config_.vocab_size));
+    if (token_type_ids[i] < 0 || token_type_ids[i] >= config_.type_vocab_size)
+      throw Error("token type " + std::to_string(token_type_ids[i]) + " at row " + std::to_string(i / seq) +
+                  " is outside 0.." + std::to_string(config_.type_vocab_size - 1));
+  }
+  const int64_t m_total = batch * seq_bucket;
+#pragma omp parallel for schedule(static)
+  for (int64_t m = 0; m < m_total; ++m) {
+    const int64_t b = m / seq_bucket, s = m % seq_bucket;
+    const bool real = s < seq;
+    const float* w = word_ + (real ? input_ids[b * seq + s] : 0) * h;
+    const float* t = token_type_ + (real ? token_type_ids[b * seq + s] : 0) * h;
+    const float* p = position_ + s * h;
+    for (int64_t f = 0; f < h; ++f) x[f * m_total + m] = w[f] + p[f] + t[f];
+  }
+}
+
+}  // namespace fastbert::layers

@@ -1,0 +1,212 @@
+#include "layers/linear.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "fastbert/common/error.h"
+#include "fastbert/kernels/spmm.h"
+
+namespace fastbert::layers {
+namespace {
+
+using fbm::LinearFormat;
+
+// Y[n][m] = b[n] + sum_k W[n][k] X[k][m], four output rows per pass over a
+// 256-token tile of X (four FMAs per load; the tile rows stay in L1), the
+// token loop vectorised for the best ISA the CPU has (target_clones).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_tile_fp32(
+    const float* w, const float* bias, const float* x, float* y, int64_t rows, int64_t k, int64_t m, int64_t t0,
+    int64_t t1) {
+  for (int64_t r = 0; r < rows; r += 4) {
+    const int64_t nr = std::min<int64_t>(4, rows - r);
+    float acc[4][256];
+    for (int64_t i = 0; i < nr; ++i)
+      for (int64_t t = t0; t < t1; ++t) acc[i][t - t0] = bias[r + i];
+    for (int64_t c = 0; c < k; ++c) {
+      const float* xr = x + c * m;
+      if (nr == 4) {
+        const float w0 = w[r * k + c], w1 = w[(r + 1) * k + c], w2 = w[(r + 2) * k + c], w3 = w[(r + 3) * k + c];
+#pragma omp simd
+        for (int64_t t = t0; t < t1; ++t) {
+          const float v = xr[t];
+          acc[0][t - t0] += w0 * v;
+          acc[1][t - t0] += w1 * v;
+          acc[2][t - t0] += w2 * v;
+          acc[3][t - t0] += w3 * v;
+        }
+      } else {
+        for (int64_t i = 0; i < nr; ++i) {
+          const float wi = w[(r + i) * k + c];
+#pragma omp simd
+          for (int64_t t = t0; t < t1; ++t) acc[i][t - t0] += wi * xr[t];
+        }
+      }
+    }
+    for (int64_t i = 0; i < nr; ++i)
+      for (int64_t t = t0; t < t1; ++t) y[(r + i) * m + t] = acc[i][t - t0];
+  }
+}
+
+void gemm_rows_fp32(const float* w, const float* bias, const float* x, float* y, int64_t n, int64_t k, int64_t m) {
+  const int64_t row_blocks = (n + 63) / 64, tiles = (m + 255) / 256;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t rb = 0; rb < row_blocks; ++rb)
+    for (int64_t tb = 0; tb < tiles; ++tb) {
+      const int64_t r0 = rb * 64, t0 = tb * 256;
+      gemm_tile_fp32(w + r0 * k, bias + r0, x, y + r0 * m, std::min<int64_t>(64, n - r0), k, m, t0,
+                     std::min(m, t0 + 256));
+    }
+}
+
+// dense_fp32: the weights stay in the mapping. With feature-major activations
+// the layer is the row-major product Y[N][M] = W[N][K] X[K][M] + b; oneDNN 2.6
+// runs that (and its transposed DenseLinear form) through a reference loop
+// here (minutes for MiniLM), so it uses the blocked loop above.
+class DenseFp32Layer : public Linear {
+ public:
+  DenseFp32Layer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k) {
+    n_ = n;
+    k_ = k;
+    bias_ = file.array<float>(prefix + "bias", {n}).data;
+    weights_ = file.array<float>(prefix + "weight", {n, k}).data;
+    stored_bytes_ = 4 * n * k + 4 * n;
+  }
+  LinearFormat format() const override { return LinearFormat::dense_fp32; }
+  const char* implementation() const override { return "blocked_fp32"; }
+  void forward(const LinearIo& io) const override { gemm_rows_fp32(weights_, bias_, io.x, io.y, n_, k_, io.m); }
+
+ private:
+  const float* weights_ = nullptr;
+  const float* bias_ = nullptr;
+};
+
+// The packed arrays are copied once into the kernel's BlockSparseMatrix (the
+// SpMM primitive owns its weights); bias and scales stay in the mapping.
+class SparseLinearLayer : public Linear {
+ public:
+  // A dense_int8 layer: oneDNN 2.6 runs int8 matmuls on feature-major
+  // activations through a reference loop, so dense int8 weights are packed
+  // with every 4x1 block kept and run on the same VNNI SpMM.
+  SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
+                    const LinearFusion& wanted, bool dense)
+      : dense_(dense) {
+    n_ = n;
+    k_ = k;
+    const std::string src = file.path().string() + ": " + prefix;
+    const float* scales = file.array<float>(prefix + "weight_scales", {n}).data;
+    auto weights = file.array<int8_t>(prefix + "weight", {n, k});
+    // Every block kept, zeros included: a dense layer costs what dense costs.
+    const std::vector<uint8_t> all_blocks(static_cast<size_t>(n * k), 1);
+    auto w = std::make_shared<kernels::BlockSparseMatrix>(
+        kernels::pack_4x1(weights.data, n, k, all_blocks.data(), scales));
+    bias_ = file.array<float>(prefix + "bias", {n}).data;
+    read_input_quant(file, prefix, src);
+    stored_bytes_ = n * k + 8 * n;
+    block_sparsity_ = 1.0 - w->density();
+    create(std::move(w), wanted);
+  }
+
+  SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
+                    const LinearFusion& wanted) {
+    n_ = n;
+    k_ = k;
+    const std::string src = file.path().string() + ": " + prefix;
+    auto w = std::make_shared<kernels::BlockSparseMatrix>();
+    w->rows = n;
+    w->cols = k;
+    const int64_t groups = w->groups();
+    auto begin = file.array<int64_t>(prefix + "group_chunk_begin", {groups + 1});
+    const int64_t chunks = begin.data[groups];
+    if (begin.data[0] != 0 || chunks < 0) throw Error(src + "group_chunk_begin does not start at 0");
+    for (int64_t g = 0; g < groups; ++g)
+      if (begin.data[g + 1] < begin.data[g]) throw Error(src + "group_chunk_begin is not non-decreasing");
+    auto columns = file.array<int32_t>(prefix + "columns", {4 * chunks + kernels::BlockSparseMatrix::kSentinelColumns});
+    auto values = file.array<int8_t>(prefix + "values", {16 * chunks});
+    auto scales = file.array<float>(prefix + "weight_scales", {n});
+    auto row_sums = file.array<int32_t>(prefix + "row_sums", {n});
+    auto nonzero = file.array<int64_t>(prefix + "nonzero_blocks", {1});
+    for (int64_t i = 0; i < columns.size(); ++i)
+      if (columns.data[i] < 0 || columns.data[i] >= k)
+        throw Error(src + "columns holds " + std::to_string(columns.data[i]) + ", outside 0.." + std::to_string(k - 1));
+    w->group_chunk_begin.assign(begin.data, begin.data + groups + 1);
+    w->columns.assign(columns.data, columns.data + columns.size());
+    w->values.assign(values.data, values.data + values.size());
+    w->scales.assign(scales.data, scales.data + n);
+    w->row_sums.assign(row_sums.data, row_sums.data + n);
+    w->nonzero_blocks_ = nonzero.data[0];
+    bias_ = file.array<float>(prefix + "bias", {n}).data;
+    read_input_quant(file, prefix, src);
+    stored_bytes_ = 8 * (groups + 1) + 4 * columns.size() + values.size() + 16 * n;
+    block_sparsity_ = 1.0 - w->density();
+    create(std::move(w), wanted);
+  }
+
+  void read_input_quant(const fbm::FbmFile& file, const std::string& prefix, const std::string& src) {
+    input_.scale = file.array<float>(prefix + "input_scale", {1}).data[0];
+    input_.zero_point = file.array<int32_t>(prefix + "input_zero_point", {1}).data[0];
+    if (!(input_.scale > 0) || input_.zero_point < 0 || input_.zero_point > 255)
+      throw Error(src + "input_scale/input_zero_point out of range");
+  }
+
+  void create(std::shared_ptr<kernels::BlockSparseMatrix> w, const LinearFusion& wanted) {
+    kernels::SpmmDesc desc;
+    desc.activation = kernels::ActivationType::u8;
+    fusion_.residual = wanted.residual;
+    fusion_.gelu = wanted.gelu;
+    desc.epilogue.gelu = wanted.gelu;
+    if (wanted.gelu && wanted.output_u8) {
+      fusion_.output_u8 = true;
+      fusion_.output = wanted.output;
+      desc.epilogue.output = kernels::OutputType::u8;
+      desc.epilogue.out_scale = wanted.output.scale;
+      desc.epilogue.out_zero_point = wanted.output.zero_point;
+    } else {
+      desc.epilogue.output = kernels::OutputType::f32;
+    }
+    primitive_ = std::make_unique<kernels::SpmmPrimitive>(std::move(w), desc);
+  }
+  LinearFormat format() const override { return dense_ ? LinearFormat::dense_int8 : LinearFormat::sparse_4x1_int8; }
+  const char* implementation() const override { return primitive_->implementation(); }
+  LinearFusion fusion() const override { return fusion_; }
+
+  void forward(const LinearIo& io) const override {
+    kernels::SpmmArgs a;
+    a.x = io.x_u8;
+    a.ldx = io.m;
+    a.m = io.m;
+    a.x_scale = input_.scale;
+    a.x_zero_point = input_.zero_point;
+    a.bias = bias_;
+    if (fusion_.residual) {
+      a.residual = io.residual;
+      a.ldr = io.m;
+    }
+    a.y = fusion_.output_u8 ? static_cast<void*>(io.y_u8) : static_cast<void*>(io.y);
+    a.ldy = io.m;
+    primitive_->execute(a);
+  }
+
+ private:
+  bool dense_ = false;
+  const float* bias_ = nullptr;
+  LinearFusion fusion_;
+  std::unique_ptr<kernels::SpmmPrimitive> primitive_;
+};
+
+}  // namespace
+
+std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,
+                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted) {
+  const std::string prefix = fbm::linear_prefix(layer, name);
+  switch (file.linear_format(layer, name)) {
+    case LinearFormat::dense_fp32:
+      return std::make_unique<DenseFp32Layer>(file, prefix, out_features, in_features);
+    case LinearFormat::dense_int8:
+      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted, /*dense=*/true);
+    case LinearFormat::sparse_4x1_int8:
+      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted);
+  }
+  throw Error(file.path().string() + ": unknown linear format");
+}
+
+}  // namespace fastbert::layers

@@ -1,0 +1,68 @@
+#pragma once
+// One linear layer of the encoder behind one interface, whatever its storage:
+// dense fp32 through a blocked loop, dense and 4x1 block-sparse int8 through
+// the JIT VNNI SpMM. Activations are feature-major ([features][tokens], row stride m).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fastbert/runtime/fbm_file.h"
+
+namespace fastbert::layers {
+
+struct QuantParams {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  bool operator==(const QuantParams& o) const { return scale == o.scale && zero_point == o.zero_point; }
+};
+
+// What a layer may fold into its own epilogue instead of a separate pass.
+struct LinearFusion {
+  bool residual = false;     // y = W x + b + residual
+  bool gelu = false;         // y = gelu(W x + b)
+  bool output_u8 = false;    // y written as u8 with `output` (needs gelu here)
+  QuantParams output;
+};
+
+struct LinearIo {
+  int64_t m = 0;                     // tokens
+  const float* x = nullptr;          // [K][m], fp32 layers
+  const uint8_t* x_u8 = nullptr;     // [K][m] quantized with input_quant(), int8 layers
+  const float* residual = nullptr;   // [N][m], when fusion().residual
+  float* y = nullptr;                // [N][m] fp32 output
+  uint8_t* y_u8 = nullptr;           // [N][m] when fusion().output_u8
+};
+
+class Linear {
+ public:
+  virtual ~Linear() = default;
+  virtual fbm::LinearFormat format() const = 0;
+  virtual const char* implementation() const = 0;
+  // Which of the requested fusions this layer actually does.
+  virtual LinearFusion fusion() const { return {}; }
+  // Creates what a token count needs (for implementations whose primitives
+  // are per shape); called when a shape bucket is planned so the hot loop
+  // creates nothing.
+  virtual void prepare(int64_t m) {}
+  virtual void forward(const LinearIo& io) const = 0;
+
+  bool int8() const { return format() != fbm::LinearFormat::dense_fp32; }
+  QuantParams input_quant() const { return input_; }
+  int64_t out_features() const { return n_; }
+  int64_t in_features() const { return k_; }
+  int64_t stored_bytes() const { return stored_bytes_; }
+  double block_sparsity() const { return block_sparsity_; }
+
+ protected:
+  int64_t n_ = 0, k_ = 0;
+  QuantParams input_;
+  int64_t stored_bytes_ = 0;
+  double block_sparsity_ = 0;
+};
+
+// Builds linear `name` of encoder layer `layer` from the file, in the format
+// the file records for it. `wanted` lists the fusions the engine would like.
+std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,
+                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted);
+
+}  // namespace fastbert::layers

@@ -1,0 +1,260 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "fastbert/common/error.h"
+#include "fastbert/export/fbm_export.h"
+#include "fastbert/formats/squad_features.h"
+#include "fastbert/runtime/engine.h"
+#include "tiny_bert.h"
+
+namespace fastbert {
+namespace {
+namespace fs = std::filesystem;
+using testing::TinyBert;
+using testing::TinyBertSpec;
+using testing::Window;
+
+constexpr int64_t kSeq = 48;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("fastbert-test-engine-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Engine logits of `windows` as one batch: [window][position].
+  static void engine_logits(Engine& engine, const std::vector<Window>& windows, std::vector<float>* start,
+                            std::vector<float>* end) {
+    std::vector<int32_t> ids, types, mask;
+    for (const Window& w : windows) {
+      ids.insert(ids.end(), w.ids.begin(), w.ids.end());
+      types.insert(types.end(), w.types.begin(), w.types.end());
+      for (int64_t s = 0; s < kSeq; ++s) mask.push_back(s < w.length ? 1 : 0);
+    }
+    start->assign(ids.size(), 0);
+    end->assign(ids.size(), 0);
+    engine.forward(ids.data(), types.data(), mask.data(), static_cast<int64_t>(windows.size()), kSeq, start->data(),
+                   end->data());
+  }
+
+  // max |engine - reference| / max |reference| over the valid positions.
+  static double relative_error(const TinyBert& model, const std::vector<Window>& windows, bool int8,
+                               const std::vector<float>& start, const std::vector<float>& end) {
+    double max_diff = 0, max_ref = 0;
+    for (size_t r = 0; r < windows.size(); ++r) {
+      std::vector<double> rs, re;
+      model.forward(windows[r], int8, &rs, &re);
+      for (int64_t s = 0; s < windows[r].length; ++s) {
+        max_diff = std::max({max_diff, std::fabs(start[r * kSeq + s] - rs[s]), std::fabs(end[r * kSeq + s] - re[s])});
+        max_ref = std::max({max_ref, std::fabs(rs[s]), std::fabs(re[s])});
+      }
+    }
+    std::printf("  relative error vs %s reference: %.3g (max |logit| %.3g)\n", int8 ? "int8-simulation" : "fp32",
+                max_diff / max_ref, max_ref);
+    return max_diff / max_ref;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EngineTest, Fp32ExportGivesReferenceLogitsWithin1e4Relative) {
+  TinyBert model(TinyBertSpec{});
+  model.write_checkpoint(dir_ / "ckpt");
+  ExportOptions o;
+  o.precision = ExportPrecision::fp32;
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", o);
+  Engine engine(dir_ / "m.fbm");
+  const auto windows = model.random_windows(5, kSeq, 7);
+  std::vector<float> start, end;
+  engine_logits(engine, windows, &start, &end);
+  EXPECT_LT(relative_error(model, windows, false, start, end), 1e-4);
+  // Padded positions never win an answer span.
+  EXPECT_EQ(start[1 * kSeq + kSeq - 1], -10000.0f);
+}
+
+TEST_F(EngineTest, BatchedAndBucketedRunsGiveTheLogitsOfSingleWindowRuns) {
+  TinyBert model(TinyBertSpec{});
+  model.write_checkpoint(dir_ / "ckpt");
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  EngineOptions opts;
+  opts.seq_bucket = 16;
+  Engine engine(dir_ / "m.fbm", opts);
+  const auto windows = model.random_windows(6, kSeq, 11);
+  std::vector<float> start, end;
+  engine_logits(engine, windows, &start, &end);
+  for (size_t r = 0; r < windows.size(); ++r) {
+    std::vector<float> s1, e1;
+    engine_logits(engine, {windows[r]}, &s1, &e1);
+    for (int64_t s = 0; s < windows[r].length; ++s) {
+      ASSERT_NEAR(s1[s], start[r * kSeq + s], 1e-4 * (1 + std::fabs(s1[s]))) << "window " << r << " position " << s;
+      ASSERT_NEAR(e1[s], end[r * kSeq + s], 1e-4 * (1 + std::fabs(e1[s]))) << "window " << r << " position " << s;
+    }
+  }
+}
+
+TEST_F(EngineTest, DenseInt8ExportEqualsInt8SimulationAndStaysNearFp32) {
+  TinyBert model(TinyBertSpec{});
+  model.write_checkpoint(dir_ / "ckpt");
+  const auto windows = model.random_windows(5, kSeq, 3);
+  model.write_quantization(dir_ / "ckpt", windows);
+  ExportOptions o;
+  o.precision = ExportPrecision::int8;
+  o.sparse_threshold = 1.0;  // everything dense int8
+  const ExportSummary summary = export_fbm(dir_ / "ckpt", dir_ / "m.fbm", o);
+  for (const auto& l : summary.linears) ASSERT_EQ(l.format, fbm::LinearFormat::dense_int8) << l.name;
+  EngineOptions eo;
+  eo.attention = AttentionPath::fp32_reference;  // isolates the int8 linears
+  Engine engine(dir_ / "m.fbm", eo);
+  std::vector<float> start, end;
+  engine_logits(engine, windows, &start, &end);
+  // Stated tolerances: the simulation differs only where an fp32 rounding
+  // difference (GELU's erf approximation, summation order) moves a value
+  // across a u8 rounding boundary; with every block kept, such one-step
+  // flips reach the logits at up to ~0.6 % of their range here.
+  EXPECT_LT(relative_error(model, windows, true, start, end), 1e-2);
+  EXPECT_LT(relative_error(model, windows, false, start, end), 5e-2);
+}
+
+TEST_F(EngineTest, SparseInt8ExportEqualsFp32SimulationOfTheInt8Arithmetic) {
+  TinyBertSpec spec;
+  spec.block_sparsity = 0.8;
+  TinyBert model(spec);
+  model.write_checkpoint(dir_ / "ckpt");
+  const auto windows = model.random_windows(5, kSeq, 5);
+  model.write_quantization(dir_ / "ckpt", windows);
+  const ExportSummary summary = export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  for (const auto& l : summary.linears) {
+    ASSERT_EQ(l.format, fbm::LinearFormat::sparse_4x1_int8) << l.name;
+    EXPECT_NEAR(l.block_sparsity, 0.8, 0.1) << l.name;
+  }
+  EngineOptions eo;
+  eo.attention = AttentionPath::fp32_reference;
+  Engine engine(dir_ / "m.fbm", eo);
+  std::vector<float> start, end;
+  engine_logits(engine, windows, &start, &end);
+  EXPECT_LT(relative_error(model, windows, true, start, end), 2e-3);
+
+  // The default (bf16 attention) path stays close to the same simulation.
+  Engine fast(dir_ / "m.fbm");
+  engine_logits(fast, windows, &start, &end);
+  EXPECT_LT(relative_error(model, windows, true, start, end), 5e-2);
+}
+
+TEST_F(EngineTest, ProfileAccountsEveryOpKindOfASparseModel) {
+  TinyBertSpec spec;
+  spec.block_sparsity = 0.8;
+  TinyBert model(spec);
+  model.write_checkpoint(dir_ / "ckpt");
+  const auto windows = model.random_windows(3, kSeq, 5);
+  model.write_quantization(dir_ / "ckpt", windows);
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  EngineOptions eo;
+  eo.profile = true;
+  Engine engine(dir_ / "m.fbm", eo);
+  std::vector<float> start, end;
+  engine_logits(engine, windows, &start, &end);
+  for (const char* kind : {"embeddings", "linear_sparse", "attention", "layernorm", "other"})
+    EXPECT_GT(engine.profile().seconds.count(kind) ? engine.profile().seconds.at(kind) : 0.0, 0.0) << kind;
+  EXPECT_EQ(engine.profile().seconds.count("linear_dense"), 0u);
+  EXPECT_EQ(engine.profile().sequences, 3);
+}
+
+TEST_F(EngineTest, RejectsPaddingInsideASequenceAndIdsOutsideTheVocabulary) {
+  TinyBert model(TinyBertSpec{});
+  model.write_checkpoint(dir_ / "ckpt");
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  Engine engine(dir_ / "m.fbm");
+  std::vector<int32_t> ids(8, 5), types(8, 0), mask = {1, 1, 0, 1, 0, 0, 0, 0};
+  std::vector<float> s(8), e(8);
+  try {
+    engine.forward(ids.data(), types.data(), mask.data(), 1, 8, s.data(), e.data());
+    FAIL() << "a hole in the mask was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("not a prefix of ones"), std::string::npos) << err.what();
+  }
+  mask = {1, 1, 1, 0, 0, 0, 0, 0};
+  ids[1] = 4000;
+  try {
+    engine.forward(ids.data(), types.data(), mask.data(), 1, 8, s.data(), e.data());
+    FAIL() << "an id outside the vocabulary was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("outside the vocabulary"), std::string::npos) << err.what();
+  }
+}
+
+TEST_F(EngineTest, AnswerReturnsASpanOfTheContextFromTheFilesTokenizer) {
+  TinyBert model(TinyBertSpec{});
+  model.write_checkpoint(dir_ / "ckpt");
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  Engine engine(dir_ / "m.fbm");
+  const std::string context = "The Denver Broncos won the game in Santa Clara.";
+  SquadWindowOptions w;
+  w.max_seq = 32;
+  w.doc_stride = 8;
+  w.max_query = 8;
+  const SquadPrediction p = engine.answer("Who won the game?", context, w);
+  ASSERT_GE(p.begin, 0);
+  ASSERT_LE(p.end, static_cast<int32_t>(context.size()));
+  EXPECT_EQ(p.text, context.substr(p.begin, p.end - p.begin));
+  EXPECT_FALSE(p.text.empty());
+}
+
+// The training side's own forward (LibTorch) on the same checkpoint, when
+// this build has it: the fp32 export must reproduce fastbert-train predict.
+TEST_F(EngineTest, Fp32ExportMatchesFastbertTrainPredictWithin1e4Relative) {
+  const fs::path tool = fs::path(FASTBERT_BINARY_DIR) / "cli" / "fastbert-train";
+  if (!fs::exists(tool)) GTEST_SKIP() << "fastbert-train is not built (FASTBERT_BUILD_TRAINING=OFF)";
+  TinyBert model(TinyBertSpec{});
+  model.write_checkpoint(dir_ / "ckpt");
+  ExportOptions o;
+  o.precision = ExportPrecision::fp32;
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", o);
+  const auto windows = model.random_windows(4, kSeq, 9);
+  SquadFeatures f;
+  f.max_seq = kSeq;
+  f.tokenizer = "test";
+  for (size_t r = 0; r < windows.size(); ++r) {
+    f.input_ids.insert(f.input_ids.end(), windows[r].ids.begin(), windows[r].ids.end());
+    f.token_type_ids.insert(f.token_type_ids.end(), windows[r].types.begin(), windows[r].types.end());
+    for (int64_t s = 0; s < kSeq; ++s) {
+      f.attention_mask.push_back(s < windows[r].length ? 1 : 0);
+      f.offsets.push_back(-1);
+      f.offsets.push_back(-1);
+    }
+    f.start_positions.push_back(0);
+    f.end_positions.push_back(0);
+    f.example_index.push_back(static_cast<int32_t>(r));
+    f.example_ids.push_back("q" + std::to_string(r));
+  }
+  write_squad_features(dir_ / "f.h5", f);
+  const std::string cmd = tool.string() + " predict --checkpoint " + (dir_ / "ckpt").string() + " --features " +
+                          (dir_ / "f.h5").string() + " --out " + (dir_ / "l.h5").string() + " --threads 1 > " +
+                          (dir_ / "predict.log").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const SquadLogits torch_logits = read_squad_logits(dir_ / "l.h5");
+  Engine engine(dir_ / "m.fbm");
+  const SquadLogits ours = engine.run(f, 3);
+  double max_diff = 0, max_ref = 0;
+  for (size_t r = 0; r < windows.size(); ++r)
+    for (int64_t s = 0; s < windows[r].length; ++s) {
+      const size_t i = r * kSeq + s;
+      max_diff = std::max({max_diff, std::fabs(double(ours.start_logits[i]) - torch_logits.start_logits[i]),
+                           std::fabs(double(ours.end_logits[i]) - torch_logits.end_logits[i])});
+      max_ref = std::max({max_ref, std::fabs(double(torch_logits.start_logits[i])),
+                          std::fabs(double(torch_logits.end_logits[i]))});
+    }
+  EXPECT_LT(max_diff / max_ref, 1e-4);
+}
+
+}  // namespace
+}  // namespace fastbert

@@ -1,0 +1,120 @@
+// `fastbert export`, `fastbert eval squad --model x.fbm` and `fastbert bench
+// model`, run as a user runs them, on a tiny random checkpoint.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fastbert/common/atomic_file.h"
+#include "tiny_bert.h"
+
+namespace fastbert {
+namespace {
+namespace fs = std::filesystem;
+
+std::pair<int, std::string> run(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class EngineCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("fastbert-test-engine-cli-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    model_.write_checkpoint(dir_ / "ckpt");
+    const std::string context =
+        "the denver broncos won the super bowl 50 game in santa clara . it was a long story about many things , "
+        "and the team of the city was on the game for it .";
+    nlohmann::json qas = nlohmann::json::array();
+    const char* questions[] = {"who won ?", "where was the game ?", "what was it about ?", "who was the team ?",
+                               "what city ?", "what game was it ?"};
+    for (int i = 0; i < 6; ++i)
+      qas.push_back({{"id", "q" + std::to_string(i)},
+                     {"question", questions[i]},
+                     {"answers", {{{"text", "denver broncos"}, {"answer_start", 4}}}}});
+    nlohmann::json squad = {{"version", "1.1"},
+                            {"data", {{{"title", "t"}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}}}}};
+    write_file_atomic(dir_ / "squad.json", squad.dump());
+    fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
+    train_tool_ = fs::path(FASTBERT_BINARY_DIR) / "cli" / "fastbert-train";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  double eval_f1(const std::string& model, std::string* predictions = nullptr) {
+    const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model " +
+                               model + " --max-seq 32 --doc-stride 8 --max-query 8 --threads 1 --predictions-out " +
+                               (dir_ / "preds.json").string() + " 2>/dev/null");
+    EXPECT_EQ(rc, 0) << out;
+    if (predictions) *predictions = read_file(dir_ / "preds.json");
+    return nlohmann::json::parse(out).at("f1").get<double>();
+  }
+
+  testing::TinyBert model_{testing::TinyBertSpec{}};
+  fs::path dir_;
+  std::string fastbert_;
+  fs::path train_tool_;
+};
+
+TEST_F(EngineCli, ExportPrintsPerLayerSummaryAndEvalRunsTheFbm) {
+  const auto [rc, out] = run(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+                             (dir_ / "m.fbm").string() + " --precision fp32 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("encoder/layer_1/intermediate"), std::string::npos) << out;
+  EXPECT_NE(out.find("128x64"), std::string::npos) << out;
+  EXPECT_NE(out.find("dense_fp32"), std::string::npos) << out;
+  EXPECT_NE(out.find("fp32 checkpoint (model.safetensors)"), std::string::npos) << out;
+  std::string preds;
+  const double f1 = eval_f1((dir_ / "m.fbm").string(), &preds);
+  EXPECT_GE(f1, 0.0);
+  EXPECT_EQ(nlohmann::json::parse(preds).size(), 6u) << preds;
+}
+
+TEST_F(EngineCli, Fp32ExportScoresTheCheckpointsF1Within01) {
+  if (!fs::exists(train_tool_)) GTEST_SKIP() << "fastbert-train is not built (FASTBERT_BUILD_TRAINING=OFF)";
+  ASSERT_EQ(run(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+                (dir_ / "m.fbm").string() + " --precision fp32 >/dev/null 2>&1")
+                .first,
+            0);
+  std::string ck_preds, fbm_preds;
+  const double ck = eval_f1((dir_ / "ckpt").string(), &ck_preds);
+  const double fbm = eval_f1((dir_ / "m.fbm").string(), &fbm_preds);
+  EXPECT_NEAR(fbm, ck, 0.1);
+  EXPECT_EQ(nlohmann::json::parse(fbm_preds), nlohmann::json::parse(ck_preds));
+}
+
+TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
+  const auto windows = model_.random_windows(3, 32, 1);
+  model_.write_quantization(dir_ / "ckpt", windows);
+  ASSERT_EQ(run(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+                (dir_ / "m.fbm").string() + " >/dev/null 2>&1")
+                .first,
+            0);
+  std::string cmd = fastbert_ + " bench model --model " + (dir_ / "m.fbm").string() +
+                    " --batch 1,2 --seq 32 --min-seconds 0.05 --threads 1 --latency-ms 10000 --profile --json " +
+                    (dir_ / "b.json").string();
+  const bool compare = fs::exists(train_tool_);
+  if (compare) cmd += " --compare-checkpoint " + (dir_ / "ckpt").string();
+  const auto [rc, out] = run(cmd + " 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("best throughput with p90 <= 10000.0 ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("profile: attention"), std::string::npos) << out;
+  const auto j = nlohmann::json::parse(read_file(dir_ / "b.json"));
+  ASSERT_EQ(j.at("seq_per_s").size(), compare ? 4u : 2u) << j.dump();
+  for (const auto& row : j.at("seq_per_s")) EXPECT_GT(row.at("value").get<double>(), 0.0) << row.dump();
+  if (compare) EXPECT_EQ(j.at("seq_per_s")[1].at("engine"), "libtorch_fp32");
+}
+
+}  // namespace
+}  // namespace fastbert
