@@ -1,6 +1,7 @@
 // `fastbert-train`: the training side (LibTorch) in its own executable, since
 // LibTorch and Debian's libsentencepiece cannot share a process. `fastbert
 // train|prune|distill|quantize ...` exec this program with the same arguments.
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -126,7 +127,7 @@ void register_bench_forward(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
   cmd->add_option("--min-seconds", a->min_seconds, "measure at least this long");
   cmd->callback([a] {
-    if (a->threads > 0) torch::set_num_threads(a->threads);
+    if (a->threads > 0) at::set_num_threads(a->threads);
     const fastbert::ForwardTiming t = fastbert::bench_forward(a->checkpoint, a->batch, a->seq, a->min_seconds);
     std::cout << "{\"engine\": \"libtorch_fp32\", \"batch\": " << a->batch << ", \"seq\": " << a->seq
               << ", \"seq_per_s\": " << t.seq_per_s << ", \"p50_ms\": " << t.p50_ms << ", \"p90_ms\": " << t.p90_ms
