@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: installs, builds, then runs the whole
 # pipeline on a tiny BERT and synthetic SQuAD-style data that fastbert makes
-# itself: make-demo -> (prepare) -> train -> eval.
-# OUT_DIR (default out/demo) receives everything it writes.
+# itself: make-demo -> (prepare) -> train -> prune+distill+quantize -> export
+# -> eval (checkpoint and runtime) -> bench. Everything goes to out/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 fastbert=build/cli/fastbert
-out=${OUT_DIR:-out/demo}
+out=out/demo  # the recipes name this folder
+windows=(--max-seq 128 --doc-stride 64 --max-query 32)
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "make the built-in data and tiny model in $out"
 $fastbert make-demo --out "$out"
 
-step "train (tokenises the data with fastbert prepare on first use; resumes if interrupted)"
+step "fine-tune the dense teacher (tokenises with fastbert prepare on first use; resumes if interrupted)"
 $fastbert train recipes/demo.yaml
 
-step "evaluate the trained checkpoint on the held-out dev split"
-$fastbert eval squad --model "$out/run/final" --data "$out/dev.json" --max-seq 96 --doc-stride 48 \
+step "dense teacher on the held-out dev split (LibTorch, through fastbert-train predict)"
+$fastbert eval squad --model "$out/run/final" --data "$out/dev.json" "${windows[@]}"
+
+step "prune to 80 % in 4x1 blocks while distilling from the teacher, then quantization-aware training"
+$fastbert train recipes/tiny-sparse80.yaml
+
+step "export: dense fp32 teacher and sparse int8 student"
+$fastbert export --checkpoint "$out/run/final" --out "$out/teacher-fp32.fbm" --precision fp32
+$fastbert export --checkpoint "$out/sparse80/final" --out "$out/student-sparse80-int8.fbm" --precision int8
+
+step "both exports on the dev split, in the runtime"
+$fastbert eval squad --model "$out/teacher-fp32.fbm" --data "$out/dev.json" "${windows[@]}"
+$fastbert eval squad --model "$out/student-sparse80-int8.fbm" --data "$out/dev.json" "${windows[@]}" \
   --predictions-out "$out/dev-predictions.json"
+
+step "runtime speed: sparse int8 student vs LibTorch fp32 teacher, same run"
+$fastbert bench model --model "$out/student-sparse80-int8.fbm" --batch 1,8 --seq 128 --profile \
+  --compare-checkpoint "$out/run/final"
 
 step "kernel benchmark, one shape (full tables: bench/run-kernels.sh)"
 $fastbert bench kernels --shape 768x768 --m 128 --sparsity 80,90
