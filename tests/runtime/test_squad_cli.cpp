@@ -94,6 +94,25 @@ TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
   EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));
 }
 
+TEST_F(SquadCli, EvalWithLogitsScoresAnyEnginesOutputOverAFeaturesFile) {
+  const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
+  const std::string features = (dir_ / "f.h5").string(), logits = (dir_ / "l.h5").string();
+  ASSERT_EQ(run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+                (dir_ / "ckpt" / "vocab.txt").string() + " --out " + features + " --max-seq 24 --doc-stride 4")
+                .first,
+            0);
+  ASSERT_EQ(run(tool + " predict --features " + features + " --out " + logits).first, 0);
+  const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
+                             features + " --logits " + logits);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "{\"exact_match\": 100.0, \"f1\": 100.0}\n");
+  // Logits of the wrong file: features in place of logits.
+  const auto [rc2, out2] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
+                               features + " --logits " + features + " 2>&1");
+  EXPECT_EQ(rc2, 1);
+  EXPECT_NE(out2.find("expected 'fastbert-logits'"), std::string::npos) << out2;
+}
+
 TEST_F(SquadCli, EvalWithPredictionsPrintsOfficialJson) {
   write_file_atomic(dir_ / "p.json", R"({"q-who": "the Broncos", "q-where": "Santa Clara, California"})");
   const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --predictions " +
@@ -112,6 +131,10 @@ TEST_F(SquadCli, EvalRejectsFbmModelsAndMissingInputsClearly) {
   std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " 2>&1");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("exactly one of --predictions"), std::string::npos) << out;
+  std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --logits " +
+                          (dir_ / "squad.json").string() + " 2>&1");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("--logits and --features go together"), std::string::npos) << out;
   std::tie(rc, out) = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
                           (dir_ / "nothing").string() + " --out " + (dir_ / "f.h5").string() + " 2>&1");
   EXPECT_EQ(rc, 1);
