@@ -98,6 +98,14 @@ TEST(WordPieceTokenizer, CasedModeKeepsCaseAndAccents) {
   EXPECT_EQ(make(false).tokenize("Hello"), (Strings{"[UNK]"}));
 }
 
+TEST(WordPieceTokenizer, CasedModeComposesDecomposedAccentsLikeNfc) {
+  // "Cre" + U+0300 (combining grave) + "me" is "Crème" after NFC.
+  const std::string text = "Cre\u0300me!";
+  const Encoding e = make(false).encode(text);
+  EXPECT_EQ(make(false).tokenize(text), (Strings{"Crème", "!"}));
+  EXPECT_EQ(spans(text, e), (Strings{"Cre\u0300me", "!"}));
+}
+
 TEST(WordPieceTokenizer, DropsControlCharactersAndSplitsOnUnicodeSpaces) {
   const std::string text = std::string("hello\x01") + "\xC2\xA0you\xEF\xBF\xBD!";
   const Encoding e = make().encode(text);

@@ -45,6 +45,15 @@ std::vector<std::vector<NormChar>> basic_tokenize(std::string_view text, bool lo
       tokens.push_back({NormChar{cp, begin, end}});
       continue;
     }
+    // Cased models see NFC text (Hugging Face normalises before splitting):
+    // a combining mark joins the letter before it where a precomposed form exists.
+    char32_t composed = 0;
+    if (!lower_case && !word.empty() && word.back().end == begin && unicode::combining_class(cp) != 0 &&
+        unicode::compose(word.back().cp, cp, &composed)) {
+      word.back().cp = composed;
+      word.back().end = end;
+      continue;
+    }
     // Lower-case, then NFD and drop non-spacing marks (accents).
     int n = 1;
     decomposed[0] = cp;

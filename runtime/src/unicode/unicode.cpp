@@ -2,6 +2,8 @@
 
 #include <utf8proc.h>
 
+#include <cstdlib>
+
 namespace fastbert::unicode {
 
 char32_t decode(std::string_view text, size_t pos, size_t* length) {
@@ -87,6 +89,26 @@ int decompose(char32_t cp, char32_t* out, int capacity) {
   }
   for (utf8proc_ssize_t i = 0; i < n; ++i) out[i] = static_cast<char32_t>(buf[i]);
   return static_cast<int>(n);
+}
+
+int combining_class(char32_t cp) {
+  return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
+}
+
+bool compose(char32_t first, char32_t second, char32_t* composed) {
+  std::string pair;
+  append_utf8(pair, first);
+  append_utf8(pair, second);
+  utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(pair.c_str()));
+  if (!nfc) return false;
+  const std::string_view result(reinterpret_cast<const char*>(nfc));
+  size_t len = 0;
+  const char32_t cp = result.empty() ? 0 : decode(result, 0, &len);
+  const bool single = !result.empty() && len == result.size();
+  std::free(nfc);
+  if (!single) return false;
+  *composed = cp;
+  return true;
 }
 
 bool is_python_space(char32_t cp) {

@@ -25,6 +25,12 @@ char32_t to_lower(char32_t cp);
 // Canonical decomposition (NFD) of one code point; returns the count written.
 int decompose(char32_t cp, char32_t* out, int capacity);
 
+// Canonical combining class (0 for starters).
+int combining_class(char32_t cp);
+// NFC composition of a starter and one following combining mark ("e" + U+0301
+// -> "é"); false when the pair has no precomposed form.
+bool compose(char32_t first, char32_t second, char32_t* composed);
+
 // Python 3 str semantics used by the SQuAD metric.
 bool is_python_space(char32_t cp);   // str.isspace / str.split()
 bool is_python_word(char32_t cp);    // re's \w for str patterns
