@@ -24,6 +24,8 @@ TEST(SquadMetric, NormalizeLowerCasesDropsPunctuationArticlesAndExtraSpaces) {
   EXPECT_EQ(normalize_answer("Ä \u2014 Éa"), "ä \u2014 éa");
   // A letter next to "a" makes it part of a word (Unicode \w).
   EXPECT_EQ(normalize_answer("éa a"), "éa");
+  // Python's str.lower: capital sigma is final at the end of a word.
+  EXPECT_EQ(normalize_answer("ΟΔΟΣ Σ"), "οδος σ");
 }
 
 TEST(SquadMetric, ExactMatchIgnoresCaseArticlesAndPunctuation) {

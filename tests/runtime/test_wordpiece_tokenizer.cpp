@@ -12,7 +12,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> test_vocab() {
-  return {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",",
+  return {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "οδος", "οδοσ", "σ", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",",
           "low", "lowest", "hello", "!", "how", "are", "you", "?", "ah", "zz", "\u535A", "\u63A8", "creme",
           "brulee", "world", "##aff", "##able", "a", "##a", "caf", "##e", "Crème", "'", "s", "我", "爱", "ab"};
 }
@@ -114,13 +114,24 @@ TEST(WordPieceTokenizer, DropsControlCharactersAndSplitsOnUnicodeSpaces) {
   EXPECT_TRUE(make().encode(" \t\r\n").ids.empty());
 }
 
+TEST(WordPieceTokenizer, LineSeparatorSplitsWordsLikePythonStrSplit) {
+  // U+2028 is neither BERT whitespace nor a control character, but
+  // BasicTokenizer's whitespace_tokenize (str.split) splits on it.
+  EXPECT_EQ(make().tokenize("hello\u2028you"), (Strings{"hello", "you"}));
+}
+
+TEST(WordPieceTokenizer, CapitalSigmaLowerCasesToFinalSigmaAtWordEnd) {
+  // Python's str.lower: "ΟΔΟΣ" -> "οδος" (final sigma), but a lone "Σ" -> "σ".
+  EXPECT_EQ(make().tokenize("ΟΔΟΣ, Σ"), (Strings{"οδος", ",", "σ"}));
+}
+
 TEST(WordPieceTokenizer, SpecialTokenIdsComeFromTheVocabulary) {
   const auto t = make();
   EXPECT_EQ(t.pad_id(), 0);
   EXPECT_EQ(t.unk_id(), 1);
   EXPECT_EQ(t.cls_id(), 2);
   EXPECT_EQ(t.sep_id(), 3);
-  EXPECT_EQ(t.token_to_id("##want"), 6);
+  EXPECT_EQ(t.token_to_id("##want"), 9);
   EXPECT_EQ(t.token_to_id("absent"), -1);
   EXPECT_EQ(t.vocab_size(), static_cast<int32_t>(test_vocab().size()));
 }
@@ -141,7 +152,7 @@ TEST(LoadTokenizer, DirectoryWithVocabAndConfigGivesCasedWordPiece) {
   for (const auto& t : test_vocab()) vocab += t + "\n";
   write_file_atomic(dir / "vocab.txt", vocab);
   EXPECT_EQ(load_tokenizer(dir)->encode("Crème").ids.size(), 1u);
-  EXPECT_EQ(load_tokenizer(dir / "vocab.txt")->encode("HELLO").ids, (std::vector<int32_t>{15}));
+  EXPECT_EQ(load_tokenizer(dir / "vocab.txt")->encode("HELLO").ids, (std::vector<int32_t>{18}));
   write_file_atomic(dir / "tokenizer_config.json", R"({"do_lower_case": false})");
   EXPECT_EQ(load_tokenizer(dir)->encode("HELLO").ids, (std::vector<int32_t>{1}));
   write_file_atomic(dir / "tokenizer_config.json", R"({"do_lower_case": )");

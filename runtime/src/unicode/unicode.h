@@ -27,6 +27,9 @@ int decompose(char32_t cp, char32_t* out, int capacity);
 
 // Canonical combining class (0 for starters).
 int combining_class(char32_t cp);
+// True for characters NFC may merge into the character before them: combining
+// marks, and Hangul vowel/trailing-consonant jamo.
+bool may_compose_with_previous(char32_t cp);
 // NFC composition of a starter and one following combining mark ("e" + U+0301
 // -> "é"); false when the pair has no precomposed form.
 bool compose(char32_t first, char32_t second, char32_t* composed);
@@ -35,5 +38,9 @@ bool compose(char32_t first, char32_t second, char32_t* composed);
 bool is_python_space(char32_t cp);   // str.isspace / str.split()
 bool is_python_word(char32_t cp);    // re's \w for str patterns
 std::string python_lower(std::string_view text);
+// str.lower() of cps[i] inside the string cps[0..n): writes 1 or 2 code points
+// (U+0130 becomes "i" + U+0307; capital sigma becomes final sigma at the end
+// of a word) and returns how many.
+int python_lower_char(const char32_t* cps, size_t n, size_t i, char32_t* out);
 
 }  // namespace fastbert::unicode
