@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "unicode/unicode.h"
@@ -60,10 +62,13 @@ class Parser {
             const std::string kpath = qpath + ".answers[" + std::to_string(k) + "]";
             SquadAnswer answer;
             answer.text = field(answers[k], kpath, "text", json::value_t::string, "a string").get<std::string>();
-            const int64_t start =
-                field(answers[k], kpath, "answer_start", json::value_t::number_integer, "an integer").get<int64_t>();
+            const json& start_json =
+                field(answers[k], kpath, "answer_start", json::value_t::number_integer, "an integer");
+            const int64_t start = start_json.is_number_unsigned() && start_json.get<uint64_t>() > INT64_MAX
+                                      ? -1
+                                      : start_json.get<int64_t>();
             if (start < 0 || start >= static_cast<int64_t>(char_to_byte.size()))
-              fail(kpath + ".answer_start", std::to_string(start) + " is outside the context (" +
+              fail(kpath + ".answer_start", start_json.dump() + " is outside the context (" +
                                                 std::to_string(char_to_byte.size() - 1) + " characters)");
             answer.begin = char_to_byte[static_cast<size_t>(start)];
             if (context.compare(static_cast<size_t>(answer.begin), answer.text.size(), answer.text) != 0)
