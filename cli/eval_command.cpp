@@ -109,7 +109,7 @@ SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadData
   const auto t0 = std::chrono::steady_clock::now();
   const int rc = run_training_tool({"predict", "--checkpoint", model.string(), "--features", features_path.string(),
                                     "--out", logits_path.string(), "--batch-size", std::to_string(args.batch_size),
-                                    "--threads", std::to_string(args.threads)});
+                                    "--threads", std::to_string(num_threads())});
   if (rc != 0) throw Error("fastbert-train predict failed (exit status " + std::to_string(rc) + ")");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
