@@ -44,7 +44,8 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern = (fs::temp_directory_path() / "fastbert-eval-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary directory in " + fs::temp_directory_path().string());
+    if (!::mkdtemp(pattern.data()))
+      throw Error("cannot create a temporary directory in " + fs::temp_directory_path().string());
     path_ = pattern;
   }
   ~TempDir() {
@@ -75,8 +76,7 @@ SquadPredictionMap answer_questions(const EvalArgs& args, const SquadDataset& da
   contexts.reserve(features.example_ids.size());
   for (const auto& id : features.example_ids) {
     auto it = question_of.find(id);
-    if (it == question_of.end())
-      throw Error("features hold question id '" + id + "', which is not in " + args.data);
+    if (it == question_of.end()) throw Error("features hold question id '" + id + "', which is not in " + args.data);
     contexts.push_back(data.contexts[data.questions[it->second].context]);
   }
   const auto answers = postprocess_squad(features, logits, contexts, args.postprocess);
@@ -93,8 +93,9 @@ SquadPredictionMap answer_questions(const EvalArgs& args, const SquadDataset& da
 SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadDataset& data) {
   const fs::path model(args.model);
   if (model.extension() == ".fbm")
-    throw Error(args.model + ": the packed .fbm runtime engine is not available yet; evaluate the training "
-                             "checkpoint directory instead");
+    throw Error(args.model +
+                ": the packed .fbm runtime engine is not available yet; evaluate the training "
+                "checkpoint directory instead");
   std::error_code ec;
   if (!fs::is_directory(model, ec))
     throw Error(args.model + ": not a checkpoint directory (expected config.json, model.safetensors, vocab.txt)");
@@ -122,8 +123,9 @@ SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadData
 void run_eval_squad(const EvalArgs& args) {
   const int sources = !args.predictions.empty() + !args.model.empty() + !args.logits.empty();
   if (sources != 1)
-    throw Error("eval squad needs exactly one of --predictions FILE, --model CHECKPOINT_DIR or --logits FILE "
-                "(with --features)");
+    throw Error(
+        "eval squad needs exactly one of --predictions FILE, --model CHECKPOINT_DIR or --logits FILE "
+        "(with --features)");
   if (args.logits.empty() != args.features.empty())
     throw Error("--logits and --features go together: the logits are rows of that features file");
   set_num_threads(args.threads);

@@ -18,8 +18,7 @@ class SentencePieceTokenizerTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("fastbert-test-spm-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     std::string corpus;
-    const char* lines[] = {"the quick brown fox jumps over the lazy dog",
-                           "a crème brûlée is a dessert of rich custard",
+    const char* lines[] = {"the quick brown fox jumps over the lazy dog", "a crème brûlée is a dessert of rich custard",
                            "question answering finds the answer span in the context",
                            "the fox and the dog are friends in the story",
                            "windows of the context overlap by a stride of tokens"};

@@ -32,8 +32,8 @@ class SquadCli : public ::testing::Test {
     fs::create_directories(dir_ / "ckpt");
     fs::create_directories(dir_ / "tmp");
     std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nwho\nwhere\nwhat\n?\n.\n,\n##s\n";
-    for (const char* w : {"the", "broncos", "won", "in", "santa", "clara", "denver", "game", "bowl", "super", "50",
-                          "a", "long", "story", "about", "many", "things"})
+    for (const char* w : {"the", "broncos", "won", "in", "santa", "clara", "denver", "game", "bowl", "super", "50", "a",
+                          "long", "story", "about", "many", "things"})
       vocab += std::string(w) + "\n";
     write_file_atomic(dir_ / "ckpt" / "vocab.txt", vocab);
     std::string context = "The Denver Broncos won Super Bowl 50 in Santa Clara.";
@@ -46,9 +46,11 @@ class SquadCli : public ::testing::Test {
            {"paragraphs",
             {{{"context", context},
               {"qas",
-               {{{"id", "q-who"}, {"question", "Who won?"},
+               {{{"id", "q-who"},
+                 {"question", "Who won?"},
                  {"answers", {{{"text", "Denver Broncos"}, {"answer_start", 4}}}}},
-                {{"id", "q-where"}, {"question", "Where?"},
+                {{"id", "q-where"},
+                 {"question", "Where?"},
                  {"answers", {{{"text", "Santa Clara"}, {"answer_start", context.size() - 14}}}}}}}}}}}}}};
     write_file_atomic(dir_ / "squad.json", squad.dump());
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
@@ -60,9 +62,9 @@ class SquadCli : public ::testing::Test {
 };
 
 TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
-  const auto [rc, out] = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
-                             (dir_ / "ckpt").string() + " --out " + (dir_ / "f.h5").string() +
-                             " --max-seq 32 --doc-stride 8");
+  const auto [rc, out] =
+      run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " + (dir_ / "ckpt").string() +
+          " --out " + (dir_ / "f.h5").string() + " --max-seq 32 --doc-stride 8");
   ASSERT_EQ(rc, 0) << out;
   const SquadFeatures f = read_squad_features(dir_ / "f.h5");
   EXPECT_EQ(f.max_seq, 32);
@@ -75,11 +77,11 @@ TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
 
 TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
   const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
-  const auto [rc, out] =
-      run("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" + (dir_ / "args.txt").string() + " " + fastbert_ +
-          " eval squad --data " + (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() +
-          " --max-seq 32 --doc-stride 8 --batch-size 4 --threads 1 --predictions-out " +
-          (dir_ / "preds.json").string() + " 2>/dev/null");
+  const auto [rc, out] = run("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" +
+                             (dir_ / "args.txt").string() + " " + fastbert_ + " eval squad --data " +
+                             (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() +
+                             " --max-seq 32 --doc-stride 8 --batch-size 4 --threads 1 --predictions-out " +
+                             (dir_ / "preds.json").string() + " 2>/dev/null");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "{\"exact_match\": 100.0, \"f1\": 100.0}\n");
   const auto preds = nlohmann::json::parse(read_file(dir_ / "preds.json"));

@@ -12,9 +12,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> test_vocab() {
-  return {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "οδος", "οδοσ", "σ", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",",
-          "low", "lowest", "hello", "!", "how", "are", "you", "?", "ah", "zz", "\u535A", "\u63A8", "creme",
-          "brulee", "world", "##aff", "##able", "a", "##a", "caf", "##e", "Crème", "'", "s", "我", "爱", "ab"};
+  return {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "οδος",   "οδοσ",   "σ",      "want",  "##want", "##ed",
+          "wa",    "un",    "runn",  "##ing", ",",      "low",    "lowest", "hello",  "!",     "how",    "are",
+          "you",   "?",     "ah",    "zz",    "\u535A", "\u63A8", "creme",  "brulee", "world", "##aff",  "##able",
+          "a",     "##a",   "caf",   "##e",   "Crème",  "'",      "s",      "我",     "爱",    "ab"};
 }
 
 WordPieceTokenizer make(bool lower = true) {

@@ -1,8 +1,7 @@
 #include "fastbert/runtime/squad/squad_dataset.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
@@ -27,9 +26,7 @@ class Parser {
     if (!obj.is_object()) fail(path, "expected an object");
     auto it = obj.find(key);
     if (it == obj.end()) fail(path, std::string("missing field '") + key + "'");
-    const bool ok = type == json::value_t::number_integer
-                        ? it->is_number_integer()
-                        : it->type() == type;
+    const bool ok = type == json::value_t::number_integer ? it->is_number_integer() : it->type() == type;
     if (!ok) fail(path + "." + key, std::string("expected ") + type_name + ", got " + it->type_name());
     return *it;
   }
@@ -53,8 +50,7 @@ class Parser {
           SquadQuestion question;
           question.context = context_index;
           question.id = field(qas[q], qpath, "id", json::value_t::string, "a string").get<std::string>();
-          question.question =
-              field(qas[q], qpath, "question", json::value_t::string, "a string").get<std::string>();
+          question.question = field(qas[q], qpath, "question", json::value_t::string, "a string").get<std::string>();
           const json& answers = field(qas[q], qpath, "answers", json::value_t::array, "an array");
           if (answers.empty())
             fail(qpath + ".answers", "no answers (SQuAD v2 unanswerable questions are not supported)");

@@ -43,8 +43,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
     for (const char* name : {"vocab.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
       if (fs::is_regular_file(path / name, ec)) return load_file(path / name);
     }
-    throw Error(path.string() + ": no tokenizer in this directory (looked for vocab.txt, spiece.model, "
-                                "sentencepiece.bpe.model, tokenizer.model)");
+    throw Error(path.string() +
+                ": no tokenizer in this directory (looked for vocab.txt, spiece.model, "
+                "sentencepiece.bpe.model, tokenizer.model)");
   }
   if (!fs::exists(path, ec)) throw Error(path.string() + ": tokenizer not found");
   return load_file(path);

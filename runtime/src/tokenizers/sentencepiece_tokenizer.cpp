@@ -2,6 +2,8 @@
 
 #include <sentencepiece_processor.h>
 
+#include <cstdint>
+
 #include "fastbert/common/error.h"
 
 namespace fastbert {
@@ -36,6 +38,9 @@ int32_t SentencePieceTokenizer::first_present(std::initializer_list<const char*>
 }
 
 Encoding SentencePieceTokenizer::encode(std::string_view text) const {
+  // Offsets are int32, like the features file that stores them.
+  if (text.size() > static_cast<size_t>(INT32_MAX))
+    throw Error("text of " + std::to_string(text.size()) + " bytes is too long to tokenize");
   const auto spt = sp_->EncodeAsImmutableProto(absl::string_view(text.data(), text.size()));
   Encoding enc;
   const size_t n = spt.pieces_size();

@@ -1,5 +1,6 @@
 #include "fastbert/runtime/tokenizers/wordpiece_tokenizer.h"
 
+#include <cstdint>
 #include <fstream>
 
 #include "fastbert/common/error.h"
@@ -127,8 +128,7 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
 
 int32_t WordPieceTokenizer::required_id(const std::string& token) const {
   auto it = ids_.find(token);
-  if (it == ids_.end())
-    throw Error("WordPiece vocabulary (" + source_ + ") has no special token '" + token + "'");
+  if (it == ids_.end()) throw Error("WordPiece vocabulary (" + source_ + ") has no special token '" + token + "'");
   return it->second;
 }
 
@@ -152,6 +152,9 @@ WordPieceTokenizer WordPieceTokenizer::from_file(const std::filesystem::path& vo
 }
 
 Encoding WordPieceTokenizer::encode(std::string_view text) const {
+  // Offsets are int32, like the features file that stores them.
+  if (text.size() > static_cast<size_t>(INT32_MAX))
+    throw Error("text of " + std::to_string(text.size()) + " bytes is too long to tokenize");
   Encoding enc;
   std::string piece;
   std::vector<size_t> char_bytes;  // byte offset of each code point in `word`, plus the end

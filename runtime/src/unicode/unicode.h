@@ -35,8 +35,8 @@ bool may_compose_with_previous(char32_t cp);
 bool compose(char32_t first, char32_t second, char32_t* composed);
 
 // Python 3 str semantics used by the SQuAD metric.
-bool is_python_space(char32_t cp);   // str.isspace / str.split()
-bool is_python_word(char32_t cp);    // re's \w for str patterns
+bool is_python_space(char32_t cp);  // str.isspace / str.split()
+bool is_python_word(char32_t cp);   // re's \w for str patterns
 std::string python_lower(std::string_view text);
 // str.lower() of cps[i] inside the string cps[0..n): writes 1 or 2 code points
 // (U+0130 becomes "i" + U+0307; capital sigma becomes final sigma at the end
