@@ -262,4 +262,63 @@ std::string python_lower(std::string_view text) {
   return out;
 }
 
+TokenOffsetPair MappedText::original_span(int32_t b, int32_t e, int32_t original_size) const {
+  const int32_t n = static_cast<int32_t>(text.size());
+  if (b >= n) return {original_size, original_size};
+  if (e <= b) return {begin[b], begin[b]};
+  return {begin[b], end[std::min(e, n) - 1]};
+}
+
+MappedText prepare_text(std::string_view text, bool lower_case, bool strip_accents) {
+  std::vector<char32_t> cps;
+  std::vector<int32_t> starts;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t len = 0;
+    starts.push_back(static_cast<int32_t>(pos));
+    cps.push_back(decode(text, pos, &len));
+    pos += len;
+  }
+  starts.push_back(static_cast<int32_t>(text.size()));
+  MappedText out;
+  out.text.reserve(text.size());
+  auto put = [&](char32_t cp, size_t i) {
+    append_utf8(out.text, cp);
+    out.begin.resize(out.text.size(), starts[i]);
+    out.end.resize(out.text.size(), starts[i + 1]);
+  };
+  utf8proc_int32_t buf[32];
+  for (size_t i = 0; i < cps.size(); ++i) {
+    // ALBERT strips accents first (NFKD, drop combining) and lower-cases after.
+    char32_t stripped[32];
+    int n = 1;
+    stripped[0] = cps[i];
+    if (strip_accents) {
+      int last_boundclass = 0;
+      const utf8proc_ssize_t m = utf8proc_decompose_char(
+          static_cast<utf8proc_int32_t>(cps[i]), buf, 32,
+          static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT), &last_boundclass);
+      n = 0;
+      if (m <= 0 || m > 32) {
+        stripped[n++] = cps[i];
+      } else {
+        for (utf8proc_ssize_t k = 0; k < m; ++k)
+          if (combining_class(static_cast<char32_t>(buf[k])) == 0) stripped[n++] = static_cast<char32_t>(buf[k]);
+      }
+    }
+    for (int k = 0; k < n; ++k) {
+      if (!lower_case) {
+        put(stripped[k], i);
+        continue;
+      }
+      char32_t lowered[2];
+      // Final sigma looks at the neighbours in the original text, which
+      // accent stripping does not change in case.
+      const int m = cps[i] == 0x3A3 && stripped[k] == 0x3A3 ? python_lower_char(cps.data(), cps.size(), i, lowered)
+                                                            : python_lower_char(&stripped[k], 1, 0, lowered);
+      for (int j = 0; j < m; ++j) put(lowered[j], i);
+    }
+  }
+  return out;
+}
+
 }  // namespace fastbert::unicode

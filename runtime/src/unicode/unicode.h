@@ -5,8 +5,14 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fastbert::unicode {
+
+struct TokenOffsetPair {
+  int32_t begin;
+  int32_t end;
+};
 
 // Decodes the code point at text[pos]; *length gets its byte length. Invalid
 // UTF-8 yields U+FFFD with length 1 so that no input stops the scan.
@@ -42,5 +48,19 @@ std::string python_lower(std::string_view text);
 // (U+0130 becomes "i" + U+0307; capital sigma becomes final sigma at the end
 // of a word) and returns how many.
 int python_lower_char(const char32_t* cps, size_t n, size_t i, char32_t* out);
+
+// Text rewritten character by character, remembering for every byte of the
+// new text the original character it came from.
+struct MappedText {
+  std::string text;
+  std::vector<int32_t> begin;  // per byte of `text`: original character's first byte
+  std::vector<int32_t> end;    // per byte of `text`: original character's end byte
+  // Original bytes of new-text bytes [b, e); an empty span maps to an empty
+  // span at the matching original position.
+  TokenOffsetPair original_span(int32_t b, int32_t e, int32_t original_size) const;
+};
+// Python str.lower and/or NFKD with combining characters dropped (the
+// ALBERT/XLNet preprocessing), keeping the map back to `text`.
+MappedText prepare_text(std::string_view text, bool lower_case, bool strip_accents);
 
 }  // namespace fastbert::unicode
