@@ -1,12 +1,14 @@
-// `fastbert eval squad`: EM/F1 of a predictions file, of a checkpoint whose
+// `fastbert eval squad`: EM/F1 of a predictions file; of a checkpoint whose
 // logits the training side computes (fastbert-train predict) over windows this
-// process tokenizes, or of a .fbm file run by the runtime engine in-process.
+// process tokenizes; of a .fbm file run by the runtime engine in-process; or
+// of logits any engine computed over a features file.
 #include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "commands.h"
 #include "fastbert/common/atomic_file.h"
@@ -31,6 +33,8 @@ struct EvalArgs {
   std::string predictions;
   std::string model;
   std::string predictions_out;
+  std::string features;
+  std::string logits;
   SquadWindowOptions windows;
   SquadPostprocessOptions postprocess;
   int batch_size = 32;
@@ -42,7 +46,8 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern = (fs::temp_directory_path() / "fastbert-eval-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary directory in " + fs::temp_directory_path().string());
+    if (!::mkdtemp(pattern.data()))
+      throw Error("cannot create a temporary directory in " + fs::temp_directory_path().string());
     path_ = pattern;
   }
   ~TempDir() {
@@ -63,8 +68,20 @@ void print_score(const SquadScore& score) {
     std::cerr << score.missing << " of " << score.questions << " questions have no prediction and score 0\n";
 }
 
-SquadPredictionMap collect_predictions(const EvalArgs& args, const SquadFeatures& features,
-                                       const std::vector<SquadPrediction>& answers) {
+// Turns a model's logits over the windows of `features` into answers (and
+// writes them to --predictions-out when asked).
+SquadPredictionMap answer_questions(const EvalArgs& args, const SquadDataset& data, const SquadFeatures& features,
+                                    const SquadLogits& logits) {
+  std::unordered_map<std::string, size_t> question_of;
+  for (size_t i = 0; i < data.questions.size(); ++i) question_of.emplace(data.questions[i].id, i);
+  std::vector<std::string_view> contexts;
+  contexts.reserve(features.example_ids.size());
+  for (const auto& id : features.example_ids) {
+    auto it = question_of.find(id);
+    if (it == question_of.end()) throw Error("features hold question id '" + id + "', which is not in " + args.data);
+    contexts.push_back(data.contexts[data.questions[it->second].context]);
+  }
+  const auto answers = postprocess_squad(features, logits, contexts, args.postprocess);
   SquadPredictionMap predictions;
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (size_t i = 0; i < answers.size(); ++i) {
@@ -82,14 +99,10 @@ SquadPredictionMap predict_with_engine(const EvalArgs& args, const SquadDataset&
   const auto t0 = std::chrono::steady_clock::now();
   const SquadLogits logits = engine.run(features, args.batch_size);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::vector<std::string_view> contexts;
-  contexts.reserve(data.questions.size());
-  for (const auto& q : data.questions) contexts.push_back(data.contexts[q.context]);
-  const auto answers = postprocess_squad(features, logits, contexts, args.postprocess);
   std::cerr << "engine predicted " << data.questions.size() << " questions (" << features.num_windows()
             << " windows) in " << seconds << " s: " << static_cast<double>(data.questions.size()) / seconds
             << " examples/s, " << static_cast<double>(features.num_windows()) / seconds << " windows/s\n";
-  return collect_predictions(args, features, answers);
+  return answer_questions(args, data, features, logits);
 }
 
 SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadDataset& data) {
@@ -109,30 +122,34 @@ SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadData
   const auto t0 = std::chrono::steady_clock::now();
   const int rc = run_training_tool({"predict", "--checkpoint", model.string(), "--features", features_path.string(),
                                     "--out", logits_path.string(), "--batch-size", std::to_string(args.batch_size),
-                                    "--threads", std::to_string(args.threads)});
+                                    "--threads", std::to_string(num_threads())});
   if (rc != 0) throw Error("fastbert-train predict failed (exit status " + std::to_string(rc) + ")");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  const SquadLogits logits = read_squad_logits(logits_path);
-  std::vector<std::string_view> contexts;
-  contexts.reserve(data.questions.size());
-  for (const auto& q : data.questions) contexts.push_back(data.contexts[q.context]);
-  const auto answers = postprocess_squad(features, logits, contexts, args.postprocess);
 
   std::cerr << "predicted " << data.questions.size() << " questions (" << features.num_windows() << " windows) in "
             << seconds << " s: " << static_cast<double>(data.questions.size()) / seconds << " examples/s, "
             << static_cast<double>(features.num_windows()) / seconds << " windows/s\n";
-
-  return collect_predictions(args, features, answers);
+  return answer_questions(args, data, features, read_squad_logits(logits_path));
 }
 
 void run_eval_squad(const EvalArgs& args) {
-  if (args.predictions.empty() == args.model.empty())
-    throw Error("eval squad needs exactly one of --predictions FILE or --model CHECKPOINT_DIR");
+  const int sources = !args.predictions.empty() + !args.model.empty() + !args.logits.empty();
+  if (sources != 1)
+    throw Error(
+        "eval squad needs exactly one of --predictions FILE, --model CHECKPOINT_DIR or --logits FILE "
+        "(with --features)");
+  if (args.logits.empty() != args.features.empty())
+    throw Error("--logits and --features go together: the logits are rows of that features file");
   set_num_threads(args.threads);
   const SquadDataset data = read_squad(args.data);
-  const SquadPredictionMap predictions =
-      args.model.empty() ? read_squad_predictions(args.predictions) : predict_with_checkpoint(args, data);
+  SquadPredictionMap predictions;
+  if (!args.predictions.empty()) {
+    predictions = read_squad_predictions(args.predictions);
+  } else if (!args.model.empty()) {
+    predictions = predict_with_checkpoint(args, data);
+  } else {
+    predictions = answer_questions(args, data, read_squad_features(args.features), read_squad_logits(args.logits));
+  }
   print_score(evaluate_squad(data, predictions));
 }
 
@@ -147,7 +164,12 @@ void register_eval(CLI::App& app) {
   squad->add_option("--predictions", args->predictions, "JSON object question id -> answer text")
       ->check(CLI::ExistingFile);
   squad->add_option("--model", args->model, "training checkpoint directory, or a packed .fbm file (runtime engine)");
-  squad->add_option("--predictions-out", args->predictions_out, "write the model's answers here (with --model)");
+  squad->add_option("--logits", args->logits, "start/end logits (HDF5) of a model over --features")
+      ->check(CLI::ExistingFile);
+  squad->add_option("--features", args->features, "the features file the logits were computed on")
+      ->check(CLI::ExistingFile);
+  squad->add_option("--predictions-out", args->predictions_out,
+                    "write the answers here, question id -> text (with --model or --logits)");
   squad->add_option("--max-seq", args->windows.max_seq, "tokens per window")->capture_default_str();
   squad->add_option("--doc-stride", args->windows.doc_stride, "context tokens between window starts")
       ->capture_default_str();

@@ -1,5 +1,6 @@
 // `fastbert prepare`: SQuAD JSON -> tokenized windows in an HDF5 features file,
 // the input of every training-side command.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -20,19 +21,44 @@ struct PrepareArgs {
   std::string out;
   SquadWindowOptions windows;
   int threads = 0;
+  int64_t limit = 0;
 };
+
+// The first `limit` questions, with only the contexts they use.
+SquadDataset first_questions(const SquadDataset& data, int64_t limit) {
+  if (limit <= 0 || limit >= static_cast<int64_t>(data.questions.size())) return data;
+  SquadDataset out;
+  std::vector<int32_t> remap(data.contexts.size(), -1);
+  for (int64_t i = 0; i < limit; ++i) {
+    SquadQuestion q = data.questions[i];
+    if (remap[q.context] < 0) {
+      remap[q.context] = static_cast<int32_t>(out.contexts.size());
+      out.contexts.push_back(data.contexts[q.context]);
+    }
+    q.context = remap[q.context];
+    out.questions.push_back(std::move(q));
+  }
+  return out;
+}
 
 void run_prepare(const PrepareArgs& args) {
   set_num_threads(args.threads);
   const auto t0 = std::chrono::steady_clock::now();
-  const SquadDataset data = read_squad(args.data);
+  const SquadDataset data = first_questions(read_squad(args.data), args.limit);
   const auto tokenizer = load_tokenizer(args.tokenizer);
   const SquadFeatures features = make_squad_features(data, *tokenizer, args.windows);
   write_squad_features(args.out, features);
   int64_t answered = 0;
-  for (int64_t w = 0; w < features.num_windows(); ++w) answered += features.start_positions[w] > 0;
+  std::vector<bool> example_answered(features.example_ids.size(), false);
+  for (int64_t w = 0; w < features.num_windows(); ++w) {
+    if (features.start_positions[w] == 0) continue;
+    ++answered;
+    example_answered[features.example_index[w]] = true;
+  }
+  const auto unanswerable = std::count(example_answered.begin(), example_answered.end(), false);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "examples: " << data.questions.size() << "\n"
+  std::cout << "examples: " << data.questions.size() << " (" << unanswerable
+            << " with the answer in no window: only [CLS] to learn)\n"
             << "windows: " << features.num_windows() << " (" << answered << " holding their answer)\n"
             << "max_seq " << args.windows.max_seq << ", doc_stride " << args.windows.doc_stride << ", max_query "
             << args.windows.max_query << ", tokenizer " << features.tokenizer << "\n"
@@ -54,6 +80,7 @@ void register_prepare(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-query", args->windows.max_query, "question tokens kept")->capture_default_str();
   cmd->add_option("--threads", args->threads, "worker threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--limit", args->limit, "keep only the first N questions (0 = all)")->capture_default_str();
   cmd->callback([args] { run_prepare(*args); });
 }
 

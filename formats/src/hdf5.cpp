@@ -37,26 +37,40 @@ std::string hdf5_detail() {
 
 hid_t native_type(DType t) {
   switch (t) {
-    case DType::kInt8: return H5T_NATIVE_INT8;
-    case DType::kUInt8: return H5T_NATIVE_UINT8;
-    case DType::kInt32: return H5T_NATIVE_INT32;
-    case DType::kInt64: return H5T_NATIVE_INT64;
-    case DType::kFloat32: return H5T_NATIVE_FLOAT;
-    case DType::kFloat64: return H5T_NATIVE_DOUBLE;
-    default: return H5I_INVALID_HID;
+    case DType::kInt8:
+      return H5T_NATIVE_INT8;
+    case DType::kUInt8:
+      return H5T_NATIVE_UINT8;
+    case DType::kInt32:
+      return H5T_NATIVE_INT32;
+    case DType::kInt64:
+      return H5T_NATIVE_INT64;
+    case DType::kFloat32:
+      return H5T_NATIVE_FLOAT;
+    case DType::kFloat64:
+      return H5T_NATIVE_DOUBLE;
+    default:
+      return H5I_INVALID_HID;
   }
 }
 
 // Files are always little-endian, whatever the writing machine.
 hid_t file_type(DType t) {
   switch (t) {
-    case DType::kInt8: return H5T_STD_I8LE;
-    case DType::kUInt8: return H5T_STD_U8LE;
-    case DType::kInt32: return H5T_STD_I32LE;
-    case DType::kInt64: return H5T_STD_I64LE;
-    case DType::kFloat32: return H5T_IEEE_F32LE;
-    case DType::kFloat64: return H5T_IEEE_F64LE;
-    default: return H5I_INVALID_HID;
+    case DType::kInt8:
+      return H5T_STD_I8LE;
+    case DType::kUInt8:
+      return H5T_STD_U8LE;
+    case DType::kInt32:
+      return H5T_STD_I32LE;
+    case DType::kInt64:
+      return H5T_STD_I64LE;
+    case DType::kFloat32:
+      return H5T_IEEE_F32LE;
+    case DType::kFloat64:
+      return H5T_IEEE_F64LE;
+    default:
+      return H5I_INVALID_HID;
   }
 }
 
@@ -82,7 +96,10 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   s << "[";
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i) s << ",";
-    if (shape[i] < 0) s << "*"; else s << shape[i];
+    if (shape[i] < 0)
+      s << "*";
+    else
+      s << shape[i];
   }
   s << "]";
   return s.str();
@@ -114,14 +131,22 @@ void Handle::reset() {
 
 std::string dtype_name(DType t) {
   switch (t) {
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: return "float64";
-    case DType::kString: return "string";
-    default: return "unsupported type";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kString:
+      return "string";
+    default:
+      return "unsupported type";
   }
 }
 
@@ -134,17 +159,22 @@ int64_t DatasetInfo::num_elements() const {
 bool is_hdf5_file(const fs::path& path) {
   static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   std::ifstream f(path, std::ios::binary);
-  char head[8] = {};
-  if (!f.read(head, 8)) return false;
-  return std::memcmp(head, kSignature, 8) == 0;
+  // The superblock sits at 0 or, after a user block, at 512 * 2^k bytes.
+  for (std::streamoff at = 0;; at = at ? at * 2 : 512) {
+    char head[8] = {};
+    f.clear();
+    f.seekg(at);
+    if (!f.read(head, 8)) return false;
+    if (std::memcmp(head, kSignature, 8) == 0) return true;
+    if (at >= (std::streamoff{1} << 40)) return false;
+  }
 }
 
 File File::create(const fs::path& path, const FileOptions& options) {
   silence_hdf5();
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  if (options.alignment > 0 &&
-      H5Pset_alignment(fapl.get(), static_cast<hsize_t>(options.alignment_threshold),
-                       static_cast<hsize_t>(options.alignment)) < 0)
+  if (options.alignment > 0 && H5Pset_alignment(fapl.get(), static_cast<hsize_t>(options.alignment_threshold),
+                                                static_cast<hsize_t>(options.alignment)) < 0)
     throw Error(path.string() + ": invalid HDF5 alignment " + std::to_string(options.alignment) + hdf5_detail());
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (id < 0) throw Error("cannot create HDF5 file " + path.string() + hdf5_detail());
@@ -162,9 +192,7 @@ File File::open(const fs::path& path) {
   return File(path, Handle(id, H5Fclose));
 }
 
-void File::fail(const std::string& what) const {
-  throw Error(path_.string() + ": " + what + hdf5_detail());
-}
+void File::fail(const std::string& what) const { throw Error(path_.string() + ": " + what + hdf5_detail()); }
 
 bool File::has_dataset(const std::string& name) const {
   silence_hdf5();
@@ -231,8 +259,8 @@ void File::write_raw(const std::string& name, DType dtype, const void* data, int
     n *= d;
   }
   if (count >= 0 && count != n)
-    throw Error(path_.string() + ": dataset '" + name + "' has " + std::to_string(count) +
-                " elements, shape " + shape_string(shape) + " needs " + std::to_string(n));
+    throw Error(path_.string() + ": dataset '" + name + "' has " + std::to_string(count) + " elements, shape " +
+                shape_string(shape) + " needs " + std::to_string(n));
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   if (!space.valid()) fail("cannot create dataspace for '" + name + "'");
@@ -240,8 +268,7 @@ void File::write_raw(const std::string& name, DType dtype, const void* data, int
   // piece at a known offset.
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle ds(H5Dcreate2(file_.get(), name.c_str(), file_type(dtype), space.get(), lcpl.get(), H5P_DEFAULT,
-                       H5P_DEFAULT),
+  Handle ds(H5Dcreate2(file_.get(), name.c_str(), file_type(dtype), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
             H5Dclose);
   if (!ds.valid()) fail("cannot create dataset '" + name + "'");
   if (n > 0 && H5Dwrite(ds.get(), native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -307,8 +334,7 @@ bool File::has_attribute(const std::string& name) const {
 void File::set_attribute(const std::string& name, int64_t value) {
   silence_hdf5();
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attr(H5Acreate2(file_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-              H5Aclose);
+  Handle attr(H5Acreate2(file_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0)
     fail("cannot write attribute '" + name + "'");
 }

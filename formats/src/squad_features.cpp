@@ -15,8 +15,8 @@ constexpr int64_t kFeaturesVersion = 1;
 
 void expect_size(const char* name, size_t actual, int64_t expected) {
   if (static_cast<int64_t>(actual) != expected)
-    throw Error(std::string("squad features: '") + name + "' has " + std::to_string(actual) +
-                " values, expected " + std::to_string(expected));
+    throw Error(std::string("squad features: '") + name + "' has " + std::to_string(actual) + " values, expected " +
+                std::to_string(expected));
 }
 
 void check_format(const hdf5::File& file, const char* expected) {
@@ -44,8 +44,7 @@ void SquadFeatures::validate() const {
     if (example_index[i] < 0 || example_index[i] >= e)
       throw Error("squad features: example_index[" + std::to_string(i) + "] = " + std::to_string(example_index[i]) +
                   " is outside the " + std::to_string(e) + " example ids");
-    if (start_positions[i] < 0 || start_positions[i] >= max_seq || end_positions[i] < 0 ||
-        end_positions[i] >= max_seq)
+    if (start_positions[i] < 0 || start_positions[i] >= max_seq || end_positions[i] < 0 || end_positions[i] >= max_seq)
       throw Error("squad features: answer position of window " + std::to_string(i) + " is outside [0, max_seq)");
   }
   if (!teacher_start_logits.empty() || !teacher_end_logits.empty()) {

@@ -18,8 +18,7 @@ class SentencePieceTokenizerTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("fastbert-test-spm-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     std::string corpus;
-    const char* lines[] = {"the quick brown fox jumps over the lazy dog",
-                           "a crème brûlée is a dessert of rich custard",
+    const char* lines[] = {"the quick brown fox jumps over the lazy dog", "a crème brûlée is a dessert of rich custard",
                            "question answering finds the answer span in the context",
                            "the fox and the dog are friends in the story",
                            "windows of the context overlap by a stride of tokens"};
@@ -90,6 +89,31 @@ TEST_F(SentencePieceTokenizerTest, LoadTokenizerPicksSentencePieceInADirectory) 
   const auto t = load_tokenizer(dir_);
   EXPECT_NE(t->description().find("sentencepiece:"), std::string::npos);
   EXPECT_EQ(t->encode("the fox").ids, SentencePieceTokenizer(dir_ / "tiny.model").encode("the fox").ids);
+}
+
+TEST_F(SentencePieceTokenizerTest, LowerCasingAndAccentStrippingKeepOffsetsInTheOriginalText) {
+  SentencePieceOptions options;
+  options.lower_case = true;
+  options.strip_accents = true;
+  SentencePieceTokenizer albert_like(dir_ / "tiny.model", options), plain(dir_ / "tiny.model");
+  const std::string text = "The FOX found a Crème Brûlée";
+  const Encoding e = albert_like.encode(text);
+  EXPECT_EQ(e.ids, plain.encode("the fox found a creme brulee").ids);
+  // Consecutive pieces tile the original text (a piece's span includes the
+  // space its "▁" stands for), so "Crème" and "Brûlée" map back whole.
+  std::string joined;
+  for (const auto& o : e.offsets) joined += text.substr(o.begin, o.end - o.begin);
+  EXPECT_EQ(joined, text);
+}
+
+TEST_F(SentencePieceTokenizerTest, TokenizerConfigTurnsOnAlbertPreprocessing) {
+  const fs::path dir = dir_ / "albert";
+  fs::create_directories(dir);
+  fs::copy_file(dir_ / "tiny.model", dir / "spiece.model", fs::copy_options::overwrite_existing);
+  write_file_atomic(dir / "tokenizer_config.json", R"({"do_lower_case": true, "keep_accents": false})");
+  const auto t = load_tokenizer(dir);
+  EXPECT_NE(t->description().find("(lower-case) (no accents)"), std::string::npos) << t->description();
+  EXPECT_EQ(t->encode("FOX Crème").ids, SentencePieceTokenizer(dir / "spiece.model").encode("fox creme").ids);
 }
 
 TEST_F(SentencePieceTokenizerTest, CorruptModelFileIsRejected) {

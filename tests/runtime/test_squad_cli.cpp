@@ -32,8 +32,8 @@ class SquadCli : public ::testing::Test {
     fs::create_directories(dir_ / "ckpt");
     fs::create_directories(dir_ / "tmp");
     std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nwho\nwhere\nwhat\n?\n.\n,\n##s\n";
-    for (const char* w : {"the", "broncos", "won", "in", "santa", "clara", "denver", "game", "bowl", "super", "50",
-                          "a", "long", "story", "about", "many", "things"})
+    for (const char* w : {"the", "broncos", "won", "in", "santa", "clara", "denver", "game", "bowl", "super", "50", "a",
+                          "long", "story", "about", "many", "things"})
       vocab += std::string(w) + "\n";
     write_file_atomic(dir_ / "ckpt" / "vocab.txt", vocab);
     std::string context = "The Denver Broncos won Super Bowl 50 in Santa Clara.";
@@ -46,9 +46,11 @@ class SquadCli : public ::testing::Test {
            {"paragraphs",
             {{{"context", context},
               {"qas",
-               {{{"id", "q-who"}, {"question", "Who won?"},
+               {{{"id", "q-who"},
+                 {"question", "Who won?"},
                  {"answers", {{{"text", "Denver Broncos"}, {"answer_start", 4}}}}},
-                {{"id", "q-where"}, {"question", "Where?"},
+                {{"id", "q-where"},
+                 {"question", "Where?"},
                  {"answers", {{{"text", "Santa Clara"}, {"answer_start", context.size() - 14}}}}}}}}}}}}}};
     write_file_atomic(dir_ / "squad.json", squad.dump());
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
@@ -60,26 +62,33 @@ class SquadCli : public ::testing::Test {
 };
 
 TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
-  const auto [rc, out] = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
-                             (dir_ / "ckpt").string() + " --out " + (dir_ / "f.h5").string() +
-                             " --max-seq 32 --doc-stride 8");
+  const auto [rc, out] =
+      run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " + (dir_ / "ckpt").string() +
+          " --out " + (dir_ / "f.h5").string() + " --max-seq 32 --doc-stride 8");
   ASSERT_EQ(rc, 0) << out;
   const SquadFeatures f = read_squad_features(dir_ / "f.h5");
   EXPECT_EQ(f.max_seq, 32);
   EXPECT_EQ(f.doc_stride, 8);
   EXPECT_EQ(f.example_ids, (std::vector<std::string>{"q-who", "q-where"}));
   EXPECT_GT(f.num_windows(), 4);
-  EXPECT_NE(out.find("examples: 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("examples: 2 (0 with the answer in no window"), std::string::npos) << out;
   EXPECT_NE(out.find("windows: " + std::to_string(f.num_windows())), std::string::npos) << out;
+}
+
+TEST_F(SquadCli, PrepareLimitKeepsTheFirstQuestions) {
+  const auto [rc, out] = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+                             (dir_ / "ckpt").string() + " --out " + (dir_ / "f.h5").string() + " --limit 1");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(read_squad_features(dir_ / "f.h5").example_ids, (std::vector<std::string>{"q-who"}));
 }
 
 TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
   const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
-  const auto [rc, out] =
-      run("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" + (dir_ / "args.txt").string() + " " + fastbert_ +
-          " eval squad --data " + (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() +
-          " --max-seq 32 --doc-stride 8 --batch-size 4 --threads 1 --predictions-out " +
-          (dir_ / "preds.json").string() + " 2>/dev/null");
+  const auto [rc, out] = run("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" +
+                             (dir_ / "args.txt").string() + " " + fastbert_ + " eval squad --data " +
+                             (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() +
+                             " --max-seq 32 --doc-stride 8 --batch-size 4 --threads 1 --predictions-out " +
+                             (dir_ / "preds.json").string() + " 2>/dev/null");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "{\"exact_match\": 100.0, \"f1\": 100.0}\n");
   const auto preds = nlohmann::json::parse(read_file(dir_ / "preds.json"));
@@ -92,6 +101,25 @@ TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
   // The temporary features and logits were made under TMPDIR and are gone.
   EXPECT_NE(args.find((dir_ / "tmp" / "fastbert-eval-").string()), std::string::npos) << args;
   EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));
+}
+
+TEST_F(SquadCli, EvalWithLogitsScoresAnyEnginesOutputOverAFeaturesFile) {
+  const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
+  const std::string features = (dir_ / "f.h5").string(), logits = (dir_ / "l.h5").string();
+  ASSERT_EQ(run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+                (dir_ / "ckpt" / "vocab.txt").string() + " --out " + features + " --max-seq 24 --doc-stride 4")
+                .first,
+            0);
+  ASSERT_EQ(run(tool + " predict --features " + features + " --out " + logits).first, 0);
+  const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
+                             features + " --logits " + logits);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "{\"exact_match\": 100.0, \"f1\": 100.0}\n");
+  // Logits of the wrong file: features in place of logits.
+  const auto [rc2, out2] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
+                               features + " --logits " + features + " 2>&1");
+  EXPECT_EQ(rc2, 1);
+  EXPECT_NE(out2.find("expected 'fastbert-logits'"), std::string::npos) << out2;
 }
 
 TEST_F(SquadCli, EvalWithPredictionsPrintsOfficialJson) {
@@ -112,6 +140,10 @@ TEST_F(SquadCli, EvalRejectsMissingFbmModelsAndMissingInputsClearly) {
   std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " 2>&1");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("exactly one of --predictions"), std::string::npos) << out;
+  std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --logits " +
+                          (dir_ / "squad.json").string() + " 2>&1");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("--logits and --features go together"), std::string::npos) << out;
   std::tie(rc, out) = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
                           (dir_ / "nothing").string() + " --out " + (dir_ / "f.h5").string() + " 2>&1");
   EXPECT_EQ(rc, 1);

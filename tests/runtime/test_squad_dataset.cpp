@@ -35,10 +35,11 @@ TEST(SquadDataset, ParsesV11AndConvertsAnswerStartFromCodePointsToBytes) {
 TEST(SquadDataset, BadJsonNamesTheFieldPath) {
   EXPECT_NE(error_of("{\"data\": [").find("bad.json: invalid JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"version": "1.1"})").find("(root): missing field 'data'"), std::string::npos);
-  EXPECT_NE(error_of(R"({"data": [{"paragraphs": [{"qas": []}]}]})")
-                .find("data[0].paragraphs[0]: missing field 'context'"),
-            std::string::npos);
-  const std::string base = R"({"data": [{"paragraphs": [{"context": "abc def", "qas": [{"id": "x", "question": "q", "answers": [)";
+  EXPECT_NE(
+      error_of(R"({"data": [{"paragraphs": [{"qas": []}]}]})").find("data[0].paragraphs[0]: missing field 'context'"),
+      std::string::npos);
+  const std::string base =
+      R"({"data": [{"paragraphs": [{"context": "abc def", "qas": [{"id": "x", "question": "q", "answers": [)";
   EXPECT_NE(error_of(base + R"({"text": "abc", "answer_start": "0"}]}]}]}]})")
                 .find("data[0].paragraphs[0].qas[0].answers[0].answer_start: expected an integer, got string"),
             std::string::npos)

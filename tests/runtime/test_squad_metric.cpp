@@ -24,6 +24,8 @@ TEST(SquadMetric, NormalizeLowerCasesDropsPunctuationArticlesAndExtraSpaces) {
   EXPECT_EQ(normalize_answer("Ä \u2014 Éa"), "ä \u2014 éa");
   // A letter next to "a" makes it part of a word (Unicode \w).
   EXPECT_EQ(normalize_answer("éa a"), "éa");
+  // Python's str.lower: capital sigma is final at the end of a word.
+  EXPECT_EQ(normalize_answer("ΟΔΟΣ Σ"), "οδος σ");
 }
 
 TEST(SquadMetric, ExactMatchIgnoresCaseArticlesAndPunctuation) {
@@ -85,8 +87,8 @@ TEST(SquadMetric, ReproducesOfficialScoresOnSharedMetricCheck) {
   if (!fs::exists(squad / "metric-check" / "expected.json") || !fs::exists(squad / "dev.json"))
     GTEST_SKIP() << "SQuAD data not found at " << squad << " (../shared/data/squad next to the source tree)";
   const auto expected = nlohmann::json::parse(read_file(squad / "metric-check" / "expected.json"));
-  const SquadScore s =
-      evaluate_squad(read_squad(squad / "dev.json"), read_squad_predictions(squad / "metric-check" / "dev-predictions.json"));
+  const SquadScore s = evaluate_squad(read_squad(squad / "dev.json"),
+                                      read_squad_predictions(squad / "metric-check" / "dev-predictions.json"));
   EXPECT_NEAR(s.exact_match, expected.at("exact_match").get<double>(), 1e-9);
   EXPECT_NEAR(s.f1, expected.at("f1").get<double>(), 1e-9);
   EXPECT_EQ(s.questions, 1746);

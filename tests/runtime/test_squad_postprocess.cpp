@@ -48,7 +48,9 @@ struct Fixture {
   }
   int64_t position_ending(int64_t w, int32_t end) const {
     for (int64_t p = 0; p < features.max_seq; ++p)
-      if (features.offsets[(w * features.max_seq + p) * 2] >= 0 && features.offsets[(w * features.max_seq + p) * 2 + 1] == end) return p;
+      if (features.offsets[(w * features.max_seq + p) * 2] >= 0 &&
+          features.offsets[(w * features.max_seq + p) * 2 + 1] == end)
+        return p;
     return -1;
   }
   // Every window of example e that contains both ends of the span.

@@ -54,7 +54,8 @@ TEST(SquadWindows, EveryContextTokenAppearsInSomeWindowWithItsOffsets) {
         // The id at this position is the context token with these offsets.
         bool found = false;
         for (size_t t = 0; t < context.ids.size(); ++t)
-          if (context.offsets[t].begin == b && context.offsets[t].end == e && context.ids[t] == f.input_ids[w * f.max_seq + p])
+          if (context.offsets[t].begin == b && context.offsets[t].end == e &&
+              context.ids[t] == f.input_ids[w * f.max_seq + p])
             found = true;
         EXPECT_TRUE(found) << "window " << w << " position " << p;
       }
@@ -99,8 +100,8 @@ TEST(SquadWindows, AnswerOutsideAWindowPointsAtCls) {
     }
     ++holding;
     const int32_t* o = &f.offsets[w * f.max_seq * 2];
-    const std::string answer = d.contexts[0].substr(o[f.start_positions[w] * 2],
-                                                    o[f.end_positions[w] * 2 + 1] - o[f.start_positions[w] * 2]);
+    const std::string answer =
+        d.contexts[0].substr(o[f.start_positions[w] * 2], o[f.end_positions[w] * 2 + 1] - o[f.start_positions[w] * 2]);
     EXPECT_EQ(answer, "w20");
   }
   EXPECT_GE(holding, 1);

@@ -12,9 +12,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> test_vocab() {
-  return {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ",",
-          "low", "lowest", "hello", "!", "how", "are", "you", "?", "ah", "zz", "\u535A", "\u63A8", "creme",
-          "brulee", "world", "##aff", "##able", "a", "##a", "caf", "##e", "Crème", "'", "s", "我", "爱", "ab"};
+  return {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "οδος",   "οδοσ",   "σ",      "want",  "##want", "##ed",
+          "wa",    "un",    "runn",  "##ing", ",",      "low",    "lowest", "hello",  "!",     "how",    "are",
+          "you",   "?",     "ah",    "zz",    "\u535A", "\u63A8", "creme",  "brulee", "world", "##aff",  "##able",
+          "a",     "##a",   "caf",   "##e",   "Crème",  "'",      "s",      "我",     "爱",    "ab"};
 }
 
 WordPieceTokenizer make(bool lower = true) {
@@ -98,6 +99,14 @@ TEST(WordPieceTokenizer, CasedModeKeepsCaseAndAccents) {
   EXPECT_EQ(make(false).tokenize("Hello"), (Strings{"[UNK]"}));
 }
 
+TEST(WordPieceTokenizer, CasedModeComposesDecomposedAccentsLikeNfc) {
+  // "Cre" + U+0300 (combining grave) + "me" is "Crème" after NFC.
+  const std::string text = "Cre\u0300me!";
+  const Encoding e = make(false).encode(text);
+  EXPECT_EQ(make(false).tokenize(text), (Strings{"Crème", "!"}));
+  EXPECT_EQ(spans(text, e), (Strings{"Cre\u0300me", "!"}));
+}
+
 TEST(WordPieceTokenizer, DropsControlCharactersAndSplitsOnUnicodeSpaces) {
   const std::string text = std::string("hello\x01") + "\xC2\xA0you\xEF\xBF\xBD!";
   const Encoding e = make().encode(text);
@@ -106,13 +115,24 @@ TEST(WordPieceTokenizer, DropsControlCharactersAndSplitsOnUnicodeSpaces) {
   EXPECT_TRUE(make().encode(" \t\r\n").ids.empty());
 }
 
+TEST(WordPieceTokenizer, LineSeparatorSplitsWordsLikePythonStrSplit) {
+  // U+2028 is neither BERT whitespace nor a control character, but
+  // BasicTokenizer's whitespace_tokenize (str.split) splits on it.
+  EXPECT_EQ(make().tokenize("hello\u2028you"), (Strings{"hello", "you"}));
+}
+
+TEST(WordPieceTokenizer, CapitalSigmaLowerCasesToFinalSigmaAtWordEnd) {
+  // Python's str.lower: "ΟΔΟΣ" -> "οδος" (final sigma), but a lone "Σ" -> "σ".
+  EXPECT_EQ(make().tokenize("ΟΔΟΣ, Σ"), (Strings{"οδος", ",", "σ"}));
+}
+
 TEST(WordPieceTokenizer, SpecialTokenIdsComeFromTheVocabulary) {
   const auto t = make();
   EXPECT_EQ(t.pad_id(), 0);
   EXPECT_EQ(t.unk_id(), 1);
   EXPECT_EQ(t.cls_id(), 2);
   EXPECT_EQ(t.sep_id(), 3);
-  EXPECT_EQ(t.token_to_id("##want"), 6);
+  EXPECT_EQ(t.token_to_id("##want"), 9);
   EXPECT_EQ(t.token_to_id("absent"), -1);
   EXPECT_EQ(t.vocab_size(), static_cast<int32_t>(test_vocab().size()));
 }
@@ -133,7 +153,7 @@ TEST(LoadTokenizer, DirectoryWithVocabAndConfigGivesCasedWordPiece) {
   for (const auto& t : test_vocab()) vocab += t + "\n";
   write_file_atomic(dir / "vocab.txt", vocab);
   EXPECT_EQ(load_tokenizer(dir)->encode("Crème").ids.size(), 1u);
-  EXPECT_EQ(load_tokenizer(dir / "vocab.txt")->encode("HELLO").ids, (std::vector<int32_t>{15}));
+  EXPECT_EQ(load_tokenizer(dir / "vocab.txt")->encode("HELLO").ids, (std::vector<int32_t>{18}));
   write_file_atomic(dir / "tokenizer_config.json", R"({"do_lower_case": false})");
   EXPECT_EQ(load_tokenizer(dir)->encode("HELLO").ids, (std::vector<int32_t>{1}));
   write_file_atomic(dir / "tokenizer_config.json", R"({"do_lower_case": )");

@@ -1,5 +1,6 @@
 #include "fastbert/runtime/squad/squad_dataset.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
@@ -25,9 +26,7 @@ class Parser {
     if (!obj.is_object()) fail(path, "expected an object");
     auto it = obj.find(key);
     if (it == obj.end()) fail(path, std::string("missing field '") + key + "'");
-    const bool ok = type == json::value_t::number_integer
-                        ? it->is_number_integer()
-                        : it->type() == type;
+    const bool ok = type == json::value_t::number_integer ? it->is_number_integer() : it->type() == type;
     if (!ok) fail(path + "." + key, std::string("expected ") + type_name + ", got " + it->type_name());
     return *it;
   }
@@ -51,8 +50,7 @@ class Parser {
           SquadQuestion question;
           question.context = context_index;
           question.id = field(qas[q], qpath, "id", json::value_t::string, "a string").get<std::string>();
-          question.question =
-              field(qas[q], qpath, "question", json::value_t::string, "a string").get<std::string>();
+          question.question = field(qas[q], qpath, "question", json::value_t::string, "a string").get<std::string>();
           const json& answers = field(qas[q], qpath, "answers", json::value_t::array, "an array");
           if (answers.empty())
             fail(qpath + ".answers", "no answers (SQuAD v2 unanswerable questions are not supported)");
@@ -60,10 +58,13 @@ class Parser {
             const std::string kpath = qpath + ".answers[" + std::to_string(k) + "]";
             SquadAnswer answer;
             answer.text = field(answers[k], kpath, "text", json::value_t::string, "a string").get<std::string>();
-            const int64_t start =
-                field(answers[k], kpath, "answer_start", json::value_t::number_integer, "an integer").get<int64_t>();
+            const json& start_json =
+                field(answers[k], kpath, "answer_start", json::value_t::number_integer, "an integer");
+            const int64_t start = start_json.is_number_unsigned() && start_json.get<uint64_t>() > INT64_MAX
+                                      ? -1
+                                      : start_json.get<int64_t>();
             if (start < 0 || start >= static_cast<int64_t>(char_to_byte.size()))
-              fail(kpath + ".answer_start", std::to_string(start) + " is outside the context (" +
+              fail(kpath + ".answer_start", start_json.dump() + " is outside the context (" +
                                                 std::to_string(char_to_byte.size() - 1) + " characters)");
             answer.begin = char_to_byte[static_cast<size_t>(start)];
             if (context.compare(static_cast<size_t>(answer.begin), answer.text.size(), answer.text) != 0)

@@ -14,8 +14,9 @@ std::vector<int32_t> top_k(const float* values, int32_t n, int k) {
   std::vector<int32_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   const size_t keep = std::min<size_t>(static_cast<size_t>(std::max(k, 0)), idx.size());
-  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(keep), idx.end(),
-                    [values](int32_t a, int32_t b) { return values[a] > values[b] || (values[a] == values[b] && a < b); });
+  std::partial_sort(
+      idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(keep), idx.end(),
+      [values](int32_t a, int32_t b) { return values[a] > values[b] || (values[a] == values[b] && a < b); });
   idx.resize(keep);
   return idx;
 }

@@ -11,27 +11,44 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Hugging Face writes do_lower_case into tokenizer_config.json; absent means
-// the BERT default (true).
-bool read_do_lower_case(const fs::path& dir) {
-  const fs::path config = dir / "tokenizer_config.json";
-  std::error_code ec;
-  if (!fs::is_regular_file(config, ec)) return true;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(config));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(config.string() + ": invalid JSON: " + e.what());
+// Hugging Face keeps tokenizer options in tokenizer_config.json beside the
+// vocabulary; a missing file or key means the given default.
+class TokenizerConfig {
+ public:
+  explicit TokenizerConfig(const fs::path& dir) : path_(dir / "tokenizer_config.json") {
+    std::error_code ec;
+    if (!fs::is_regular_file(path_, ec)) return;
+    try {
+      json_ = nlohmann::json::parse(read_file(path_));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path_.string() + ": invalid JSON: " + e.what());
+    }
+    if (!json_.is_object()) throw Error(path_.string() + ": expected a JSON object");
   }
-  if (!j.is_object() || !j.contains("do_lower_case")) return true;
-  if (!j["do_lower_case"].is_boolean()) throw Error(config.string() + ": 'do_lower_case' must be true or false");
-  return j["do_lower_case"].get<bool>();
-}
+
+  bool flag(const char* key, bool fallback) const {
+    if (!json_.is_object() || !json_.contains(key) || json_[key].is_null()) return fallback;
+    if (!json_[key].is_boolean()) throw Error(path_.string() + ": '" + key + "' must be true or false");
+    return json_[key].get<bool>();
+  }
+
+ private:
+  fs::path path_;
+  nlohmann::json json_;
+};
 
 std::unique_ptr<Tokenizer> load_file(const fs::path& file) {
-  if (file.extension() == ".model") return std::make_unique<SentencePieceTokenizer>(file);
+  const TokenizerConfig config(file.parent_path().empty() ? fs::path(".") : file.parent_path());
+  if (file.extension() == ".model") {
+    // ALBERT-style models lower-case and strip accents before SentencePiece;
+    // models without such keys leave the text to SentencePiece's normaliser.
+    SentencePieceOptions options;
+    options.lower_case = config.flag("do_lower_case", false);
+    options.strip_accents = !config.flag("keep_accents", true);
+    return std::make_unique<SentencePieceTokenizer>(file, options);
+  }
   WordPieceOptions options;
-  options.do_lower_case = read_do_lower_case(file.parent_path().empty() ? fs::path(".") : file.parent_path());
+  options.do_lower_case = config.flag("do_lower_case", true);
   return std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::from_file(file, options));
 }
 
@@ -43,8 +60,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
     for (const char* name : {"vocab.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
       if (fs::is_regular_file(path / name, ec)) return load_file(path / name);
     }
-    throw Error(path.string() + ": no tokenizer in this directory (looked for vocab.txt, spiece.model, "
-                                "sentencepiece.bpe.model, tokenizer.model)");
+    throw Error(path.string() +
+                ": no tokenizer in this directory (looked for vocab.txt, spiece.model, "
+                "sentencepiece.bpe.model, tokenizer.model)");
   }
   if (!fs::exists(path, ec)) throw Error(path.string() + ": tokenizer not found");
   return load_file(path);

@@ -2,12 +2,15 @@
 
 #include <sentencepiece_processor.h>
 
+#include <cstdint>
+
 #include "fastbert/common/error.h"
+#include "unicode/unicode.h"
 
 namespace fastbert {
 
-SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file)
-    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()), path_(model_file) {
+SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file, SentencePieceOptions options)
+    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()), path_(model_file), options_(options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model_file, ec))
     throw Error(model_file.string() + ": SentencePiece model not found");
@@ -36,7 +39,14 @@ int32_t SentencePieceTokenizer::first_present(std::initializer_list<const char*>
 }
 
 Encoding SentencePieceTokenizer::encode(std::string_view text) const {
-  const auto spt = sp_->EncodeAsImmutableProto(absl::string_view(text.data(), text.size()));
+  // Offsets are int32, like the features file that stores them.
+  if (text.size() > static_cast<size_t>(INT32_MAX))
+    throw Error("text of " + std::to_string(text.size()) + " bytes is too long to tokenize");
+  const bool prepare = options_.lower_case || options_.strip_accents;
+  const unicode::MappedText prepared =
+      prepare ? unicode::prepare_text(text, options_.lower_case, options_.strip_accents) : unicode::MappedText{};
+  const std::string_view input = prepare ? std::string_view(prepared.text) : text;
+  const auto spt = sp_->EncodeAsImmutableProto(absl::string_view(input.data(), input.size()));
   Encoding enc;
   const size_t n = spt.pieces_size();
   enc.ids.reserve(n);
@@ -44,7 +54,12 @@ Encoding SentencePieceTokenizer::encode(std::string_view text) const {
   for (size_t i = 0; i < n; ++i) {
     const auto piece = spt.pieces(static_cast<int>(i));
     enc.ids.push_back(static_cast<int32_t>(piece.id()));
-    enc.offsets.push_back(TokenOffset{static_cast<int32_t>(piece.begin()), static_cast<int32_t>(piece.end())});
+    TokenOffset offset{static_cast<int32_t>(piece.begin()), static_cast<int32_t>(piece.end())};
+    if (prepare) {
+      const auto original = prepared.original_span(offset.begin, offset.end, static_cast<int32_t>(text.size()));
+      offset = TokenOffset{original.begin, original.end};
+    }
+    enc.offsets.push_back(offset);
   }
   return enc;
 }
@@ -62,6 +77,9 @@ std::string SentencePieceTokenizer::id_to_token(int32_t id) const {
 
 int32_t SentencePieceTokenizer::vocab_size() const { return sp_->GetPieceSize(); }
 
-std::string SentencePieceTokenizer::description() const { return "sentencepiece:" + path_.string(); }
+std::string SentencePieceTokenizer::description() const {
+  return "sentencepiece:" + path_.string() + (options_.lower_case ? " (lower-case)" : "") +
+         (options_.strip_accents ? " (no accents)" : "");
+}
 
 }  // namespace fastbert

@@ -1,5 +1,6 @@
 #include "fastbert/runtime/tokenizers/wordpiece_tokenizer.h"
 
+#include <cstdint>
 #include <fstream>
 
 #include "fastbert/common/error.h"
@@ -18,8 +19,39 @@ struct NormChar {
   int32_t end;
 };
 
-// BasicTokenizer: returns the "basic tokens" (words and single punctuation
-// marks / CJK ideographs) as runs of normalised characters.
+// The text split on whitespace after _clean_text and _tokenize_chinese_chars,
+// with every character's original bytes.
+std::vector<std::vector<NormChar>> whitespace_tokens(std::string_view text) {
+  std::vector<std::vector<NormChar>> tokens;
+  std::vector<NormChar> token;
+  auto flush = [&] {
+    if (!token.empty()) tokens.push_back(std::move(token));
+    token.clear();
+  };
+  for (size_t pos = 0; pos < text.size();) {
+    size_t len = 0;
+    const char32_t cp = unicode::decode(text, pos, &len);
+    const NormChar c{cp, static_cast<int32_t>(pos), static_cast<int32_t>(pos + len)};
+    pos += len;
+    // _clean_text drops NUL, U+FFFD and control characters. Whitespace is
+    // BERT's (which _clean_text turns into spaces) or Python's str.split()
+    // (which also splits on U+2028/U+2029).
+    if (cp == 0 || cp == 0xFFFD || unicode::is_bert_control(cp)) continue;
+    if (unicode::is_bert_whitespace(cp) || unicode::is_python_space(cp)) {
+      flush();
+    } else if (unicode::is_cjk_ideograph(cp)) {
+      flush();
+      tokens.push_back({c});
+    } else {
+      token.push_back(c);
+    }
+  }
+  flush();
+  return tokens;
+}
+
+// BasicTokenizer: the "basic tokens" (words, single punctuation marks, CJK
+// ideographs) as runs of normalised characters.
 std::vector<std::vector<NormChar>> basic_tokenize(std::string_view text, bool lower_case) {
   std::vector<std::vector<NormChar>> tokens;
   std::vector<NormChar> word;
@@ -27,46 +59,57 @@ std::vector<std::vector<NormChar>> basic_tokenize(std::string_view text, bool lo
     if (!word.empty()) tokens.push_back(std::move(word));
     word.clear();
   };
-  char32_t decomposed[32];
-  for (size_t pos = 0; pos < text.size();) {
-    size_t len = 0;
-    const char32_t cp = unicode::decode(text, pos, &len);
-    const int32_t begin = static_cast<int32_t>(pos), end = static_cast<int32_t>(pos + len);
-    pos += len;
-    // _clean_text: drop NUL, U+FFFD and control characters; whitespace separates.
-    if (cp == 0 || cp == 0xFFFD || unicode::is_bert_control(cp)) continue;
-    if (unicode::is_bert_whitespace(cp)) {
-      flush();
-      continue;
-    }
-    // _tokenize_chinese_chars: each ideograph is its own word.
-    if (unicode::is_cjk_ideograph(cp)) {
+  auto emit = [&](char32_t cp, int32_t begin, int32_t end) {
+    // _run_split_on_punc: a punctuation mark is a token of its own.
+    if (unicode::is_bert_punctuation(cp)) {
       flush();
       tokens.push_back({NormChar{cp, begin, end}});
+    } else {
+      word.push_back(NormChar{cp, begin, end});
+    }
+  };
+  std::vector<char32_t> cps;
+  char32_t decomposed[32];
+  for (const auto& token : whitespace_tokens(text)) {
+    if (!lower_case) {
+      // Cased models see NFC text (Hugging Face normalises before splitting):
+      // a combining mark joins the letter before it where a precomposed form exists.
+      for (const NormChar& c : token) {
+        char32_t composed = 0;
+        if (!word.empty() && word.back().end == c.begin && unicode::may_compose_with_previous(c.cp) &&
+            unicode::compose(word.back().cp, c.cp, &composed)) {
+          word.back().cp = composed;
+          word.back().end = c.end;
+        } else {
+          emit(c.cp, c.begin, c.end);
+        }
+      }
+      flush();
       continue;
     }
-    // Lower-case, then NFD and drop non-spacing marks (accents).
-    int n = 1;
-    decomposed[0] = cp;
-    if (lower_case) n = unicode::decompose(unicode::to_lower(cp), decomposed, 32);
-    for (int i = 0; i < n; ++i) {
-      const char32_t c = decomposed[i];
-      if (lower_case && unicode::is_nonspacing_mark(c)) {
-        // A dropped combining accent still belongs to the letter before it,
-        // so an answer span ending on that letter keeps its accent.
-        if (!word.empty() && word.back().end == begin) word.back().end = end;
-        continue;
-      }
-      // _run_split_on_punc: a punctuation mark is a token of its own.
-      if (unicode::is_bert_punctuation(c)) {
-        flush();
-        tokens.push_back({NormChar{c, begin, end}});
-      } else {
-        word.push_back(NormChar{c, begin, end});
+    // str.lower() of the whole token (its final-sigma rule looks at
+    // neighbours), then NFD, dropping non-spacing marks (accents).
+    cps.clear();
+    for (const NormChar& c : token) cps.push_back(c.cp);
+    for (size_t i = 0; i < token.size(); ++i) {
+      const NormChar& c = token[i];
+      char32_t lowered[2];
+      const int num_lowered = unicode::python_lower_char(cps.data(), cps.size(), i, lowered);
+      for (int k = 0; k < num_lowered; ++k) {
+        const int n = unicode::decompose(lowered[k], decomposed, 32);
+        for (int j = 0; j < n; ++j) {
+          if (unicode::is_nonspacing_mark(decomposed[j])) {
+            // A dropped accent still belongs to the letter before it, so an
+            // answer span ending on that letter keeps its accent.
+            if (!word.empty() && word.back().end == c.begin) word.back().end = c.end;
+            continue;
+          }
+          emit(decomposed[j], c.begin, c.end);
+        }
       }
     }
+    flush();
   }
-  flush();
   return tokens;
 }
 
@@ -85,8 +128,7 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
 
 int32_t WordPieceTokenizer::required_id(const std::string& token) const {
   auto it = ids_.find(token);
-  if (it == ids_.end())
-    throw Error("WordPiece vocabulary (" + source_ + ") has no special token '" + token + "'");
+  if (it == ids_.end()) throw Error("WordPiece vocabulary (" + source_ + ") has no special token '" + token + "'");
   return it->second;
 }
 
@@ -110,6 +152,9 @@ WordPieceTokenizer WordPieceTokenizer::from_file(const std::filesystem::path& vo
 }
 
 Encoding WordPieceTokenizer::encode(std::string_view text) const {
+  // Offsets are int32, like the features file that stores them.
+  if (text.size() > static_cast<size_t>(INT32_MAX))
+    throw Error("text of " + std::to_string(text.size()) + " bytes is too long to tokenize");
   Encoding enc;
   std::string piece;
   std::vector<size_t> char_bytes;  // byte offset of each code point in `word`, plus the end

@@ -37,13 +37,32 @@ class Handle {
 enum class DType { kInt8, kUInt8, kInt32, kInt64, kFloat32, kFloat64, kString, kOther };
 std::string dtype_name(DType t);
 
-template <class T> struct DTypeOf;
-template <> struct DTypeOf<int8_t> { static constexpr DType value = DType::kInt8; };
-template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::kUInt8; };
-template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::kInt32; };
-template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::kInt64; };
-template <> struct DTypeOf<float> { static constexpr DType value = DType::kFloat32; };
-template <> struct DTypeOf<double> { static constexpr DType value = DType::kFloat64; };
+template <class T>
+struct DTypeOf;
+template <>
+struct DTypeOf<int8_t> {
+  static constexpr DType value = DType::kInt8;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::kUInt8;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::kInt32;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::kInt64;
+};
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::kFloat32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::kFloat64;
+};
 
 struct DatasetInfo {
   DType dtype = DType::kOther;
@@ -121,7 +140,7 @@ class File {
   Handle file_;
 };
 
-// True when the file starts with the HDF5 signature.
+// True when the file carries the HDF5 signature where the format allows it.
 bool is_hdf5_file(const std::filesystem::path& path);
 
 }  // namespace fastbert::hdf5

@@ -19,7 +19,7 @@ struct SquadScore {
   double exact_match = 0;  // percent
   double f1 = 0;           // percent
   int64_t questions = 0;
-  int64_t missing = 0;     // questions without a prediction (scored 0)
+  int64_t missing = 0;  // questions without a prediction (scored 0)
 };
 
 using SquadPredictionMap = std::unordered_map<std::string, std::string>;

@@ -17,10 +17,10 @@ struct SquadPostprocessOptions {
 };
 
 struct SquadPrediction {
-  std::string text;   // context bytes [begin, end); empty when no valid span exists
+  std::string text;  // context bytes [begin, end); empty when no valid span exists
   int32_t begin = -1;
   int32_t end = -1;
-  float score = 0;    // start logit + end logit of the chosen span
+  float score = 0;  // start logit + end logit of the chosen span
 };
 
 // Best answer span of every example of `features` (one per example id, same

@@ -11,13 +11,21 @@ class SentencePieceProcessor;
 
 namespace fastbert {
 
+// Text preparation some SentencePiece models expect before the model's own
+// normaliser (ALBERT: do_lower_case, keep_accents in tokenizer_config.json).
+struct SentencePieceOptions {
+  bool lower_case = false;     // Python str.lower
+  bool strip_accents = false;  // NFKD, then drop combining characters
+};
+
 // A SentencePiece model (unigram or BPE) through libsentencepiece; offsets are
 // the byte spans SentencePiece reports for each piece. Special tokens are the
 // model's own pieces: [CLS]/<cls>/<s> and [SEP]/<sep>/</s>, <pad>/[PAD] (or
-// the model's pad id), and its unk id.
+// the model's pad id), and its unk id. With lower-casing or accent stripping,
+// offsets still point into the text given to encode().
 class SentencePieceTokenizer : public Tokenizer {
  public:
-  explicit SentencePieceTokenizer(const std::filesystem::path& model_file);
+  explicit SentencePieceTokenizer(const std::filesystem::path& model_file, SentencePieceOptions options = {});
   ~SentencePieceTokenizer() override;
 
   Encoding encode(std::string_view text) const override;
@@ -35,6 +43,7 @@ class SentencePieceTokenizer : public Tokenizer {
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   std::filesystem::path path_;
+  SentencePieceOptions options_;
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
 };
 
