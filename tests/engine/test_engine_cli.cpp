@@ -9,22 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
+#include "run_command.h"
 #include "tiny_bert.h"
 
 namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
 
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using fastbert::testing::run_command;
 
 class EngineCli : public ::testing::Test {
  protected:
@@ -53,7 +45,7 @@ class EngineCli : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   double eval_f1(const std::string& model, std::string* predictions = nullptr) {
-    const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model " +
+    const auto [rc, out] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model " +
                                model + " --max-seq 32 --doc-stride 8 --max-query 8 --threads 1 --predictions-out " +
                                (dir_ / "preds.json").string() + " 2>/dev/null");
     EXPECT_EQ(rc, 0) << out;
@@ -68,7 +60,7 @@ class EngineCli : public ::testing::Test {
 };
 
 TEST_F(EngineCli, ExportPrintsPerLayerSummaryAndEvalRunsTheFbm) {
-  const auto [rc, out] = run(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+  const auto [rc, out] = run_command(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
                              (dir_ / "m.fbm").string() + " --precision fp32 2>&1");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("encoder/layer_1/intermediate"), std::string::npos) << out;
@@ -83,7 +75,7 @@ TEST_F(EngineCli, ExportPrintsPerLayerSummaryAndEvalRunsTheFbm) {
 
 TEST_F(EngineCli, Fp32ExportScoresTheCheckpointsF1Within01) {
   if (!fs::exists(train_tool_)) GTEST_SKIP() << "fastbert-train is not built (FASTBERT_BUILD_TRAINING=OFF)";
-  ASSERT_EQ(run(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+  ASSERT_EQ(run_command(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
                 (dir_ / "m.fbm").string() + " --precision fp32 >/dev/null 2>&1")
                 .first,
             0);
@@ -97,7 +89,7 @@ TEST_F(EngineCli, Fp32ExportScoresTheCheckpointsF1Within01) {
 TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
   const auto windows = model_.random_windows(3, 32, 1);
   model_.write_quantization(dir_ / "ckpt", windows);
-  ASSERT_EQ(run(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+  ASSERT_EQ(run_command(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
                 (dir_ / "m.fbm").string() + " >/dev/null 2>&1")
                 .first,
             0);
@@ -106,7 +98,7 @@ TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
                     (dir_ / "b.json").string();
   const bool compare = fs::exists(train_tool_);
   if (compare) cmd += " --compare-checkpoint " + (dir_ / "ckpt").string();
-  const auto [rc, out] = run(cmd + " 2>&1");
+  const auto [rc, out] = run_command(cmd + " 2>&1");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("best throughput with p90 <= 10000.0 ms"), std::string::npos) << out;
   EXPECT_NE(out.find("profile: attention"), std::string::npos) << out;

@@ -6,23 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
+#include "run_command.h"
 #include "fastbert/formats/squad_features.h"
 
 namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
 
-// Runs a shell command; returns its exit status and stdout.
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using fastbert::testing::run_command;
 
 class SquadCli : public ::testing::Test {
  protected:
@@ -63,7 +54,7 @@ class SquadCli : public ::testing::Test {
 
 TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
   const auto [rc, out] =
-      run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " + (dir_ / "ckpt").string() +
+      run_command(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " + (dir_ / "ckpt").string() +
           " --out " + (dir_ / "f.h5").string() + " --max-seq 32 --doc-stride 8");
   ASSERT_EQ(rc, 0) << out;
   const SquadFeatures f = read_squad_features(dir_ / "f.h5");
@@ -76,7 +67,7 @@ TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
 }
 
 TEST_F(SquadCli, PrepareLimitKeepsTheFirstQuestions) {
-  const auto [rc, out] = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+  const auto [rc, out] = run_command(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
                              (dir_ / "ckpt").string() + " --out " + (dir_ / "f.h5").string() + " --limit 1");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(read_squad_features(dir_ / "f.h5").example_ids, (std::vector<std::string>{"q-who"}));
@@ -84,7 +75,7 @@ TEST_F(SquadCli, PrepareLimitKeepsTheFirstQuestions) {
 
 TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
   const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
-  const auto [rc, out] = run("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" +
+  const auto [rc, out] = run_command("TMPDIR=" + (dir_ / "tmp").string() + " FASTBERT_TRAIN_BIN=" + tool + " ORACLE_ARGS_LOG=" +
                              (dir_ / "args.txt").string() + " " + fastbert_ + " eval squad --data " +
                              (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() +
                              " --max-seq 32 --doc-stride 8 --batch-size 4 --threads 1 --predictions-out " +
@@ -106,17 +97,17 @@ TEST_F(SquadCli, EvalWithModelRunsPredictAndScoresItsAnswers) {
 TEST_F(SquadCli, EvalWithLogitsScoresAnyEnginesOutputOverAFeaturesFile) {
   const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
   const std::string features = (dir_ / "f.h5").string(), logits = (dir_ / "l.h5").string();
-  ASSERT_EQ(run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+  ASSERT_EQ(run_command(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
                 (dir_ / "ckpt" / "vocab.txt").string() + " --out " + features + " --max-seq 24 --doc-stride 4")
                 .first,
             0);
-  ASSERT_EQ(run(tool + " predict --features " + features + " --out " + logits).first, 0);
-  const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
+  ASSERT_EQ(run_command(tool + " predict --features " + features + " --out " + logits).first, 0);
+  const auto [rc, out] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
                              features + " --logits " + logits);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "{\"exact_match\": 100.0, \"f1\": 100.0}\n");
   // Logits of the wrong file: features in place of logits.
-  const auto [rc2, out2] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
+  const auto [rc2, out2] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --features " +
                                features + " --logits " + features + " 2>&1");
   EXPECT_EQ(rc2, 1);
   EXPECT_NE(out2.find("expected 'fastbert-logits'"), std::string::npos) << out2;
@@ -124,7 +115,7 @@ TEST_F(SquadCli, EvalWithLogitsScoresAnyEnginesOutputOverAFeaturesFile) {
 
 TEST_F(SquadCli, EvalWithPredictionsPrintsOfficialJson) {
   write_file_atomic(dir_ / "p.json", R"({"q-who": "the Broncos", "q-where": "Santa Clara, California"})");
-  const auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --predictions " +
+  const auto [rc, out] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --predictions " +
                              (dir_ / "p.json").string());
   ASSERT_EQ(rc, 0) << out;
   // who: best F1 2/3 (1 of 2 gold tokens); where: 0.8.
@@ -134,17 +125,17 @@ TEST_F(SquadCli, EvalWithPredictionsPrintsOfficialJson) {
 }
 
 TEST_F(SquadCli, EvalRejectsMissingFbmModelsAndMissingInputsClearly) {
-  auto [rc, out] = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model x.fbm 2>&1");
+  auto [rc, out] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model x.fbm 2>&1");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("x.fbm: no such model file"), std::string::npos) << out;
-  std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " 2>&1");
+  std::tie(rc, out) = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " 2>&1");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("exactly one of --predictions"), std::string::npos) << out;
-  std::tie(rc, out) = run(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --logits " +
+  std::tie(rc, out) = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --logits " +
                           (dir_ / "squad.json").string() + " 2>&1");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("--logits and --features go together"), std::string::npos) << out;
-  std::tie(rc, out) = run(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+  std::tie(rc, out) = run_command(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
                           (dir_ / "nothing").string() + " --out " + (dir_ / "f.h5").string() + " 2>&1");
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("tokenizer not found"), std::string::npos) << out;
