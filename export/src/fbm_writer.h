@@ -1,6 +1,6 @@
 #pragma once
-// Writes the datasets of a .fbm file (contiguous, 64-byte aligned) while
-// accumulating the checksum the reader verifies (fbm::checksum_update order).
+// Writes the datasets of a .fbm file (contiguous, 64-byte aligned) after the
+// room for its header, which finish() stamps once the HDF5 file is closed.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,19 +17,17 @@ class FbmWriter {
   template <class T>
   int64_t write(const std::string& name, const std::vector<T>& data, const std::vector<int64_t>& shape) {
     file_.write(name, data, shape);
-    crc_ = fbm::checksum_update(crc_, name.data(), name.size());
-    crc_ = fbm::checksum_update(crc_, data.data(), data.size() * sizeof(T));
     names_.push_back(name);
     return static_cast<int64_t>(data.size() * sizeof(T));
   }
 
-  // Stores the manifest (with the dataset list added), version and checksum, and closes.
+  // Stores the manifest (with the dataset list added), closes, and stamps the header.
   void finish(std::string manifest_json_without_datasets);
 
  private:
+  std::filesystem::path path_;
   hdf5::File file_;
   std::vector<std::string> names_;
-  uint32_t crc_ = 0;
 };
 
 }  // namespace fastbert

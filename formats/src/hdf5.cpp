@@ -176,7 +176,12 @@ File File::create(const fs::path& path, const FileOptions& options) {
   if (options.alignment > 0 && H5Pset_alignment(fapl.get(), static_cast<hsize_t>(options.alignment_threshold),
                                                 static_cast<hsize_t>(options.alignment)) < 0)
     throw Error(path.string() + ": invalid HDF5 alignment " + std::to_string(options.alignment) + hdf5_detail());
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (options.user_block_bytes > 0 &&
+      H5Pset_userblock(fcpl.get(), static_cast<hsize_t>(options.user_block_bytes)) < 0)
+    throw Error(path.string() + ": invalid HDF5 user block size " + std::to_string(options.user_block_bytes) +
+                hdf5_detail());
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
   if (id < 0) throw Error("cannot create HDF5 file " + path.string() + hdf5_detail());
   return File(path, Handle(id, H5Fclose));
 }

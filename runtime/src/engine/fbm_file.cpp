@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,18 +12,6 @@
 namespace fastbert::fbm {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-uint32_t checksum_update(uint32_t crc, const void* data, size_t bytes) {
-  const auto* p = static_cast<const Bytef*>(data);
-  // zlib takes uInt lengths: feed huge arrays in pieces.
-  while (bytes > 0) {
-    const uInt n = static_cast<uInt>(std::min<size_t>(bytes, 1u << 30));
-    crc = static_cast<uint32_t>(::crc32(crc, p, n));
-    p += n;
-    bytes -= n;
-  }
-  return crc;
-}
 
 namespace {
 
@@ -56,23 +43,32 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
   const std::string src = path.string();
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error(src + ": no such model file");
-  if (!hdf5::is_hdf5_file(path)) throw Error(src + ": not a .fbm model (not an HDF5 file)");
   std::unique_ptr<FbmFile> f(new FbmFile());
   f->path_ = path;
+
+  // Map and check the raw bytes (header, size, whole-file checksum) before
+  // libhdf5 reads anything.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(src + ": cannot open for reading");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw Error(src + ": cannot read the file's size");
+  }
+  f->mapping_bytes_ = static_cast<size_t>(st.st_size);
+  void* map = f->mapping_bytes_ ? ::mmap(nullptr, f->mapping_bytes_, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (f->mapping_bytes_ == 0) throw Error(src + ": not a .fbm model (the file is empty)");
+  if (map == MAP_FAILED) throw Error(src + ": cannot map the file into memory");
+  f->mapping_ = map;
+  const auto* bytes = static_cast<const unsigned char*>(map);
+  f->version_minor_ = check_file(bytes, f->mapping_bytes_, src).version_minor;
 
   hdf5::File h5 = hdf5::File::open(path);
   if (!h5.has_attribute(kAttrFormat) || h5.string_attribute(kAttrFormat) != kFormatName)
     throw Error(src + ": not a .fbm model (the root attribute 'format' is not '" + kFormatName + "')");
-  for (const char* a : {kAttrVersionMajor, kAttrVersionMinor, kAttrManifest, kAttrChecksum})
-    if (!h5.has_attribute(a)) throw Error(src + ": damaged .fbm model: root attribute '" + a + "' is missing");
-  const int64_t major = h5.int_attribute(kAttrVersionMajor);
-  f->version_minor_ = h5.int_attribute(kAttrVersionMinor);
-  if (major != kVersionMajor)
-    throw Error(src + ": .fbm format version " + std::to_string(major) + "." + std::to_string(f->version_minor_) +
-                (major > kVersionMajor ? " was written by a newer fastbert" : " is too old") + "; this build reads " +
-                std::to_string(kVersionMajor) + ".x");
+  if (!h5.has_attribute(kAttrManifest)) throw Error(src + ": damaged .fbm model: root attribute 'manifest' is missing");
   const std::string manifest_text = h5.string_attribute(kAttrManifest);
-  const int64_t stored_crc = h5.int_attribute(kAttrChecksum);
 
   json m;
   std::string key = "manifest";
@@ -106,50 +102,31 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
   }
   f->config_.validate(src);
 
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(src + ": cannot open for mapping");
-  struct stat st {};
-  ::fstat(fd, &st);
-  f->mapping_bytes_ = static_cast<size_t>(st.st_size);
-  void* map = f->mapping_bytes_ ? ::mmap(nullptr, f->mapping_bytes_, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-  ::close(fd);
-  if (map == MAP_FAILED) throw Error(src + ": cannot map the file into memory");
-  f->mapping_ = map;
-
-  uint32_t crc = 0;
   for (const std::string& name : names) {
     if (!h5.has_dataset(name)) throw Error(src + ": damaged .fbm model: dataset '" + name + "' is missing");
     Dataset d;
     d.info = h5.dataset_info(name);
-    crc = checksum_update(crc, name.data(), name.size());
-    {
-      const size_t es = element_size(d.info.dtype);
-      if (es == 0) throw Error(src + ": dataset '" + name + "' has an unsupported type " + hdf5::dtype_name(d.info.dtype));
-      // Extents come from the file: multiply with overflow checks, and compare
-      // against the file size without forming offset + bytes.
-      uint64_t n = 1;
-      for (int64_t dim : d.info.shape) {
-        if (dim < 0 || (dim > 0 && n > f->mapping_bytes_ / static_cast<uint64_t>(dim)))
-          throw Error(src + ": dataset '" + name + "' has a shape larger than the file");
-        n *= static_cast<uint64_t>(dim);
-      }
-      if (n > f->mapping_bytes_ / es)
-        throw Error(src + ": truncated .fbm model: dataset '" + name + "' is larger than the file");
-      const size_t bytes = static_cast<size_t>(n) * es;
-      if (n > 0) {
-        const int64_t offset = h5.dataset_offset(name);
-        if (offset < 0 || static_cast<uint64_t>(offset) > f->mapping_bytes_ - bytes)
-          throw Error(src + ": truncated .fbm model: dataset '" + name + "' lies beyond the end of the file");
-        d.data = static_cast<const unsigned char*>(map) + offset;
-        crc = checksum_update(crc, d.data, bytes);
-      }
+    const size_t es = element_size(d.info.dtype);
+    if (es == 0) throw Error(src + ": dataset '" + name + "' has an unsupported type " + hdf5::dtype_name(d.info.dtype));
+    // Extents come from the file: multiply with overflow checks, and compare
+    // against the file size without forming offset + bytes.
+    uint64_t n = 1;
+    for (int64_t dim : d.info.shape) {
+      if (dim < 0 || (dim > 0 && n > f->mapping_bytes_ / static_cast<uint64_t>(dim)))
+        throw Error(src + ": dataset '" + name + "' has a shape larger than the file");
+      n *= static_cast<uint64_t>(dim);
+    }
+    if (n > f->mapping_bytes_ / es)
+      throw Error(src + ": truncated .fbm model: dataset '" + name + "' is larger than the file");
+    const size_t bytes_needed = static_cast<size_t>(n) * es;
+    if (n > 0) {
+      const int64_t offset = h5.dataset_offset(name);
+      if (offset < kHeaderBytes || static_cast<uint64_t>(offset) > f->mapping_bytes_ - bytes_needed)
+        throw Error(src + ": damaged .fbm model: dataset '" + name + "' lies outside the file's data");
+      d.data = bytes + offset;
     }
     f->datasets_.emplace(name, std::move(d));
   }
-  crc = checksum_update(crc, manifest_text.data(), manifest_text.size());
-  if (static_cast<int64_t>(crc) != stored_crc)
-    throw Error(src + ": checksum mismatch (stored " + std::to_string(stored_crc) + ", computed " + std::to_string(crc) +
-                "): the file is damaged");
   return f;
 }
 

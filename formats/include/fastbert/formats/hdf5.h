@@ -76,6 +76,9 @@ struct FileOptions {
   // can be memory-mapped and used in place by SIMD code.
   int64_t alignment = 0;
   int64_t alignment_threshold = 0;
+  // When > 0 (a power of two >= 512), the file starts with this many bytes
+  // that HDF5 leaves to the application (H5Pset_userblock).
+  int64_t user_block_bytes = 0;
 };
 
 // Shape pattern for reads: -1 accepts any extent in that dimension.

@@ -15,11 +15,6 @@
 
 namespace fastbert::fbm {
 
-// CRC-32 (zlib's polynomial) of the file's content: for every dataset in
-// manifest order its name and its raw little-endian bytes (strings: each
-// followed by '\n'), then the manifest string. Writer and reader both use this.
-uint32_t checksum_update(uint32_t crc, const void* data, size_t bytes);
-
 enum class TokenizerKind { wordpiece, sentencepiece };
 
 template <class T>
