@@ -231,13 +231,16 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
   }
   const double peak = measure_vnni_peak_gops(threads, 0.3);
   const double peak1 = threads > 1 ? measure_vnni_peak_gops(1, 0.2) : peak;
+  const double mix1 = measure_vnni_4x1_interleave_ceiling_gops(1, 0.2);
   out << "fastbert bench kernels: " << threads << " threads, " << (o.fresh ? "fresh" : "cache-hot")
       << " activations, median of " << o.repeats << " interleaved samples"
       << (o.cpu_time ? " (thread CPU time)" : " (wall clock)") << "\n"
       << "SpMM: " << isa_name(default_isa()) << " 4x1 block-sparse int8, feature-major X (K x M u8), fp32 Y with "
       << "per-channel scale and bias; oneDNN: token-major u8 x s8 -> f32 (scales, bias) and fp32 matmul\n"
       << std::fixed << std::setprecision(1) << "measured VNNI peak: " << peak << " GOP/s on " << threads
-      << " threads (" << peak1 << " on 1); first code generation " << std::setprecision(3) << codegen_ms << " ms\n";
+      << " threads (" << peak1 << " on 1); first code generation " << std::setprecision(3) << codegen_ms << " ms\n"
+      << std::setprecision(1) << "4x1 interleave ceiling (8 unpacks + 16 vpdpbusd, registers only): " << mix1
+      << " GOP/s on 1 thread = " << (peak1 > 0 ? 100.0 * mix1 / peak1 : 0.0) << " % of the peak\n";
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) == 3 && load[0] > threads)
     out << std::setprecision(2) << "warning: load average " << load[0] << " > " << threads

@@ -8,4 +8,10 @@ namespace fastbert::kernels {
 // AVX512-VNNI; returns 0 without it.
 double measure_vnni_peak_gops(int threads, double seconds = 0.2);
 
+// The rate of vpdpbusd MACs in the register-only instruction mix of one 4x1
+// SpMM chunk (8 unpacks that interleave 4 input rows + 16 vpdpbusd), same
+// units: the ceiling of the 4x1 microkernel on this core before any load,
+// gather or epilogue. Needs AVX512-VNNI; returns 0 without it.
+double measure_vnni_4x1_interleave_ceiling_gops(int threads, double seconds = 0.2);
+
 }  // namespace fastbert::kernels
