@@ -18,13 +18,15 @@ std::map<std::string, LinearQuantization> calibrate_int8(const Checkpoint& ck, c
   if (max_windows <= 0) throw Error("--calibration-windows must be positive");
   std::map<std::string, std::pair<float, float>> ranges;
   EngineOptions options;
-  options.linear_input_observer = [&](int64_t layer, const char* linear, const float* x, int64_t count) {
+  options.linear_input_observer = [&](int64_t layer, const char* linear, const float* x, int64_t features,
+                                      int64_t tokens, int64_t ld) {
     float lo = std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::lowest();
 #pragma omp parallel for reduction(min : lo) reduction(max : hi)
-    for (int64_t i = 0; i < count; ++i) {
-      lo = std::min(lo, x[i]);
-      hi = std::max(hi, x[i]);
-    }
+    for (int64_t f = 0; f < features; ++f)
+      for (int64_t t = 0; t < tokens; ++t) {
+        lo = std::min(lo, x[f * ld + t]);
+        hi = std::max(hi, x[f * ld + t]);
+      }
     auto [it, fresh] = ranges.try_emplace(checkpoint_linear_name(layer, linear), lo, hi);
     if (!fresh) it->second = {std::min(it->second.first, lo), std::max(it->second.second, hi)};
   };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <optional>
 
@@ -43,6 +44,7 @@ std::unique_ptr<T[], FreeDeleter> aligned_array(int64_t count) {
   const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64);
   void* p = std::aligned_alloc(64, bytes);
   if (!p) throw Error("out of memory planning " + std::to_string(bytes) + " bytes of activations");
+  std::memset(p, 0, bytes);
   return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
 }
 
@@ -99,6 +101,11 @@ struct Engine::Impl {
   // Everything one (batch, sequence bucket) shape needs, allocated once.
   struct Bucket {
     int64_t batch = 0, seq = 0, m = 0;
+    // Row stride of every [features][tokens] buffer: m rounded up to whole
+    // cache lines of u8, and never a multiple of 1 KiB of fp32. Rows 4 KiB
+    // apart (m = 1024, 2048, ...) all map to the same cache sets, and
+    // LayerNorm, which walks down 384..1024 rows, ran 1.6x slower so.
+    int64_t ld = 0;
     std::unique_ptr<float[], FreeDeleter> x, q, k, v, ctx, tmp, inter, logits;
     std::unique_ptr<uint8_t[], FreeDeleter> u8_a, u8_b;
     std::unique_ptr<unsigned char[], FreeDeleter> attention_workspace;
@@ -140,17 +147,20 @@ struct Engine::Impl {
     b->batch = batch;
     b->seq = seq;
     b->m = batch * seq;
-    const int64_t m = b->m, h = cfg.hidden_size, i = cfg.intermediate_size;
-    b->x = aligned_array<float>(h * m);
-    b->q = aligned_array<float>(h * m);
-    b->k = aligned_array<float>(h * m);
-    b->v = aligned_array<float>(h * m);
-    b->ctx = aligned_array<float>(h * m);
-    b->tmp = aligned_array<float>(h * m);
-    b->inter = aligned_array<float>(i * m);
+    b->ld = (b->m + 63) / 64 * 64;
+    if (b->ld % 256 == 0) b->ld += 64;
+    const int64_t m = b->m, ld = b->ld, h = cfg.hidden_size, i = cfg.intermediate_size;
+    // Zeroed: the padding columns are read (never used) by whole-buffer quantization.
+    b->x = aligned_array<float>(h * ld);
+    b->q = aligned_array<float>(h * ld);
+    b->k = aligned_array<float>(h * ld);
+    b->v = aligned_array<float>(h * ld);
+    b->ctx = aligned_array<float>(h * ld);
+    b->tmp = aligned_array<float>(h * ld);
+    b->inter = aligned_array<float>(i * ld);
     b->logits = aligned_array<float>(2 * m);
-    b->u8_a = aligned_array<uint8_t>(std::max(h, i) * m);
-    b->u8_b = aligned_array<uint8_t>(i * m);
+    b->u8_a = aligned_array<uint8_t>(std::max(h, i) * ld);
+    b->u8_b = aligned_array<uint8_t>(i * ld);
     b->valid_lengths.resize(static_cast<size_t>(batch));
     AttentionShape shape{static_cast<int>(batch), static_cast<int>(seq), static_cast<int>(cfg.num_heads),
                          static_cast<int>(cfg.head_dim())};
@@ -173,8 +183,9 @@ struct Engine::Impl {
     *held = l.input_quant();
   }
 
-  void run_linear(const Linear& l, const LinearIo& io, int64_t layer, const char* name, int64_t in_count) {
-    if (options.linear_input_observer && !l.int8()) options.linear_input_observer(layer, name, io.x, in_count);
+  void run_linear(const Linear& l, const LinearIo& io, int64_t layer, const char* name) {
+    if (options.linear_input_observer && !l.int8())
+      options.linear_input_observer(layer, name, io.x, l.in_features(), io.m, io.ld);
     timed(linear_kind(l), [&] { l.forward(io); });
   }
 
@@ -184,18 +195,18 @@ struct Engine::Impl {
     a.features = cfg.hidden_size;
     a.tokens = b.m;
     a.x = x;
-    a.ld_x = b.m;
+    a.ld_x = b.ld;
     a.residual = residual;
-    a.ld_residual = b.m;
+    a.ld_residual = b.ld;
     a.gamma = gamma;
     a.beta = beta;
     a.epsilon = static_cast<float>(cfg.layer_norm_eps);
     a.y = b.x.get();
-    a.ld_y = b.m;
+    a.ld_y = b.ld;
     *held = std::nullopt;
     if (next && next->int8()) {
       a.y_u8 = b.u8_a.get();
-      a.ld_y_u8 = b.m;
+      a.ld_y_u8 = b.ld;
       a.u8_scale = next->input_quant().scale;
       a.u8_zero_point = next->input_quant().zero_point;
       *held = next->input_quant();
@@ -205,19 +216,20 @@ struct Engine::Impl {
 
   void encoder_layer(Bucket& b, int64_t index, EncoderLayer& L, const Linear* next_query,
                      std::optional<QuantParams>* held_a) {
-    const int64_t m = b.m, h = cfg.hidden_size, inter = cfg.intermediate_size;
+    const int64_t m = b.m, ld = b.ld, h = cfg.hidden_size, inter = cfg.intermediate_size;
     float* x = b.x.get();
     uint8_t* u8_a = b.u8_a.get();
     float* qkv[3] = {b.q.get(), b.k.get(), b.v.get()};
     Linear* qkv_layers[3] = {L.query.get(), L.key.get(), L.value.get()};
     for (int j = 0; j < 3; ++j) {
-      ensure_u8(*qkv_layers[j], x, h * m, u8_a, held_a);
+      ensure_u8(*qkv_layers[j], x, h * ld, u8_a, held_a);
       LinearIo io;
       io.m = m;
+      io.ld = ld;
       io.x = x;
       io.x_u8 = u8_a;
       io.y = qkv[j];
-      run_linear(*qkv_layers[j], io, index, fbm::kLayerLinears[j], h * m);
+      run_linear(*qkv_layers[j], io, index, fbm::kLayerLinears[j]);
     }
 
     // Attention writes the input of the output projection in its type.
@@ -227,19 +239,19 @@ struct Engine::Impl {
     aa.q = b.q.get();
     aa.k = b.k.get();
     aa.v = b.v.get();
-    aa.ld_in = m;
+    aa.ld_in = ld;
     aa.valid_lengths = b.valid_lengths.data();
     aa.scale = 1.0f / std::sqrt(static_cast<float>(cfg.head_dim()));
     const Linear& ao = *L.attention_output;
     if (ao.int8()) {
       aa.out_u8 = u8_a;
-      aa.ld_out_u8 = m;
+      aa.ld_out_u8 = ld;
       aa.out_u8_scale = ao.input_quant().scale;
       aa.out_u8_zero_point = ao.input_quant().zero_point;
       *held_a = ao.input_quant();
     } else {
       aa.out = b.ctx.get();
-      aa.ld_out = m;
+      aa.ld_out = ld;
     }
     timed("attention", [&] {
       fastbert::attention(aa, b.attention_workspace.get(), b.attention_workspace_bytes, b.attention_path);
@@ -247,51 +259,54 @@ struct Engine::Impl {
 
     LinearIo io;
     io.m = m;
+    io.ld = ld;
     io.x = b.ctx.get();
     io.x_u8 = u8_a;
     io.residual = x;
     io.y = b.tmp.get();
-    run_linear(ao, io, index, "attention_output", h * m);
+    run_linear(ao, io, index, "attention_output");
     layer_norm_into(b, b.tmp.get(), ao.fusion().residual ? nullptr : x, L.ln1_gamma, L.ln1_beta,
                     L.intermediate.get(), held_a);
 
     // FFN: intermediate (+ GELU, fused into the sparse epilogue) then output.
     const Linear& il = *L.intermediate;
     const Linear& ol = *L.output;
-    ensure_u8(il, x, h * m, u8_a, held_a);
+    ensure_u8(il, x, h * ld, u8_a, held_a);
     io = LinearIo();
     io.m = m;
+    io.ld = ld;
     io.x = x;
     io.x_u8 = u8_a;
     io.y = b.inter.get();
     io.y_u8 = b.u8_b.get();
-    run_linear(il, io, index, "intermediate", h * m);
+    run_linear(il, io, index, "intermediate");
     if (!il.fusion().gelu) {
       GeluArgs g;
       g.rows = inter;
       g.cols = m;
       g.x = b.inter.get();
-      g.ld_x = m;
+      g.ld_x = ld;
       g.y = b.inter.get();
-      g.ld_y = m;
+      g.ld_y = ld;
       if (ol.int8()) {
         g.y = nullptr;
         g.y_u8 = b.u8_b.get();
-        g.ld_y_u8 = m;
+        g.ld_y_u8 = ld;
         g.u8_scale = ol.input_quant().scale;
         g.u8_zero_point = ol.input_quant().zero_point;
       }
       timed("other", [&] { gelu(g); });
     } else if (ol.int8() && !il.fusion().output_u8) {
-      timed("other", [&] { fastbert::layers::quantize_u8(b.inter.get(), inter * m, ol.input_quant(), b.u8_b.get()); });
+      timed("other", [&] { fastbert::layers::quantize_u8(b.inter.get(), inter * ld, ol.input_quant(), b.u8_b.get()); });
     }
     io = LinearIo();
     io.m = m;
+    io.ld = ld;
     io.x = b.inter.get();
     io.x_u8 = b.u8_b.get();
     io.residual = x;
     io.y = b.tmp.get();
-    run_linear(ol, io, index, "output", inter * m);
+    run_linear(ol, io, index, "output");
     layer_norm_into(b, b.tmp.get(), ol.fusion().residual ? nullptr : x, L.ln2_gamma, L.ln2_beta, next_query,
                     held_a);
   }
@@ -309,7 +324,7 @@ struct Engine::Impl {
           for (int64_t t = m0; t < m1; ++t) acc[t - m0] = 0.0f;
           for (int64_t f = 0; f < h; ++f) {
             const float w = qa_weight[j * h + f];
-            const float* row = x + f * m;
+            const float* row = x + f * b.ld;
             for (int64_t t = m0; t < m1; ++t) acc[t - m0] += w * row[t];
           }
           for (int64_t t = m0; t < m1; ++t) out[j * m + t] = acc[t - m0] + qa_bias[j];
@@ -420,7 +435,7 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
 
   std::optional<QuantParams> held_a;
   I.timed("embeddings", [&] {
-    I.embeddings->forward(input_ids, token_type_ids, batch, seq, bucket_seq, b.x.get());
+    I.embeddings->forward(input_ids, token_type_ids, batch, seq, bucket_seq, b.x.get(), b.ld);
   });
   const Linear* first = I.encoder.empty() ? nullptr : I.encoder[0].query.get();
   I.timed("embeddings", [&] {
@@ -428,15 +443,15 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
     a.features = I.cfg.hidden_size;
     a.tokens = b.m;
     a.x = b.x.get();
-    a.ld_x = b.m;
+    a.ld_x = b.ld;
     a.gamma = I.embeddings->gamma();
     a.beta = I.embeddings->beta();
     a.epsilon = static_cast<float>(I.cfg.layer_norm_eps);
     a.y = b.x.get();
-    a.ld_y = b.m;
+    a.ld_y = b.ld;
     if (first && first->int8()) {
       a.y_u8 = b.u8_a.get();
-      a.ld_y_u8 = b.m;
+      a.ld_y_u8 = b.ld;
       a.u8_scale = first->input_quant().scale;
       a.u8_zero_point = first->input_quant().zero_point;
       held_a = first->input_quant();

@@ -15,7 +15,7 @@ class Embeddings {
   // past `seq` (bucket padding) use id 0, type 0. Throws fastbert::Error for
   // an id outside the vocabulary or a type outside type_vocab_size.
   void forward(const int32_t* input_ids, const int32_t* token_type_ids, int64_t batch, int64_t seq,
-               int64_t seq_bucket, float* x) const;
+               int64_t seq_bucket, float* x, int64_t ld) const;
   const float* gamma() const { return gamma_; }
   const float* beta() const { return beta_; }
 

@@ -15,7 +15,7 @@ using fbm::LinearFormat;
 // 256-token tile of X (four FMAs per load; the tile rows stay in L1), the
 // token loop vectorised for the best ISA the CPU has (target_clones).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_tile_fp32(
-    const float* w, const float* bias, const float* x, float* y, int64_t rows, int64_t k, int64_t m, int64_t t0,
+    const float* w, const float* bias, const float* x, float* y, int64_t rows, int64_t k, int64_t ld, int64_t t0,
     int64_t t1) {
   for (int64_t r = 0; r < rows; r += 4) {
     const int64_t nr = std::min<int64_t>(4, rows - r);
@@ -23,7 +23,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_tile_fp32
     for (int64_t i = 0; i < nr; ++i)
       for (int64_t t = t0; t < t1; ++t) acc[i][t - t0] = bias[r + i];
     for (int64_t c = 0; c < k; ++c) {
-      const float* xr = x + c * m;
+      const float* xr = x + c * ld;
       if (nr == 4) {
         const float w0 = w[r * k + c], w1 = w[(r + 1) * k + c], w2 = w[(r + 2) * k + c], w3 = w[(r + 3) * k + c];
 #pragma omp simd
@@ -43,17 +43,18 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_tile_fp32
       }
     }
     for (int64_t i = 0; i < nr; ++i)
-      for (int64_t t = t0; t < t1; ++t) y[(r + i) * m + t] = acc[i][t - t0];
+      for (int64_t t = t0; t < t1; ++t) y[(r + i) * ld + t] = acc[i][t - t0];
   }
 }
 
-void gemm_rows_fp32(const float* w, const float* bias, const float* x, float* y, int64_t n, int64_t k, int64_t m) {
+void gemm_rows_fp32(const float* w, const float* bias, const float* x, float* y, int64_t n, int64_t k, int64_t m,
+                    int64_t ld) {
   const int64_t row_blocks = (n + 63) / 64, tiles = (m + 255) / 256;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t rb = 0; rb < row_blocks; ++rb)
     for (int64_t tb = 0; tb < tiles; ++tb) {
       const int64_t r0 = rb * 64, t0 = tb * 256;
-      gemm_tile_fp32(w + r0 * k, bias + r0, x, y + r0 * m, std::min<int64_t>(64, n - r0), k, m, t0,
+      gemm_tile_fp32(w + r0 * k, bias + r0, x, y + r0 * ld, std::min<int64_t>(64, n - r0), k, ld, t0,
                      std::min(m, t0 + 256));
     }
 }
@@ -73,7 +74,9 @@ class DenseFp32Layer : public Linear {
   }
   LinearFormat format() const override { return LinearFormat::dense_fp32; }
   const char* implementation() const override { return "blocked_fp32"; }
-  void forward(const LinearIo& io) const override { gemm_rows_fp32(weights_, bias_, io.x, io.y, n_, k_, io.m); }
+  void forward(const LinearIo& io) const override {
+    gemm_rows_fp32(weights_, bias_, io.x, io.y, n_, k_, io.m, io.ld);
+  }
 
  private:
   const float* weights_ = nullptr;
@@ -172,17 +175,17 @@ class SparseLinearLayer : public Linear {
   void forward(const LinearIo& io) const override {
     kernels::SpmmArgs a;
     a.x = io.x_u8;
-    a.ldx = io.m;
+    a.ldx = io.ld;
     a.m = io.m;
     a.x_scale = input_.scale;
     a.x_zero_point = input_.zero_point;
     a.bias = bias_;
     if (fusion_.residual) {
       a.residual = io.residual;
-      a.ldr = io.m;
+      a.ldr = io.ld;
     }
     a.y = fusion_.output_u8 ? static_cast<void*>(io.y_u8) : static_cast<void*>(io.y);
-    a.ldy = io.m;
+    a.ldy = io.ld;
     primitive_->execute(a);
   }
 

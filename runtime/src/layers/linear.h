@@ -26,6 +26,7 @@ struct LinearFusion {
 
 struct LinearIo {
   int64_t m = 0;                     // tokens
+  int64_t ld = 0;                    // row stride of every [rows][m] array, >= m
   const float* x = nullptr;          // [K][m], fp32 layers
   const uint8_t* x_u8 = nullptr;     // [K][m] quantized with input_quant(), int8 layers
   const float* residual = nullptr;   // [N][m], when fusion().residual

@@ -30,10 +30,11 @@ struct EngineOptions {
   // Sequence lengths are rounded up to a multiple of this (shape buckets).
   int64_t seq_bucket = 32;
   // Calibration hook (export's int8 calibration): called with the fp32 input
-  // of every fp32 encoder linear before it runs, feature-major, `count`
-  // values (padding positions of the bucket included). `linear` is one of
-  // fbm::kLayerLinears.
-  std::function<void(int64_t layer, const char* linear, const float* x, int64_t count)> linear_input_observer;
+  // of every fp32 encoder linear before it runs, feature-major: `features`
+  // rows of `tokens` values (padding positions of the bucket included), rows
+  // `ld` floats apart. `linear` is one of fbm::kLayerLinears.
+  std::function<void(int64_t layer, const char* linear, const float* x, int64_t features, int64_t tokens, int64_t ld)>
+      linear_input_observer;
 };
 
 // Seconds spent per op kind since the last reset (EngineOptions::profile).
