@@ -1,8 +1,7 @@
 # Non-GEMM compute kernels of the runtime: attention, LayerNorm, softmax, GELU.
 # Each ISA's code carries per-function target attributes, so the library is
-# built for the baseline x86-64 and picks its path at run time (ops_isa.cpp).
+# built for the baseline x86-64 and picks its path at run time (src/isa.cpp).
 add_library(fastbert_kernels_ops
-  ${CMAKE_CURRENT_LIST_DIR}/src/ops_isa.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_reference.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx2.cpp
@@ -22,7 +21,7 @@ add_library(fastbert_kernels_ops
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp)
 target_include_directories(fastbert_kernels_ops PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
-target_link_libraries(fastbert_kernels_ops PUBLIC fastbert_common OpenMP::OpenMP_CXX)
+target_link_libraries(fastbert_kernels_ops PUBLIC fastbert_kernels fastbert_common OpenMP::OpenMP_CXX)
 add_library(fastbert::kernels_ops ALIAS fastbert_kernels_ops)
 
 # Measurement program (not a test, not installed).

@@ -118,8 +118,10 @@ void epilogue_default(const Epilogue& e, const int32_t* acc, int32_t compensatio
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
 }
 
+// Follows the GEMM level (FASTBERT_ISA included), so a forced lower level
+// runs no AVX-512 at all.
 bool use_avx512() {
-  static const bool yes = cpu_supports(Isa::avx512bw);
+  static const bool yes = default_isa() == Isa::avx512bw || default_isa() == Isa::avx512_vnni;
   return yes;
 }
 

@@ -1,7 +1,11 @@
 #include "fastbert/kernels/isa.h"
 
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <xbyak/xbyak_util.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "fastbert/common/error.h"
@@ -10,6 +14,9 @@ namespace fastbert::kernels {
 namespace {
 
 constexpr Isa kAll[] = {Isa::reference, Isa::avx2, Isa::avx512bw, Isa::avx_vnni, Isa::avx512_vnni};
+
+// FASTBERT_ISA's name for "no cap": AMX is a tier of the ops only.
+constexpr const char* kAmx = "amx";
 
 }  // namespace
 
@@ -27,7 +34,8 @@ const char* isa_name(Isa isa) {
 Isa parse_isa(const std::string& name) {
   for (Isa isa : kAll)
     if (name == isa_name(isa)) return isa;
-  throw Error("unknown ISA '" + name + "' (expected one of: reference, avx2, avx512bw, avx_vnni, avx512_vnni)");
+  throw Error("unknown ISA '" + name + "' (expected one of: reference, avx2, avx512bw, avx_vnni, avx512_vnni" +
+              (name == kAmx ? "; amx is a FASTBERT_ISA value, not a GEMM level)" : ")"));
 }
 
 bool cpu_supports(Isa isa) {
@@ -61,7 +69,7 @@ std::vector<Isa> supported_isas() {
 }
 
 Isa isa_from_override(const std::string& value) {
-  if (value.empty()) return best_cpu_isa();
+  if (value.empty() || value == kAmx) return best_cpu_isa();
   Isa isa = parse_isa(value);
   if (!cpu_supports(isa))
     throw Error(std::string("FASTBERT_ISA=") + value + " asks for an instruction set this CPU does not support (best: " +
@@ -78,3 +86,74 @@ Isa default_isa() {
 }
 
 }  // namespace fastbert::kernels
+
+namespace fastbert {
+namespace {
+constexpr const char* kAmx = "amx";
+}  // namespace
+
+const char* ops_isa_name(OpsIsa isa) {
+  switch (isa) {
+    case OpsIsa::reference: return "reference";
+    case OpsIsa::avx2: return "avx2";
+    case OpsIsa::avx512f: return "avx512f";
+    case OpsIsa::avx512bf16: return "avx512bf16";
+    case OpsIsa::amx_bf16: return "amx_bf16";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// AMX needs three things: the CPUID bits, the OS enabling the tile state in
+// XCR0, and (Linux >= 5.16) this process asking for the tile data state.
+bool amx_bf16_usable() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool amx_bf16 = edx & (1u << 22), amx_tile = edx & (1u << 24);
+  if (!amx_bf16 || !amx_tile) return false;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  constexpr unsigned kTileCfgAndData = (1u << 17) | (1u << 18);
+  if ((xcr0_lo & kTileCfgAndData) != kTileCfgAndData) return false;
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+}  // namespace
+
+OpsIsa ops_cpu_isa() {
+  // libgcc's __builtin_cpu_supports also checks XCR0, i.e. that the OS saves
+  // the ymm/zmm state, not only the CPUID bits.
+  static const OpsIsa isa = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+      if (__builtin_cpu_supports("avx512bf16")) return amx_bf16_usable() ? OpsIsa::amx_bf16 : OpsIsa::avx512bf16;
+      return OpsIsa::avx512f;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return OpsIsa::avx2;
+    return OpsIsa::reference;
+  }();
+  return isa;
+}
+
+OpsIsa ops_isa_cap_from_name(std::string_view name) {
+  if (name == kAmx) return OpsIsa::amx_bf16;
+  switch (kernels::parse_isa(std::string(name))) {
+    case kernels::Isa::avx512_vnni: return OpsIsa::avx512bf16;
+    case kernels::Isa::avx512bw: return OpsIsa::avx512f;
+    case kernels::Isa::avx_vnni:
+    case kernels::Isa::avx2: return OpsIsa::avx2;
+    case kernels::Isa::reference: return OpsIsa::reference;
+  }
+  return OpsIsa::reference;
+}
+
+OpsIsa ops_isa() {
+  const OpsIsa cpu = ops_cpu_isa();
+  const char* env = std::getenv("FASTBERT_ISA");
+  if (env == nullptr || *env == '\0') return cpu;
+  return std::min(cpu, ops_isa_cap_from_name(env));
+}
+
+}  // namespace fastbert

@@ -20,7 +20,7 @@
 #include "fastbert/kernels/attention.h"
 #include "fastbert/kernels/gelu.h"
 #include "fastbert/kernels/layer_norm.h"
-#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/kernels/isa.h"
 #include "fastbert/kernels/softmax.h"
 
 namespace {

@@ -43,6 +43,16 @@ TEST(Isa, OverrideRefusesLevelsTheCpuLacksWithAClearError) {
   }
 }
 
+TEST(Isa, AmxOverrideKeepsTheBestGemmLevelAndCapsNoOpsTier) {
+  EXPECT_EQ(isa_from_override("amx"), best_cpu_isa());
+  EXPECT_EQ(ops_isa_cap_from_name("amx"), OpsIsa::amx_bf16);
+  EXPECT_EQ(ops_isa_cap_from_name("avx512_vnni"), OpsIsa::avx512bf16);
+  EXPECT_EQ(ops_isa_cap_from_name("avx512bw"), OpsIsa::avx512f);
+  EXPECT_EQ(ops_isa_cap_from_name("avx_vnni"), OpsIsa::avx2);
+  EXPECT_EQ(ops_isa_cap_from_name("reference"), OpsIsa::reference);
+  EXPECT_THROW(ops_isa_cap_from_name("avx1024"), Error);
+}
+
 TEST(Isa, DefaultHonoursTheEnvironment) {
   // default_isa() reads FASTBERT_ISA once; whatever it holds in this process,
   // the default must equal what the override rule makes of it.

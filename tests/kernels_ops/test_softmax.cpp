@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fastbert/common/error.h"
-#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/kernels/isa.h"
 #include "ops_test_util.h"
 
 namespace fastbert {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fastbert/common/error.h"
-#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/kernels/isa.h"
 #include "gelu_kernels.h"
 
 namespace fastbert {

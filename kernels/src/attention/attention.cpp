@@ -11,7 +11,7 @@
 
 #include "attention_kernels.h"
 #include "fastbert/common/error.h"
-#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/kernels/isa.h"
 
 namespace fastbert {
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "fastbert/common/error.h"
-#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/kernels/isa.h"
 #include "softmax_kernels.h"
 
 namespace fastbert {

@@ -14,7 +14,7 @@
 #include "fastbert/common/threads.h"
 #include "fastbert/kernels/gelu.h"
 #include "fastbert/kernels/layer_norm.h"
-#include "fastbert/kernels/ops_isa.h"
+#include "fastbert/kernels/isa.h"
 #include "fastbert/runtime/fbm_file.h"
 #include "fastbert/runtime/tokenizers/sentencepiece_tokenizer.h"
 #include "fastbert/runtime/tokenizers/wordpiece_tokenizer.h"
