@@ -5,28 +5,12 @@
 #include <cstring>
 
 #include "fastbert/kernels/isa.h"
+#include "math/erf_rational.h"
 
 namespace fastbert::kernels {
 namespace {
 
-inline float erf_rational(float a) {
-  const float x = std::min(std::max(a, -4.0f), 4.0f);
-  const float x2 = x * x;
-  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-  p = x2 * p + -2.10102402082508e-06f;
-  p = x2 * p + -5.69250639462346e-05f;
-  p = x2 * p + -7.34990630326855e-04f;
-  p = x2 * p + -2.95459980854025e-03f;
-  p = x2 * p + -1.60960333262415e-02f;
-  p = x * p;
-  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-  q = x2 * q + -1.68282697438203e-03f;
-  q = x2 * q + -7.37332916720468e-03f;
-  q = x2 * q + -1.42647390514189e-02f;
-  return p / q;
-}
-
-inline float gelu_inline(float x) { return 0.5f * x * (1.0f + erf_rational(x * 0.70710678118654752f)); }
+inline float gelu_inline(float x) { return erf_rational::gelu(x); }
 
 // Round half to even by the 1.5 * 2^23 trick: exact for |v| < 2^22, which the
 // clamp to the output range guarantees. Plain float ops, so it vectorises.
@@ -97,18 +81,10 @@ __attribute__((always_inline)) inline void epilogue_body(const Epilogue& e, cons
   }
 }
 
-// The same loops compiled twice: for AVX-512 (what the JIT path's post-pass
-// needs to keep GELU cheap) and for the baseline. This file is built with
+// The same loops compiled twice: for AVX-512 and for the baseline. This file is built with
 // -ffp-contract=off, so both give the bits of the scalar reference.
 #define FASTBERT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")))
 
-FASTBERT_AVX512 void post_ops_avx512(const Epilogue& e, const float* y, const float* residual, void* out,
-                                     int64_t count) {
-  post_ops_body(e, y, residual, out, count);
-}
-void post_ops_default(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
-  post_ops_body(e, y, residual, out, count);
-}
 FASTBERT_AVX512 void epilogue_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
                                      float bias, const float* residual, void* out, int64_t count) {
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
@@ -126,13 +102,6 @@ bool use_avx512() {
 }
 
 }  // namespace
-
-void apply_post_ops(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count) {
-  if (use_avx512())
-    post_ops_avx512(e, y, residual, out, count);
-  else
-    post_ops_default(e, y, residual, out, count);
-}
 
 void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
                     const float* residual, void* out, int64_t count) {

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "fastbert/common/error.h"
 #include "spmm_test_util.h"
@@ -232,14 +235,34 @@ TEST(Gelu, RationalErfIsCloseToStdErf) {
   }
 }
 
-TEST(Gelu, VectorisedPostOpsGiveTheScalarBits) {
-  std::vector<float> x;
-  for (float v = -8.0f; v <= 8.0f; v += 0.0037f) x.push_back(v);
-  std::vector<float> y(x.size());
-  Epilogue e;
-  e.gelu = true;
-  apply_post_ops(e, x.data(), nullptr, y.data(), int64_t(x.size()));
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], gelu_erf(x[i])) << x[i];
+// One input column, weight 1, four rows with different biases: the epilogue
+// sees 4 x 256 inputs over [-8, 8) and must give gelu_erf's bits on every path.
+TEST_P(SpmmOnIsa, GeluEpilogueGivesTheScalarBitsOverItsRange) {
+  const std::vector<int8_t> w = {1, 1, 1, 1};
+  auto packed = std::make_shared<BlockSparseMatrix>(pack_4x1(w.data(), 4, 1, nullptr, std::vector<float>(4, 1.0f).data()));
+  std::vector<uint8_t> x(256);
+  for (int i = 0; i < 256; ++i) x[size_t(i)] = uint8_t(i);
+  const float bias[4] = {0.0f, 0.013f, 0.029f, 0.047f};
+  SpmmDesc desc;
+  desc.isa = GetParam();
+  desc.epilogue.gelu = true;
+  const SpmmPrimitive prim(packed, desc);
+  std::vector<float> y(4 * 256);
+  SpmmArgs a;
+  a.x = x.data();
+  a.ldx = 256;
+  a.m = 256;
+  a.x_scale = 0.0625f;
+  a.x_zero_point = 128;
+  a.bias = bias;
+  a.y = y.data();
+  a.ldy = 256;
+  prim.execute(a);
+  for (int r = 0; r < 4; ++r)
+    for (int i = 0; i < 256; ++i) {
+      const float affine = std::fma(float(i - 128), 0.0625f, bias[r]);
+      ASSERT_EQ(y[size_t(r * 256 + i)], gelu_erf(affine)) << isa_name(GetParam()) << " input " << affine;
+    }
 }
 
 }  // namespace

@@ -37,9 +37,9 @@ struct SpmmPrimitive::Impl {
   std::shared_ptr<const BlockSparseMatrix> w;
   SpmmDesc desc;
   Spmm4x1Microkernel micro = nullptr;
-  Spmm4x1JitFn jit = nullptr;
-  Spmm4x1JitFn jit_streaming = nullptr;  // same, with non-temporal stores
-  bool jit_direct = false;  // the JIT kernel writes the final output itself
+  // The JIT kernels of this epilogue: [residual][streaming stores].
+  Spmm4x1JitFn jit[2][2] = {};
+  std::unique_ptr<Spmm4x1JitConstants> jit_constants;
   const char* name = "";
 };
 
@@ -62,11 +62,17 @@ SpmmPrimitive::SpmmPrimitive(std::shared_ptr<const BlockSparseMatrix> weights, c
     case Isa::avx512bw: impl_->micro = spmm_4x1_avx512bw, impl_->name = "spmm_4x1_avx512bw"; break;
     case Isa::avx_vnni: impl_->micro = spmm_4x1_avxvnni, impl_->name = "spmm_4x1_avxvnni"; break;
     case Isa::avx512_vnni: {
-      const bool s32 = e.output == OutputType::s32;
-      const auto kind = s32 ? Spmm4x1JitOutput::s32 : Spmm4x1JitOutput::f32_affine;
-      impl_->jit = spmm_4x1_avx512vnni_jit(kind, false);
-      impl_->jit_streaming = spmm_4x1_avx512vnni_jit(kind, true);
-      impl_->jit_direct = s32 || (e.output == OutputType::f32 && !e.gelu);
+      // A residual is a per-call argument: both variants are generated.
+      for (int residual = 0; residual < 2; ++residual)
+        for (int streaming = 0; streaming < 2; ++streaming) {
+          Spmm4x1JitEpilogue je;
+          je.output = e.output;
+          je.gelu = e.gelu;
+          je.residual = residual && e.output != OutputType::s32;
+          je.streaming = streaming && e.output == OutputType::f32;
+          impl_->jit[residual][streaming] = spmm_4x1_avx512vnni_jit(je);
+        }
+      impl_->jit_constants = std::make_unique<Spmm4x1JitConstants>(e);
       impl_->name = "spmm_4x1_avx512vnni_jit";
       break;
     }
@@ -135,21 +141,17 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
   const int out_size = output_size(e.output);
   char* y = static_cast<char*>(a.y);
   const Impl& impl = *impl_;
-  // A residual is a per-call argument, so it decides here whether the JIT
-  // kernel's own fp32 stores are final.
-  const bool jit_direct = impl.jit_direct && !a.residual;
   // Outputs much larger than L2 are written with streaming stores when the
   // rows are 64-byte aligned, saving the read for ownership of ordinary
   // stores (measured: 5-10 % on BERT shapes with M = 4096).
   constexpr int64_t kStreamingBytes = int64_t(8) << 20;
-  const Spmm4x1JitFn jit = jit_direct && n * m * 4 >= kStreamingBytes && a.ldy % 16 == 0 &&
-                                   reinterpret_cast<uintptr_t>(a.y) % 64 == 0
-                               ? impl.jit_streaming
-                               : impl.jit;
+  const bool streaming = e.output == OutputType::f32 && n * m * 4 >= kStreamingBytes && a.ldy % 16 == 0 &&
+                         reinterpret_cast<uintptr_t>(a.y) % 64 == 0;
+  const Spmm4x1JitFn jit = impl.jit[a.residual ? 1 : 0][streaming ? 1 : 0];
 
 #pragma omp parallel
   {
-    std::vector<int32_t> scratch(size_t(4 * m_block));
+    std::vector<int32_t> scratch(jit ? 0 : size_t(4 * m_block));
     const int64_t grain = std::max<int64_t>(1, groups / (int64_t(omp_get_num_threads()) * 8));
     for (int64_t block = 0; block < blocks; ++block) {
       const int64_t m_begin = block * m_block;
@@ -175,22 +177,19 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
         const int64_t rows = std::min<int64_t>(4, n - 4 * g);
         const int64_t chunk0 = w.group_chunk_begin[g];
         char* y_group = y + (4 * g * a.ldy + m_begin) * out_size;
-        bool post = true;
-        if (impl.jit) {
+        const float* residual_group = a.residual ? a.residual + 4 * g * a.ldr + m_begin : nullptr;
+        if (jit) {
           Spmm4x1JitArgs j{};
           j.x = xb;
           j.ldx = ldxb;
           j.columns = w.columns.data() + 4 * chunk0;
           j.values = w.values.data() + 16 * chunk0;
           j.chunks = w.group_chunk_begin[g + 1] - chunk0;
-          if (jit_direct) {
-            j.y = y_group;
-            j.ldy_bytes = a.ldy * 4;
-            post = false;
-          } else {
-            j.y = scratch.data();
-            j.ldy_bytes = m_block * 4;
-          }
+          j.y = y_group;
+          j.ldy_bytes = a.ldy * out_size;
+          j.residual = residual_group;
+          j.ldr_bytes = a.ldr * 4;
+          j.constants = impl.jit_constants->values;
           j.full_tiles = mc / kSpmm4x1JitTile;
           const int64_t tail = mc % kSpmm4x1JitTile;
           j.tail_load_mask = tail ? (uint64_t(1) << tail) - 1 : 0;
@@ -203,12 +202,6 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
           j.bias = bias.data() + 4 * g;
           j.rows = rows;
           jit(&j);
-          if (post) {
-            const float* f = reinterpret_cast<const float*>(scratch.data());
-            for (int64_t r = 0; r < rows; ++r)
-              apply_post_ops(e, f + r * m_block, a.residual ? a.residual + (4 * g + r) * a.ldr + m_begin : nullptr,
-                             y_group + r * a.ldy * out_size, mc);
-          }
         } else {
           Spmm4x1GroupTask t;
           t.x = xb;
@@ -223,8 +216,8 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
           impl.micro(t);
           for (int64_t r = 0; r < rows; ++r)
             apply_epilogue(e, scratch.data() + r * m_block, 0, scale[4 * g + r], bias[4 * g + r],
-                           a.residual ? a.residual + (4 * g + r) * a.ldr + m_begin : nullptr,
-                           y_group + r * a.ldy * out_size, mc);
+                           residual_group ? residual_group + r * a.ldr : nullptr, y_group + r * a.ldy * out_size,
+                           mc);
         }
       }
     }

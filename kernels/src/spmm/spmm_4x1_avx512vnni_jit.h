@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "fastbert/kernels/epilogue.h"
+
 namespace fastbert::kernels {
 
 // Arguments of one call of the generated code: one 4-row group times a range
@@ -19,21 +21,40 @@ struct Spmm4x1JitArgs {
   uint64_t tail_load_mask;   // bit i: token i of the tail tile exists; 0 = no tail
   uint16_t tail_store_mask[4];  // per 16-token output vector of the tail tile
   const int32_t* acc_init;   // 4 values: zero-point compensation
-  const float* scale;        // 4 values (f32 output)
-  const float* bias;         // 4 values (f32 output)
+  const float* scale;        // 4 values (all but s32 output)
+  const float* bias;         // 4 values (all but s32 output)
   int64_t rows;              // valid rows of the group (1..4)
+  const float* residual;     // residual row 0 of the group, first token (with a residual)
+  int64_t ldr_bytes;
+  const float* constants;    // Spmm4x1JitConstants (GELU, u8/s8 output)
 };
 
-enum class Spmm4x1JitOutput { s32, f32_affine };
+// The epilogue the generated code applies, in the order of kernels::Epilogue:
+// fma(acc, scale, bias), GELU, + residual, then store as f32 or requantize.
+struct Spmm4x1JitEpilogue {
+  OutputType output = OutputType::f32;
+  bool gelu = false;
+  bool residual = false;
+  // Full tiles stored with non-temporal stores (f32 output only; rows must be
+  // 64-byte aligned), for outputs far larger than the caches, where the
+  // read-for-ownership of ordinary stores would double the memory traffic.
+  bool streaming = false;
+  bool operator<(const Spmm4x1JitEpilogue& o) const;
+};
 
-// Generated once per output kind and cached for the process: the sparsity
+// The floats the generated epilogue broadcasts from memory, per primitive:
+// the GELU approximation's constants (those of epilogue.cpp, applied in the
+// same order, so the results are the reference's bits) and the requantization.
+struct Spmm4x1JitConstants {
+  float values[24];
+  explicit Spmm4x1JitConstants(const Epilogue& e);
+};
+
+// Generated once per epilogue and cached for the process: the sparsity
 // pattern is data (column lists read by the loop), not code, so one kernel
-// serves every layer and the code stays a few hundred bytes, in L1i.
-// `streaming`: full tiles are stored with non-temporal stores (output rows
-// must be 64-byte aligned), for outputs far larger than the caches, where
-// the read-for-ownership of ordinary stores would double the memory traffic.
+// serves every layer and the code stays small, in L1i.
 using Spmm4x1JitFn = void (*)(const Spmm4x1JitArgs*);
-Spmm4x1JitFn spmm_4x1_avx512vnni_jit(Spmm4x1JitOutput output, bool streaming);
+Spmm4x1JitFn spmm_4x1_avx512vnni_jit(const Spmm4x1JitEpilogue& epilogue);
 
 constexpr int kSpmm4x1JitTile = 64;
 

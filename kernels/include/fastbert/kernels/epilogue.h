@@ -24,10 +24,6 @@ struct Epilogue {
 // the reference all give the same bits.
 float gelu_erf(float x);
 
-// The fp32 stages after the affine one (gelu, residual, output conversion) for
-// `count` consecutive outputs of one row. `residual` may be null.
-void apply_post_ops(const Epilogue& e, const float* y, const float* residual, void* out, int64_t count);
-
 // All stages for `count` consecutive int32 accumulators of one output row.
 void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
                     const float* residual, void* out, int64_t count);
