@@ -81,12 +81,19 @@ __attribute__((always_inline)) inline void epilogue_body(const Epilogue& e, cons
   }
 }
 
-// The same loops compiled twice: for AVX-512 and for the baseline. This file is built with
-// -ffp-contract=off, so both give the bits of the scalar reference.
+// The same loops compiled three times: for AVX-512, for AVX2 with FMA (where
+// std::fma becomes an instruction, not a libm call) and for the baseline.
+// This file is built with -ffp-contract=off, so all give the bits of the
+// scalar reference.
 #define FASTBERT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")))
+#define FASTBERT_AVX2 __attribute__((target("avx2,fma")))
 
 FASTBERT_AVX512 void epilogue_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
                                      float bias, const float* residual, void* out, int64_t count) {
+  epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
+}
+FASTBERT_AVX2 void epilogue_avx2(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
+                                 float bias, const float* residual, void* out, int64_t count) {
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
 }
 void epilogue_default(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
@@ -94,21 +101,33 @@ void epilogue_default(const Epilogue& e, const int32_t* acc, int32_t compensatio
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
 }
 
+enum class Variant { avx512, avx2, baseline };
+
 // Follows the GEMM level (FASTBERT_ISA included), so a forced lower level
 // runs no AVX-512 at all.
-bool use_avx512() {
-  static const bool yes = default_isa() == Isa::avx512bw || default_isa() == Isa::avx512_vnni;
-  return yes;
+Variant variant() {
+  static const Variant v = [] {
+    switch (default_isa()) {
+      case Isa::avx512bw:
+      case Isa::avx512_vnni: return Variant::avx512;
+      case Isa::avx2:
+      case Isa::avx_vnni: return Variant::avx2;
+      case Isa::reference: break;
+    }
+    return Variant::baseline;
+  }();
+  return v;
 }
 
 }  // namespace
 
 void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
                     const float* residual, void* out, int64_t count) {
-  if (use_avx512())
-    epilogue_avx512(e, acc, compensation, scale, bias, residual, out, count);
-  else
-    epilogue_default(e, acc, compensation, scale, bias, residual, out, count);
+  switch (variant()) {
+    case Variant::avx512: return epilogue_avx512(e, acc, compensation, scale, bias, residual, out, count);
+    case Variant::avx2: return epilogue_avx2(e, acc, compensation, scale, bias, residual, out, count);
+    case Variant::baseline: return epilogue_default(e, acc, compensation, scale, bias, residual, out, count);
+  }
 }
 
 float gelu_erf(float x) { return gelu_erf_impl(x); }

@@ -1,9 +1,10 @@
 #pragma once
 // erf(x) by the rational approximation of Eigen/XLA (absolute error < 2e-7)
 // and GELU built on it. The SpMM epilogues evaluate exactly these float
-// operations in this order (no fused multiply-adds), in C++ and in the JIT
-// kernel, so every path gives the same bits.
+// operations in this order, Horner steps as fused multiply-adds, in C++ and
+// in the JIT kernel, so every path gives the same bits.
 #include <algorithm>
+#include <cmath>
 
 namespace fastbert::kernels::erf_rational {
 
@@ -19,14 +20,18 @@ inline constexpr float kQ[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, 
 inline float erf(float a) {
   const float x = std::min(std::max(a, -kClamp), kClamp);
   const float x2 = x * x;
-  float p = x2 * kP[0] + kP[1];
-  for (int i = 2; i < 7; ++i) p = x2 * p + kP[i];
+  float p = std::fma(x2, kP[0], kP[1]);
+  for (int i = 2; i < 7; ++i) p = std::fma(x2, p, kP[i]);
   p = x * p;
-  float q = x2 * kQ[0] + kQ[1];
-  for (int i = 2; i < 5; ++i) q = x2 * q + kQ[i];
+  float q = std::fma(x2, kQ[0], kQ[1]);
+  for (int i = 2; i < 5; ++i) q = std::fma(x2, q, kQ[i]);
   return p / q;
 }
 
-inline float gelu(float x) { return 0.5f * x * (1.0f + erf(x * kInvSqrt2)); }
+// 0.5 x (1 + erf(x / sqrt 2)) as one fma on h = 0.5 x.
+inline float gelu(float x) {
+  const float h = 0.5f * x;
+  return std::fma(h, erf(x * kInvSqrt2), h);
+}
 
 }  // namespace fastbert::kernels::erf_rational

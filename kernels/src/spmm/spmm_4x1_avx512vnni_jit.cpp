@@ -43,8 +43,7 @@ enum Constant {
   kClamp,
   kP0,                  // 7 values
   kQ0 = kP0 + 7,        // 5 values
-  kOne = kQ0 + 5,
-  kHalf,
+  kHalf = kQ0 + 5,
   kInvOutScale,
   kOutZeroPoint,
   kOutLow,
@@ -236,31 +235,25 @@ class Generator : public CodeGenerator {
 
   Address constant(int index) { return ptr_b[const_ + 4 * index]; }
 
-  // In place, the float operations of erf_rational::gelu in their order:
-  // mul/add pairs, not FMAs, and a true division.
+  // In place, the float operations of erf_rational::gelu in their order
+  // (vfmadd213ps a, b, c: a = a * b + c, one rounding, as std::fma).
   void gelu(const Zmm& y) {
-    const Zmm x = zmm25, x2 = zmm26, p = zmm27, q = zmm28;
+    const Zmm x = zmm25, x2 = zmm26, p = zmm27, q = zmm28, c = zmm29;
     vmulps(x, y, constant(kInvSqrt2));
     vmaxps(x, x, constant(kMinusClamp));
     vminps(x, x, constant(kClamp));
     vmulps(x2, x, x);
-    vmulps(p, x2, constant(kP0));
-    vaddps(p, p, constant(kP0 + 1));
-    for (int i = 2; i < 7; ++i) {
-      vmulps(p, x2, p);
-      vaddps(p, p, constant(kP0 + i));
-    }
+    vbroadcastss(p, ptr[const_ + 4 * kP0]);
+    vfmadd213ps(p, x2, constant(kP0 + 1));
+    for (int i = 2; i < 7; ++i) vfmadd213ps(p, x2, constant(kP0 + i));
     vmulps(p, x, p);
-    vmulps(q, x2, constant(kQ0));
-    vaddps(q, q, constant(kQ0 + 1));
-    for (int i = 2; i < 5; ++i) {
-      vmulps(q, x2, q);
-      vaddps(q, q, constant(kQ0 + i));
-    }
+    vbroadcastss(q, ptr[const_ + 4 * kQ0]);
+    vfmadd213ps(q, x2, constant(kQ0 + 1));
+    for (int i = 2; i < 5; ++i) vfmadd213ps(q, x2, constant(kQ0 + i));
     vdivps(p, p, q);
-    vaddps(p, p, constant(kOne));
-    vmulps(y, y, constant(kHalf));
-    vmulps(y, y, p);
+    vmulps(c, y, constant(kHalf));
+    vfmadd213ps(p, c, c);  // erf * h + h
+    vmovaps(y, p);
   }
 
   // In place to int32: clamp(nearbyint(y * (1 / out_scale)) + zero_point,
@@ -298,7 +291,6 @@ Spmm4x1JitConstants::Spmm4x1JitConstants(const Epilogue& e) : values{} {
   values[kClamp] = erf_rational::kClamp;
   for (int i = 0; i < 7; ++i) values[kP0 + i] = erf_rational::kP[i];
   for (int i = 0; i < 5; ++i) values[kQ0 + i] = erf_rational::kQ[i];
-  values[kOne] = 1.0f;
   values[kHalf] = 0.5f;
   values[kInvOutScale] = 1.0f / e.out_scale;
   values[kOutZeroPoint] = float(e.out_zero_point);
