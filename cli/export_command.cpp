@@ -11,7 +11,7 @@ struct ExportArgs {
   std::string checkpoint;
   std::string out;
   std::string precision = "auto";
-  double sparse_threshold = 0.5;
+  double sparse_threshold = ExportOptions().sparse_threshold;
   std::string calibration_data;
   int64_t calibration_windows = 64;
 };

@@ -16,7 +16,7 @@ threads=${THREADS:-1}
 mkdir -p "$work"
 [ -f "$work/ckpt/model.safetensors" ] || "$build/tests/engine/make_random_bert" "$work/ckpt"
 fb="$build/cli/fastbert"
-"$fb" export --checkpoint "$work/ckpt" --out "$work/sparse.fbm" --sparse-threshold 0.5 | tail -1
+"$fb" export --checkpoint "$work/ckpt" --out "$work/sparse.fbm" | tail -1
 "$fb" export --checkpoint "$work/ckpt" --out "$work/dense.fbm" --sparse-threshold 1.0 | tail -1
 "$fb" export --checkpoint "$work/ckpt" --out "$work/fp32.fbm" --precision fp32 | tail -1
 "$fb" bench model --model "$work/sparse.fbm" --batch 1,8 --seq 128,384 --profile --latency-ms 100 \
