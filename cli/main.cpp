@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "fastbert/common/error.h"
+#include "run_app.h"
 #include "training_tool.h"
 
 int main(int argc, char** argv) {
@@ -26,16 +26,5 @@ int main(int argc, char** argv) {
 
   fastbert::cli::register_commands(app);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const fastbert::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return fastbert::cli::run_app(app, argc, argv);
 }

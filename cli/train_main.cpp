@@ -19,6 +19,7 @@
 #if FASTBERT_HAVE_FEATURES_FILE
 #include "fastbert/train/commands.h"
 #include "fastbert/train/compression_commands.h"
+#include "run_app.h"
 #endif
 
 namespace {
@@ -161,19 +162,8 @@ int main(int argc, char** argv) {
   register_teacher_logits(app);
   for (const char* kind : {"prune", "distill", "quantize"}) register_stage_kind(app, kind);
   register_bench_forward(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const fastbert::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  } catch (const c10::Error& e) {
-    std::cerr << "error: " << e.msg() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return fastbert::cli::run_app(app, argc, argv, [](const std::exception& e) -> std::string {
+    if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) return torch_error->msg();
+    return e.what();
+  });
 }
