@@ -11,6 +11,7 @@
 #include "fastbert/export/fbm_export.h"
 #include "fastbert/formats/squad_features.h"
 #include "fastbert/runtime/engine.h"
+#include "test_dir.h"
 #include "tiny_bert.h"
 
 namespace fastbert {
@@ -24,14 +25,6 @@ constexpr int64_t kSeq = 48;
 
 class EngineTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fastbert-test-engine-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Engine logits of `windows` as one batch: [window][position].
   static void engine_logits(Engine& engine, const std::vector<Window>& windows, std::vector<float>* start,
                             std::vector<float>* end) {
@@ -64,7 +57,7 @@ class EngineTest : public ::testing::Test {
     return max_diff / max_ref;
   }
 
-  fs::path dir_;
+  testing::TestDir dir_{"fastbert-test-engine"};
 };
 
 TEST_F(EngineTest, Fp32ExportGivesReferenceLogitsWithin1e4Relative) {

@@ -10,6 +10,7 @@
 
 #include "fastbert/common/atomic_file.h"
 #include "run_command.h"
+#include "test_dir.h"
 #include "tiny_bert.h"
 
 namespace fastbert {
@@ -21,10 +22,6 @@ using fastbert::testing::run_command;
 class EngineCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fastbert-test-engine-cli-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     model_.write_checkpoint(dir_ / "ckpt");
     const std::string context =
         "the denver broncos won the super bowl 50 game in santa clara . it was a long story about many things , "
@@ -42,7 +39,6 @@ class EngineCli : public ::testing::Test {
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
     train_tool_ = fs::path(FASTBERT_BINARY_DIR) / "cli" / "fastbert-train";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   double eval_f1(const std::string& model, std::string* predictions = nullptr) {
     const auto [rc, out] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --model " +
@@ -54,7 +50,7 @@ class EngineCli : public ::testing::Test {
   }
 
   testing::TinyBert model_{testing::TinyBertSpec{}};
-  fs::path dir_;
+  testing::TestDir dir_{"fastbert-test-engine-cli"};
   std::string fastbert_;
   fs::path train_tool_;
 };

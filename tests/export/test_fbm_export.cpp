@@ -15,6 +15,7 @@
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/runtime/engine.h"
 #include "fastbert/runtime/fbm_file.h"
+#include "test_dir.h"
 #include "tiny_bert.h"
 
 namespace fastbert {
@@ -26,16 +27,11 @@ using testing::TinyBertSpec;
 class FbmExportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fastbert-test-export-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     TinyBertSpec spec;
     spec.block_sparsity = 0.8;
     model_ = std::make_unique<TinyBert>(spec);
     model_->write_checkpoint(dir_ / "ckpt");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   fs::path fp32_export() {
     ExportOptions o;
@@ -71,7 +67,7 @@ class FbmExportTest : public ::testing::Test {
     H5Fclose(f);
   }
 
-  fs::path dir_;
+  testing::TestDir dir_{"fastbert-test-export"};
   std::unique_ptr<TinyBert> model_;
 };
 
