@@ -124,10 +124,16 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
   // same few sets). Blocks are as long as that budget allows, because short
   // blocks cut every output row into short segments, which stores badly
   // (measured: 1024 tokens beat 256 by 2x for K = 1024, the reverse for
-  // K = 4096). Int8 inputs are copied (and shifted) at any length.
+  // K = 4096). An input that fits in 1.5 MiB is used in place, in one block:
+  // copying it costs more than it saves (measured: K = 1536, M = 1024, 2
+  // threads: 0.54 ms blocked, 0.42 ms in place). Int8 inputs are copied (and
+  // shifted) at any length.
   constexpr int64_t kBlockBudget = int64_t(1) << 20;
+  constexpr int64_t kInPlaceBudget = int64_t(3) << 19;
   const int64_t m_block =
-      m <= 512 ? m : std::min(m, std::max<int64_t>(256, kBlockBudget / std::max<int64_t>(k, 1) / 64 * 64));
+      m <= 512 || k * m <= kInPlaceBudget
+          ? m
+          : std::min(m, std::max<int64_t>(256, kBlockBudget / std::max<int64_t>(k, 1) / 64 * 64));
   const int64_t blocks = (m + m_block - 1) / m_block;
   const bool copy = s8 || blocks > 1;
   const int64_t ld_block = (m_block + 63) / 64 * 64;
