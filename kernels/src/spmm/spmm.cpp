@@ -155,6 +155,77 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
                          reinterpret_cast<uintptr_t>(a.y) % 64 == 0;
   const Spmm4x1JitFn jit = impl.jit[a.residual ? 1 : 0][streaming ? 1 : 0];
 
+  // One 4-row group over tokens [m_begin, m_begin + mc), read from xb.
+  auto run_group = [&](int64_t g, const uint8_t* xb, int64_t ldxb, int64_t m_begin, int64_t mc,
+                       std::vector<int32_t>& scratch) {
+    const int64_t rows = std::min<int64_t>(4, n - 4 * g);
+    const int64_t chunk0 = w.group_chunk_begin[g];
+    char* y_group = y + (4 * g * a.ldy + m_begin) * out_size;
+    const float* residual_group = a.residual ? a.residual + 4 * g * a.ldr + m_begin : nullptr;
+    if (jit) {
+      Spmm4x1JitArgs j{};
+      j.x = xb;
+      j.ldx = ldxb;
+      j.columns = w.columns.data() + 4 * chunk0;
+      j.values = w.values.data() + 16 * chunk0;
+      j.chunks = w.group_chunk_begin[g + 1] - chunk0;
+      j.y = y_group;
+      j.ldy_bytes = a.ldy * out_size;
+      j.residual = residual_group;
+      j.ldr_bytes = a.ldr * 4;
+      j.constants = impl.jit_constants->values;
+      j.full_tiles = mc / kSpmm4x1JitTile;
+      const int64_t tail = mc % kSpmm4x1JitTile;
+      j.tail_load_mask = tail ? (uint64_t(1) << tail) - 1 : 0;
+      for (int v = 0; v < 4; ++v) {
+        const int64_t valid = std::clamp<int64_t>(tail - 16 * v, 0, 16);
+        j.tail_store_mask[v] = uint16_t((uint32_t(1) << valid) - 1);
+      }
+      j.acc_init = acc_init.data() + 4 * g;
+      j.scale = scale.data() + 4 * g;
+      j.bias = bias.data() + 4 * g;
+      j.rows = rows;
+      jit(&j);
+    } else {
+      Spmm4x1GroupTask t;
+      t.x = xb;
+      t.ldx = ldxb;
+      t.m = mc;
+      t.columns = w.columns.data() + 4 * chunk0;
+      t.values = w.values.data() + 16 * chunk0;
+      t.chunks = w.group_chunk_begin[g + 1] - chunk0;
+      t.acc_init = acc_init.data() + 4 * g;
+      t.acc = scratch.data();
+      t.ld_acc = m_block;
+      impl.micro(t);
+      for (int64_t r = 0; r < rows; ++r)
+        apply_epilogue(e, scratch.data() + r * m_block, 0, scale[4 * g + r], bias[4 * g + r],
+                       residual_group ? residual_group + r * a.ldr : nullptr, y_group + r * a.ldy * out_size,
+                       mc);
+    }
+  };
+
+  // An input used in place is split by tokens: each thread runs every group
+  // over its own contiguous range of tokens, so its part of X and of Y stay
+  // in its core's caches, and the next op (LayerNorm, attention, the next
+  // layer, all split by tokens the same way) finds them there. Splitting by
+  // groups made every thread read all of X and left each token's outputs
+  // spread over both cores.
+  const int max_threads = omp_get_max_threads();
+  if (!copy && max_threads > 1 && m >= int64_t(2) * kSpmm4x1JitTile * max_threads) {
+#pragma omp parallel
+    {
+      std::vector<int32_t> scratch(jit ? 0 : size_t(4 * m_block));
+      const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t tiles = (m + kSpmm4x1JitTile - 1) / kSpmm4x1JitTile;
+      const int64_t m0 = std::min(m, tiles * t / threads * kSpmm4x1JitTile);
+      const int64_t m1 = std::min(m, tiles * (t + 1) / threads * kSpmm4x1JitTile);
+      if (m1 > m0)
+        for (int64_t g = 0; g < groups; ++g) run_group(g, x + m0, a.ldx, m0, m1 - m0, scratch);
+    }
+    return;
+  }
+
 #pragma omp parallel
   {
     std::vector<int32_t> scratch(jit ? 0 : size_t(4 * m_block));
@@ -179,53 +250,7 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
         ldxb = ld_block;
       }
 #pragma omp for schedule(dynamic, grain)
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t rows = std::min<int64_t>(4, n - 4 * g);
-        const int64_t chunk0 = w.group_chunk_begin[g];
-        char* y_group = y + (4 * g * a.ldy + m_begin) * out_size;
-        const float* residual_group = a.residual ? a.residual + 4 * g * a.ldr + m_begin : nullptr;
-        if (jit) {
-          Spmm4x1JitArgs j{};
-          j.x = xb;
-          j.ldx = ldxb;
-          j.columns = w.columns.data() + 4 * chunk0;
-          j.values = w.values.data() + 16 * chunk0;
-          j.chunks = w.group_chunk_begin[g + 1] - chunk0;
-          j.y = y_group;
-          j.ldy_bytes = a.ldy * out_size;
-          j.residual = residual_group;
-          j.ldr_bytes = a.ldr * 4;
-          j.constants = impl.jit_constants->values;
-          j.full_tiles = mc / kSpmm4x1JitTile;
-          const int64_t tail = mc % kSpmm4x1JitTile;
-          j.tail_load_mask = tail ? (uint64_t(1) << tail) - 1 : 0;
-          for (int v = 0; v < 4; ++v) {
-            const int64_t valid = std::clamp<int64_t>(tail - 16 * v, 0, 16);
-            j.tail_store_mask[v] = uint16_t((uint32_t(1) << valid) - 1);
-          }
-          j.acc_init = acc_init.data() + 4 * g;
-          j.scale = scale.data() + 4 * g;
-          j.bias = bias.data() + 4 * g;
-          j.rows = rows;
-          jit(&j);
-        } else {
-          Spmm4x1GroupTask t;
-          t.x = xb;
-          t.ldx = ldxb;
-          t.m = mc;
-          t.columns = w.columns.data() + 4 * chunk0;
-          t.values = w.values.data() + 16 * chunk0;
-          t.chunks = w.group_chunk_begin[g + 1] - chunk0;
-          t.acc_init = acc_init.data() + 4 * g;
-          t.acc = scratch.data();
-          t.ld_acc = m_block;
-          impl.micro(t);
-          for (int64_t r = 0; r < rows; ++r)
-            apply_epilogue(e, scratch.data() + r * m_block, 0, scale[4 * g + r], bias[4 * g + r],
-                           residual_group ? residual_group + r * a.ldr : nullptr, y_group + r * a.ldy * out_size,
-                           mc);
-        }
-      }
+      for (int64_t g = 0; g < groups; ++g) run_group(g, xb, ldxb, m_begin, mc, scratch);
     }
   }
 }
