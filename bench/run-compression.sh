@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The real run of issue 5 and the sparse half of issue 4 on all-MiniLM-L6-v2:
+# recipes/minilm-squad-sparse80-int8.yaml turns the dense teacher (made by
+# bench/run-minilm.sh) into an 80 % 4x1 block-sparse int8 student (resumable:
+# run it again after an interruption). Then, on ../shared/data/squad/dev.json:
+# EM/F1 of the teacher, the student in fp32 and int8 (runtime .fbm exports);
+# and, measured in one run on the same machine, sequences/s of the sparse int8
+# export, the teacher's dense int8 and fp32 exports and LibTorch fp32.
+# Writes bench/results/compression.json and bench/results/runtime.json.
+# RESULTS_ONLY=1 re-assembles the JSON from out/minilm. A run split over
+# several calls reports the seconds of the last call; EARLIER_SECONDS adds
+# those of the earlier pieces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fb=${FASTBERT:-build/cli/fastbert}
+data=../shared/data/squad
+[ -f "$data/dev.json" ] || { echo "skipped: $data/dev.json not found (the shared SQuAD data)" >&2; exit 0; }
+out=out/minilm
+threads=${THREADS:-2}
+recipe=recipes/minilm-squad-sparse80-int8.yaml
+teacher=$out/run/final
+student=$out/sparse80-int8/final
+windows=(--max-seq 256 --doc-stride 128)
+evaluate() { "$fb" eval squad --model "$1" --data "$data/dev.json" "${windows[@]}" --threads "$threads" > "$2"; }
+bench() {  # MODEL JSON [more options]
+  local model=$1 json=$2
+  shift 2
+  "$fb" bench model --model "$model" --batch 1,8 --seq 128,384 --threads "$threads" --json "$json" "$@"
+}
+
+if [ -z "${RESULTS_ONLY:-}" ]; then
+  [ -f "$teacher/model.safetensors" ] || bench/run-minilm.sh
+  "$fb" train "$recipe"
+
+  [ -f "$out/eval-checkpoint.json" ] || evaluate "$teacher" "$out/eval-checkpoint.json"
+  "$fb" export --checkpoint "$teacher" --out "$out/minilm-fp32.fbm" --precision fp32
+  "$fb" export --checkpoint "$teacher" --out "$out/minilm-int8.fbm" --precision int8 \
+    --calibration-data "$out/run/features-train-s256-d128-q64.h5" --calibration-windows 128
+  "$fb" export --checkpoint "$student" --out "$out/sparse80-fp32.fbm" --precision fp32
+  "$fb" export --checkpoint "$student" --out "$out/sparse80-int8.fbm" --precision int8 | tee "$out/export-sparse80-int8.txt"
+  for m in minilm-fp32 minilm-int8 sparse80-fp32 sparse80-int8; do
+    evaluate "$out/$m.fbm" "$out/eval-$m.json"
+  done
+
+  # Speed, one after the other on the same machine: the sparse student with
+  # LibTorch fp32 on its own checkpoint, then the teacher's exports.
+  bench "$out/sparse80-int8.fbm" "$out/bench-sparse80-int8.json" --profile --compare-checkpoint "$student"
+  bench "$out/minilm-int8.fbm" "$out/bench-minilm-int8.json" --profile
+  bench "$out/minilm-fp32.fbm" "$out/bench-minilm-fp32.json"
+fi
+
+f1() { jq '.f1' "$1"; }
+jq -n --arg recipe "$recipe" --slurpfile r "$out/sparse80-int8/train_report.json" \
+  --slurpfile c "$student/compression_report.json" --argjson earlier "${EARLIER_SECONDS:-0}" \
+  --argjson teacher "$(f1 "$out/eval-checkpoint.json")" \
+  --argjson fp32 "$(f1 "$out/eval-sparse80-fp32.json")" --argjson int8 "$(f1 "$out/eval-sparse80-int8.json")" '{
+    recipe: $recipe, block: "4x1",
+    sparsity: $c[0].sparsity,
+    teacher_f1: $teacher, sparse_fp32_f1: $fp32, sparse_int8_f1: $int8,
+    train_seconds: ($r[0].train_seconds + $earlier),
+    notes: "dev.json (1746 questions), seq 256 / stride 128. teacher: the dense fine-tuned checkpoint (LibTorch); sparse fp32 / int8: the final student exported to .fbm at fp32 / int8 and run by the runtime. sparsity: fraction of zero 4x1 blocks over all encoder linears." }' \
+  > bench/results/compression.json
+
+jq -n --slurpfile c "$out/eval-checkpoint.json" \
+  --slurpfile f "$out/eval-minilm-fp32.json" --slurpfile i "$out/eval-minilm-int8.json" \
+  --slurpfile sf "$out/eval-sparse80-fp32.json" --slurpfile si "$out/eval-sparse80-int8.json" \
+  --slurpfile bs "$out/bench-sparse80-int8.json" --slurpfile bi "$out/bench-minilm-int8.json" \
+  --slurpfile bf "$out/bench-minilm-fp32.json" \
+  --argjson sf32 "$(stat -c %s "$out/minilm-fp32.fbm")" --argjson si8 "$(stat -c %s "$out/minilm-int8.fbm")" \
+  --argjson ss8 "$(stat -c %s "$out/sparse80-int8.fbm")" \
+  --argjson sc "$(stat -c %s "$teacher/model.safetensors")" '{
+    model: "all-MiniLM-L6-v2 QA on dev.json: the dense teacher (checkpoint, fp32 and dense int8 exports) and its 80 % 4x1 sparse int8 student (recipes/minilm-squad-sparse80-int8.yaml)",
+    f1_checkpoint: $c[0].f1, f1_fp32_export: $f[0].f1, f1_int8_export: $i[0].f1,
+    f1_sparse_fp32_export: $sf[0].f1, f1_sparse_int8_export: $si[0].f1,
+    fbm_bytes_fp32: $sf32, fbm_bytes_int8: $si8, fbm_bytes_sparse_int8: $ss8, checkpoint_bytes: $sc,
+    threads: $bs[0].threads,
+    seq_per_s: ([$bs[0].seq_per_s[] | if .engine == "fastbert" then .engine = "fastbert_sparse_int8" else . end]
+      + [$bi[0].seq_per_s[] | select(.engine == "fastbert") | .engine = "fastbert_dense_int8"]
+      + [$bf[0].seq_per_s[] | select(.engine == "fastbert") | .engine = "fastbert_fp32"]),
+    profile_sparse_int8: $bs[0].profile, profile_dense_int8: $bi[0].profile }' \
+  > bench/results/runtime.json
+cat bench/results/compression.json bench/results/runtime.json
