@@ -157,7 +157,6 @@ int64_t DatasetInfo::num_elements() const {
 }
 
 bool is_hdf5_file(const fs::path& path) {
-  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   std::ifstream f(path, std::ios::binary);
   // The superblock sits at 0 or, after a user block, at 512 * 2^k bytes.
   for (std::streamoff at = 0;; at = at ? at * 2 : 512) {
@@ -165,7 +164,7 @@ bool is_hdf5_file(const fs::path& path) {
     f.clear();
     f.seekg(at);
     if (!f.read(head, 8)) return false;
-    if (std::memcmp(head, kSignature, 8) == 0) return true;
+    if (std::memcmp(head, kSignature, sizeof(kSignature)) == 0) return true;
     if (at >= (std::streamoff{1} << 40)) return false;
   }
 }

@@ -10,8 +10,6 @@
 namespace fastbert::kernels {
 namespace {
 
-inline float gelu_inline(float x) { return erf_rational::gelu(x); }
-
 // Round half to even by the 1.5 * 2^23 trick: exact for |v| < 2^22, which the
 // clamp to the output range guarantees. Plain float ops, so it vectorises.
 template <typename T>
@@ -29,8 +27,6 @@ __attribute__((always_inline)) inline void quantize(const float* y, float inv_sc
   }
 }
 
-float gelu_erf_impl(float x) { return gelu_inline(x); }
-
 __attribute__((always_inline)) inline void post_ops_body(const Epilogue& e, const float* y, const float* residual,
                                                          void* out, int64_t count) {
   // Work in a small stack buffer so that fp32-to-fp32 can run in place and
@@ -40,7 +36,7 @@ __attribute__((always_inline)) inline void post_ops_body(const Epilogue& e, cons
   for (int64_t i0 = 0; i0 < count; i0 += kStep) {
     const int64_t n = std::min(kStep, count - i0);
     if (e.gelu) {
-      for (int64_t i = 0; i < n; ++i) buf[i] = gelu_inline(y[i0 + i]);
+      for (int64_t i = 0; i < n; ++i) buf[i] = erf_rational::gelu(y[i0 + i]);
     } else {
       std::memcpy(buf, y + i0, size_t(n) * sizeof(float));
     }
@@ -130,6 +126,6 @@ void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation,
   }
 }
 
-float gelu_erf(float x) { return gelu_erf_impl(x); }
+float gelu_erf(float x) { return erf_rational::gelu(x); }
 
 }  // namespace fastbert::kernels

@@ -10,13 +10,17 @@
 
 #include "fastbert/common/error.h"
 
+namespace fastbert {
+namespace {
+// FASTBERT_ISA's name for "no cap": AMX is a tier of the ops only.
+constexpr const char* kAmx = "amx";
+}  // namespace
+}  // namespace fastbert
+
 namespace fastbert::kernels {
 namespace {
 
 constexpr Isa kAll[] = {Isa::reference, Isa::avx2, Isa::avx512bw, Isa::avx_vnni, Isa::avx512_vnni};
-
-// FASTBERT_ISA's name for "no cap": AMX is a tier of the ops only.
-constexpr const char* kAmx = "amx";
 
 }  // namespace
 
@@ -88,9 +92,6 @@ Isa default_isa() {
 }  // namespace fastbert::kernels
 
 namespace fastbert {
-namespace {
-constexpr const char* kAmx = "amx";
-}  // namespace
 
 const char* ops_isa_name(OpsIsa isa) {
   switch (isa) {

@@ -5,6 +5,8 @@
 // in the JIT kernel, so every path gives the same bits.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <iterator>
 
 namespace fastbert::kernels::erf_rational {
 
@@ -21,10 +23,10 @@ inline float erf(float a) {
   const float x = std::min(std::max(a, -kClamp), kClamp);
   const float x2 = x * x;
   float p = std::fma(x2, kP[0], kP[1]);
-  for (int i = 2; i < 7; ++i) p = std::fma(x2, p, kP[i]);
+  for (size_t i = 2; i < std::size(kP); ++i) p = std::fma(x2, p, kP[i]);
   p = x * p;
   float q = std::fma(x2, kQ[0], kQ[1]);
-  for (int i = 2; i < 5; ++i) q = std::fma(x2, q, kQ[i]);
+  for (size_t i = 2; i < std::size(kQ); ++i) q = std::fma(x2, q, kQ[i]);
   return p / q;
 }
 

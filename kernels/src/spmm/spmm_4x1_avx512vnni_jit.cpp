@@ -24,7 +24,8 @@
 
 #include <xbyak/xbyak.h>
 
-#include <cmath>
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -41,9 +42,9 @@ enum Constant {
   kInvSqrt2 = 0,
   kMinusClamp,
   kClamp,
-  kP0,                  // 7 values
-  kQ0 = kP0 + 7,        // 5 values
-  kHalf = kQ0 + 5,
+  kP0,
+  kQ0 = kP0 + int(std::size(erf_rational::kP)),
+  kHalf = kQ0 + int(std::size(erf_rational::kQ)),
   kInvOutScale,
   kOutZeroPoint,
   kOutLow,
@@ -245,11 +246,11 @@ class Generator : public CodeGenerator {
     vmulps(x2, x, x);
     vbroadcastss(p, ptr[const_ + 4 * kP0]);
     vfmadd213ps(p, x2, constant(kP0 + 1));
-    for (int i = 2; i < 7; ++i) vfmadd213ps(p, x2, constant(kP0 + i));
+    for (int i = 2; i < int(std::size(erf_rational::kP)); ++i) vfmadd213ps(p, x2, constant(kP0 + i));
     vmulps(p, x, p);
     vbroadcastss(q, ptr[const_ + 4 * kQ0]);
     vfmadd213ps(q, x2, constant(kQ0 + 1));
-    for (int i = 2; i < 5; ++i) vfmadd213ps(q, x2, constant(kQ0 + i));
+    for (int i = 2; i < int(std::size(erf_rational::kQ)); ++i) vfmadd213ps(q, x2, constant(kQ0 + i));
     vdivps(p, p, q);
     vmulps(c, y, constant(kHalf));
     vfmadd213ps(p, c, c);  // erf * h + h
@@ -289,8 +290,8 @@ Spmm4x1JitConstants::Spmm4x1JitConstants(const Epilogue& e) : values{} {
   values[kInvSqrt2] = erf_rational::kInvSqrt2;
   values[kMinusClamp] = -erf_rational::kClamp;
   values[kClamp] = erf_rational::kClamp;
-  for (int i = 0; i < 7; ++i) values[kP0 + i] = erf_rational::kP[i];
-  for (int i = 0; i < 5; ++i) values[kQ0 + i] = erf_rational::kQ[i];
+  std::copy(std::begin(erf_rational::kP), std::end(erf_rational::kP), values + kP0);
+  std::copy(std::begin(erf_rational::kQ), std::end(erf_rational::kQ), values + kQ0);
   values[kHalf] = 0.5f;
   values[kInvOutScale] = 1.0f / e.out_scale;
   values[kOutZeroPoint] = float(e.out_zero_point);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fastbert/common/error.h"
+#include "fastbert/formats/hdf5.h"
 
 namespace fastbert::fbm {
 
@@ -25,8 +26,9 @@ uint32_t checksum_update(uint32_t crc, const void* data, size_t bytes) {
 
 namespace {
 
-constexpr size_t kContentCrcAt = 24, kHeaderCrcAt = 28, kContentFrom = 32;
-constexpr char kHdf5Signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+// Field offsets of the header (fbm_format.h).
+constexpr size_t kVersionMajorAt = 8, kVersionMinorAt = 12, kFileBytesAt = 16, kContentCrcAt = 24, kHeaderCrcAt = 28,
+                 kContentFrom = 32;
 
 template <class T>
 T load_le(const unsigned char* p) {
@@ -42,7 +44,7 @@ void store_le(unsigned char* p, T v) {
 }  // namespace
 
 FileHeader check_file(const unsigned char* bytes, size_t size, const std::string& source) {
-  if (size >= sizeof(kHdf5Signature) && std::memcmp(bytes, kHdf5Signature, sizeof(kHdf5Signature)) == 0)
+  if (size >= sizeof(hdf5::kSignature) && std::memcmp(bytes, hdf5::kSignature, sizeof(hdf5::kSignature)) == 0)
     throw Error(source + ": an HDF5 file without the .fbm header: written by fastbert before format 2, or not a "
                          "model; export it again");
   if (size < sizeof(kMagic) || std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0)
@@ -52,9 +54,9 @@ FileHeader check_file(const unsigned char* bytes, size_t size, const std::string
   if (load_le<uint32_t>(bytes + kHeaderCrcAt) != checksum_update(0, bytes, kHeaderCrcAt))
     throw Error(source + ": damaged .fbm header (its checksum does not match)");
   FileHeader h;
-  h.version_major = load_le<uint32_t>(bytes + 8);
-  h.version_minor = load_le<uint32_t>(bytes + 12);
-  h.file_bytes = load_le<uint64_t>(bytes + 16);
+  h.version_major = load_le<uint32_t>(bytes + kVersionMajorAt);
+  h.version_minor = load_le<uint32_t>(bytes + kVersionMinorAt);
+  h.file_bytes = load_le<uint64_t>(bytes + kFileBytesAt);
   if (h.version_major != kVersionMajor)
     throw Error(source + ": .fbm format version " + std::to_string(h.version_major) + "." +
                 std::to_string(h.version_minor) +
@@ -83,9 +85,9 @@ void stamp_file(const std::filesystem::path& path) {
     throw Error(path.string() + ": shorter than the .fbm header; was it created with the user block?");
   unsigned char header[kHeaderBytes] = {};
   std::memcpy(header, kMagic, sizeof(kMagic));
-  store_le<uint32_t>(header + 8, kVersionMajor);
-  store_le<uint32_t>(header + 12, kVersionMinor);
-  store_le<uint64_t>(header + 16, size);
+  store_le<uint32_t>(header + kVersionMajorAt, kVersionMajor);
+  store_le<uint32_t>(header + kVersionMinorAt, kVersionMinor);
+  store_le<uint64_t>(header + kFileBytesAt, size);
   // The content checksum starts at byte 32, which the zero padding of the
   // header belongs to; read the rest of the file in pieces.
   uint32_t crc = checksum_update(0, header + kContentFrom, kHeaderBytes - kContentFrom);

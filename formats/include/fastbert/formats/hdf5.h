@@ -146,4 +146,7 @@ class File {
 // True when the file carries the HDF5 signature where the format allows it.
 bool is_hdf5_file(const std::filesystem::path& path);
 
+// The 8 bytes an HDF5 superblock starts with.
+inline constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+
 }  // namespace fastbert::hdf5

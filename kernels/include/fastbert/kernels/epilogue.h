@@ -20,8 +20,9 @@ struct Epilogue {
 };
 
 // GELU with erf computed by the rational approximation of Eigen/XLA (absolute
-// error < 2e-7): plain float arithmetic, so the vectorised and scalar loops and
-// the reference all give the same bits.
+// error < 2e-7), in one fixed sequence of float operations and fused
+// multiply-adds (kernels/src/math/erf_rational.h), so the JIT kernel, the
+// vectorised and scalar loops and the reference all give the same bits.
 float gelu_erf(float x);
 
 // All stages for `count` consecutive int32 accumulators of one output row.
