@@ -136,8 +136,14 @@ void run_bench_model(const BenchModelArgs& a) {
           std::printf(" %s %.1f%%", k.c_str(), 100.0 * v / total);
           shares[k] = v / total;
         }
+        std::printf("\n  linears:");
+        nlohmann::ordered_json linear_shares = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : p.linear_seconds) {
+          std::printf(" %s %.1f%%", k.c_str(), 100.0 * v / total);
+          linear_shares[k] = v / total;
+        }
         std::printf("\n");
-        profiles.push_back({{"seq", seq}, {"batch", batch}, {"share", shares}});
+        profiles.push_back({{"seq", seq}, {"batch", batch}, {"share", shares}, {"linear_share", linear_shares}});
       }
       if (!a.compare_checkpoint.empty()) {
         results.push_back(measure_libtorch(a, batch, seq));

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <filesystem>
 
 #include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
 #include "fastbert/export/fbm_export.h"
 #include "fastbert/formats/squad_features.h"
 #include "fastbert/runtime/engine.h"
@@ -160,6 +162,60 @@ TEST_F(EngineTest, ProfileAccountsEveryOpKindOfASparseModel) {
     EXPECT_GT(engine.profile().seconds.count(kind) ? engine.profile().seconds.at(kind) : 0.0, 0.0) << kind;
   EXPECT_EQ(engine.profile().seconds.count("linear_dense"), 0u);
   EXPECT_EQ(engine.profile().sequences, 3);
+  // The same linear time again, split by the linear's name.
+  double by_name = 0;
+  for (const char* name : fbm::kLayerLinears) {
+    ASSERT_EQ(engine.profile().linear_seconds.count(name), 1u) << name;
+    by_name += engine.profile().linear_seconds.at(name);
+  }
+  EXPECT_NEAR(by_name, engine.profile().seconds.at("linear_sparse"), 1e-9);
+  engine.reset_profile();
+  EXPECT_TRUE(engine.profile().seconds.empty());
+  EXPECT_EQ(engine.profile().sequences, 0);
+}
+
+// A batch is split into units of whole sequences, one thread each (see
+// Engine::forward); every unit has its own buffers and sequence bucket.
+TEST_F(EngineTest, BatchSplitOverTwoThreadsGivesTheLogitsOfOneThreadAndPassesErrorsOn) {
+  TinyBertSpec spec;
+  spec.block_sparsity = 0.8;
+  TinyBert model(spec);
+  model.write_checkpoint(dir_ / "ckpt");
+  auto windows = model.random_windows(7, kSeq, 9);
+  model.write_quantization(dir_ / "ckpt", windows);
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  // Units of different sequence buckets: a short window among long ones.
+  windows[4].length = 5;
+  for (int64_t s = 5; s < kSeq; ++s) windows[4].ids[s] = 0;
+  EngineOptions one;
+  one.num_threads = 1;
+  std::vector<float> start1, end1;
+  {
+    Engine engine(dir_ / "m.fbm", one);
+    engine_logits(engine, windows, &start1, &end1);
+  }
+  EngineOptions two;
+  two.num_threads = 2;
+  two.seq_bucket = 16;
+  Engine engine(dir_ / "m.fbm", two);
+  ASSERT_EQ(num_threads(), 2);
+  ASSERT_LE(omp_get_max_active_levels(), 1) << "nested OpenMP is active: the engine would not split";
+  std::vector<float> start2, end2;
+  engine_logits(engine, windows, &start2, &end2);
+  for (size_t r = 0; r < windows.size(); ++r)
+    for (int64_t s = 0; s < kSeq; ++s) {
+      ASSERT_EQ(start1[r * kSeq + s], start2[r * kSeq + s]) << "window " << r << " position " << s;
+      ASSERT_EQ(end1[r * kSeq + s], end2[r * kSeq + s]) << "window " << r << " position " << s;
+    }
+  // An error inside one thread's unit reaches the caller.
+  windows[6].ids[1] = 4000;
+  try {
+    engine_logits(engine, windows, &start2, &end2);
+    FAIL() << "an id outside the vocabulary in the last unit was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("outside the vocabulary"), std::string::npos) << err.what();
+  }
+  set_num_threads(0);
 }
 
 TEST_F(EngineTest, RejectsPaddingInsideASequenceAndIdsOutsideTheVocabulary) {
