@@ -3,7 +3,7 @@
 // GELU. Paths are interleaved within each repetition so that clock and
 // neighbour noise hit all of them alike; the median is reported.
 //
-//   attention_speed [threads=2] [repetitions=11] [ld_pad=0]
+//   attention_speed [threads=2] [repetitions=11] [ld_pad=0] [head_dim=64]
 // ld_pad widens the activation row stride beyond B*S (a stride that is a
 // multiple of 4 KiB makes every feature row alias in the L1 sets).
 #include <algorithm>
@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int repetitions = argc > 2 ? std::atoi(argv[2]) : 11;
   const int ld_pad = argc > 3 ? std::atoi(argv[3]) : 0;
+  const int dh = argc > 4 ? std::atoi(argv[4]) : 64;  // 32 for MiniLM
   fastbert::set_num_threads(threads);
   if (FILE* f = std::fopen("/proc/loadavg", "r")) {
     char load[64] = {0};
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
   std::printf("ld_pad=%d threads=%d repetitions=%d cpu_isa=%s FASTBERT_ISA cap gives %s\n", ld_pad, threads, repetitions,
               fastbert::ops_isa_name(fastbert::ops_cpu_isa()), fastbert::ops_isa_name(fastbert::ops_isa()));
 
-  const int heads = 12, dh = 64, hidden = heads * dh;
+  const int heads = 12, hidden = heads * dh;
   std::vector<AttentionPath> paths;
   for (AttentionPath p : {AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16, AttentionPath::fp32_avx512f, AttentionPath::fp32_avx2}) {
     try {

@@ -32,9 +32,9 @@ namespace {
 
 constexpr int kQ = kBf16QueryBlock;
 constexpr int kKeyAlign = 32;  // keys per A tile row (64 bytes of bf16)
-// From this many keys on, the packed Kᵀ and V of a head (256 bytes per key
-// at head_dim 64) stream from L2, and 32-query blocks pay off (measured:
-// 13 % faster at 384 keys, 12 % slower at 128).
+// From this many keys on, the packed Kᵀ and V of a head (4 bytes per key
+// and head dimension) stream from L2, and 32-query blocks pay off (measured:
+// 13 % faster at 384 keys with head_dim 64 and 5 % with 32; 12 % slower at 128).
 constexpr int kLongHeadKeys = 192;
 
 struct alignas(64) TileConfig {
@@ -223,14 +223,14 @@ FASTBERT_TARGET_AMX void query_block(const Bf16HeadLayout& lay, int dh, const Bf
   if (d0 < dh) output_32_amx(lay, buf.pp, buf.vb, d0, key_pairs, o, nq, tmp, inv_sum);
 }
 
-// head_dim 64 with 32 queries (two 16-query halves a and b): every K and V
-// tile loaded from L2 feeds two products instead of one, halving that
-// traffic per query. nq_b = queries in the second half (1..16).
-FASTBERT_TARGET_AMX void query_block_32x64(const Bf16HeadLayout& lay, const Bf16HeadBuffers& buf, float* scores_b,
-                                           uint32_t* pp_b, int i0, const AttentionOutput& o, int len, int nq_b,
-                                           float* tmp) {
+// 32 queries (two 16-query halves a and b) of a head_dim that is a multiple
+// of 32: every K and V tile loaded from L2 feeds two products instead of one,
+// halving that traffic per query. nq_b = queries in the second half (1..16).
+FASTBERT_TARGET_AMX void query_block_32(const Bf16HeadLayout& lay, int dh, const Bf16HeadBuffers& buf,
+                                        float* scores_b, uint32_t* pp_b, int i0, const AttentionOutput& o, int len,
+                                        int nq_b, float* tmp) {
   const int64_t qs_bytes = lay.q_stride * 4;
-  const int64_t kt_bytes = 64 * 2;
+  const int64_t kt_bytes = int64_t(dh) * 2;
   const char* kt = reinterpret_cast<const char*>(buf.kt);
   const uint32_t* qa = buf.qp + i0;
   const uint32_t* qb = qa + 16;
@@ -241,7 +241,7 @@ FASTBERT_TARGET_AMX void query_block_32x64(const Bf16HeadLayout& lay, const Bf16
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (int kc = 0; kc < 2; ++kc) {
+    for (int kc = 0; kc < dh / 32; ++kc) {
       _tile_loadd(5, qa + kc * 16 * lay.q_stride, qs_bytes);
       _tile_loadd(7, qb + kc * 16 * lay.q_stride, qs_bytes);
       _tile_loadd(4, k0 + kc * 64, kt_bytes);
@@ -260,7 +260,7 @@ FASTBERT_TARGET_AMX void query_block_32x64(const Bf16HeadLayout& lay, const Bf16
   const __m512 inv_a = softmax_to_bf16_pairs(buf.scores, len, buf.pp, key_pairs);
   const __m512 inv_b = softmax_to_bf16_pairs(scores_b, len, pp_b, key_pairs);
   const int64_t vs_bytes = lay.v_stride * 2;
-  for (int d0 = 0; d0 < 64; d0 += 32) {
+  for (int d0 = 0; d0 < dh; d0 += 32) {
     const char* v0 = reinterpret_cast<const char*>(buf.vb + int64_t(d0) * lay.v_stride);
     _tile_zero(0);
     _tile_zero(1);
@@ -320,10 +320,10 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
       int i0 = 0;
       // Short heads (Kᵀ and V of 128 keys are 32 KB) stay in L1 anyway,
       // and there the 16-query blocks measured 12 % faster.
-      if (dh == 64 && len > kLongHeadKeys)
+      if (dh % 32 == 0 && len > kLongHeadKeys)
         for (; i0 + kQ < len; i0 += 2 * kQ)
-          query_block_32x64(lay, buf, scores_b, pp_b, i0, AttentionOutput::of(a).at(rows, t0 + i0), len,
-                            std::min(kQ, len - i0 - kQ), tmp);
+          query_block_32(lay, dh, buf, scores_b, pp_b, i0, AttentionOutput::of(a).at(rows, t0 + i0), len,
+                         std::min(kQ, len - i0 - kQ), tmp);
       for (; i0 < len; i0 += kQ)
         query_block(lay, dh, buf, i0, AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), tmp);
     };
