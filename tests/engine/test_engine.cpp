@@ -207,6 +207,21 @@ TEST_F(EngineTest, BatchSplitOverTwoThreadsGivesTheLogitsOfOneThreadAndPassesErr
       ASSERT_EQ(start1[r * kSeq + s], start2[r * kSeq + s]) << "window " << r << " position " << s;
       ASSERT_EQ(end1[r * kSeq + s], end2[r * kSeq + s]) << "window " << r << " position " << s;
     }
+  // The fp32 export too (oneDNN sgemm inside a unit: the calling thread alone).
+  ExportOptions fp32;
+  fp32.precision = ExportPrecision::fp32;
+  export_fbm(dir_ / "ckpt", dir_ / "f.fbm", fp32);
+  {
+    Engine engine1(dir_ / "f.fbm", one);
+    engine_logits(engine1, windows, &start1, &end1);
+    Engine engine2(dir_ / "f.fbm", two);
+    engine_logits(engine2, windows, &start2, &end2);
+  }
+  for (size_t r = 0; r < windows.size(); ++r)
+    for (int64_t s = 0; s < windows[r].length; ++s) {
+      ASSERT_NEAR(start1[r * kSeq + s], start2[r * kSeq + s], 1e-5 * (1 + std::fabs(start1[r * kSeq + s])));
+      ASSERT_NEAR(end1[r * kSeq + s], end2[r * kSeq + s], 1e-5 * (1 + std::fabs(end1[r * kSeq + s])));
+    }
   // An error inside one thread's unit reaches the caller.
   windows[6].ids[1] = 4000;
   try {

@@ -48,6 +48,23 @@ TEST(DenseLinear, Fp32MatchesReferenceInBothLayouts) {
   }
 }
 
+TEST(LinearF32FeatureMajor, MatchesReferenceWithRowStridesAndLeavesPaddingAlone) {
+  const int64_t n = 45, k = 70, m = 37, ldx = 48, ldy = 40;
+  const auto w = normal(size_t(n * k), 4), bias = normal(size_t(n), 5);
+  const auto x = normal(size_t(k * ldx), 6);
+  // want (n x m) = w (n x k) * x (k x m, stride ldx) + bias per row
+  std::vector<float> want(size_t(n * m));
+  reference_gemm_f32(n, m, k, w.data(), k, false, x.data(), ldx, false, want.data(), m);
+  std::vector<float> y(size_t(n * ldy), -7.0f);
+  linear_f32_feature_major(w.data(), bias.data(), x.data(), ldx, y.data(), ldy, n, k, m);
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t t = 0; t < m; ++t)
+      ASSERT_NEAR(y[r * ldy + t], want[r * m + t] + bias[r], 1e-4f * (1 + std::fabs(want[r * m + t]))) << r << "," << t;
+    for (int64_t t = m; t < ldy; ++t) ASSERT_EQ(y[r * ldy + t], -7.0f) << "wrote past the tokens of row " << r;
+  }
+  EXPECT_THROW(linear_f32_feature_major(w.data(), bias.data(), x.data(), 30, y.data(), ldy, n, k, m), Error);
+}
+
 TEST(DenseLinear, Int8WithZeroPointScalesAndBiasMatchesIntegerReference) {
   const int64_t m = 19, k = 64, n = 33;
   std::mt19937 rng(5);

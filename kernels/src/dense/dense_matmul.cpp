@@ -2,6 +2,7 @@
 
 #include <dnnl.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -172,6 +173,20 @@ void batched_matmul_f32(const BatchedMatmulDesc& d, const float* a, const float*
   dnnl::stream s(eng);
   dnnl::matmul(pd).execute(s, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
   s.wait();
+}
+
+void linear_f32_feature_major(const float* w, const float* bias, const float* x, int64_t ldx, float* y, int64_t ldy,
+                              int64_t n, int64_t k, int64_t m) {
+  if (n <= 0 || k <= 0 || m < 0 || ldx < m || ldy < m)
+    throw Error("linear_f32_feature_major: bad shape n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                " m=" + std::to_string(m) + " ldx=" + std::to_string(ldx) + " ldy=" + std::to_string(ldy));
+  if (m == 0) return;
+  // The bias first, then y += W x: sgemm's beta = 1 reads it back.
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; ++r) std::fill(y + r * ldy, y + r * ldy + m, bias ? bias[r] : 0.0f);
+  const dnnl_status_t status = dnnl_sgemm('N', 'N', n, m, k, 1.0f, w, k, x, ldx, 1.0f, y, ldy);
+  if (status != dnnl_success)
+    throw Error("linear_f32_feature_major: oneDNN sgemm failed with status " + std::to_string(int(status)));
 }
 
 void clear_dense_primitive_cache() {

@@ -1,6 +1,6 @@
 #pragma once
 // One linear layer of the encoder behind one interface, whatever its storage:
-// dense fp32 through a blocked loop, dense and 4x1 block-sparse int8 through
+// dense fp32 through oneDNN sgemm, dense and 4x1 block-sparse int8 through
 // the JIT VNNI SpMM. Activations are feature-major ([features][tokens], row stride m).
 #include <cstdint>
 #include <memory>

@@ -61,6 +61,14 @@ struct BatchedMatmulDesc {
 };
 void batched_matmul_f32(const BatchedMatmulDesc& desc, const float* a, const float* b, float* c);
 
+// y (n x m) = W (n x k) x (k x m) + bias[n] per row, all row-major, x and y
+// with row strides ldx and ldy: an fp32 linear layer on feature-major
+// activations. It runs on oneDNN's sgemm, whose JIT kernels take this layout
+// (oneDNN 2.6's matmul primitive runs it through a reference loop). Inside
+// an active OpenMP region it uses the calling thread alone.
+void linear_f32_feature_major(const float* w, const float* bias, const float* x, int64_t ldx, float* y, int64_t ldy,
+                              int64_t n, int64_t k, int64_t m);
+
 // Drops every cached oneDNN primitive (tests, memory pressure).
 void clear_dense_primitive_cache();
 size_t dense_primitive_cache_size();
