@@ -4,8 +4,9 @@
 # bench/run-minilm.sh) into an 80 % 4x1 block-sparse int8 student (resumable:
 # run it again after an interruption). Then, on ../shared/data/squad/dev.json:
 # EM/F1 of the teacher, the student in fp32 and int8 (runtime .fbm exports);
-# and, measured in one run on the same machine, sequences/s of the sparse int8
-# export, the teacher's dense int8 and fp32 exports and LibTorch fp32.
+# and, measured in one run on the same machine (interleaved rounds, medians),
+# sequences/s of the sparse int8 export, the teacher's dense int8 and fp32
+# exports and LibTorch fp32 on the student's checkpoint.
 # Writes bench/results/compression.json and bench/results/runtime.json.
 # RESULTS_ONLY=1 re-assembles the JSON from out/minilm. A run split over
 # several calls reports the seconds of the last call; EARLIER_SECONDS adds
@@ -22,12 +23,6 @@ teacher=$out/run/final
 student=$out/sparse80-int8/final
 windows=(--max-seq 256 --doc-stride 128)
 evaluate() { "$fb" eval squad --model "$1" --data "$data/dev.json" "${windows[@]}" --threads "$threads" > "$2"; }
-bench() {  # MODEL JSON [more options]
-  local model=$1 json=$2
-  shift 2
-  "$fb" bench model --model "$model" --batch 1,8 --seq 128,384 --threads "$threads" --json "$json" "$@"
-}
-
 if [ -z "${RESULTS_ONLY:-}" ]; then
   [ -f "$teacher/model.safetensors" ] || bench/run-minilm.sh
   "$fb" train "$recipe"
@@ -42,11 +37,11 @@ if [ -z "${RESULTS_ONLY:-}" ]; then
     evaluate "$out/$m.fbm" "$out/eval-$m.json"
   done
 
-  # Speed, one after the other on the same machine: the sparse student with
-  # LibTorch fp32 on its own checkpoint, then the teacher's exports.
-  bench "$out/sparse80-int8.fbm" "$out/bench-sparse80-int8.json" --profile --compare-checkpoint "$student"
-  bench "$out/minilm-int8.fbm" "$out/bench-minilm-int8.json" --profile
-  bench "$out/minilm-fp32.fbm" "$out/bench-minilm-fp32.json"
+  # Speed in one run: the three exports and LibTorch fp32 on the student's
+  # checkpoint, interleaved round by round (median of 3 rounds each).
+  "$fb" bench model --model "sparse_int8=$out/sparse80-int8.fbm,dense_int8=$out/minilm-int8.fbm,fp32=$out/minilm-fp32.fbm" \
+    --batch 1,8 --seq 128,384 --threads "$threads" --rounds 3 --profile --compare-checkpoint "$student" \
+    --json "$out/bench-runtime.json"
 fi
 
 f1() { jq '.f1' "$1"; }
@@ -64,8 +59,7 @@ jq -n --arg recipe "$recipe" --slurpfile r "$out/sparse80-int8/train_report.json
 jq -n --slurpfile c "$out/eval-checkpoint.json" \
   --slurpfile f "$out/eval-minilm-fp32.json" --slurpfile i "$out/eval-minilm-int8.json" \
   --slurpfile sf "$out/eval-sparse80-fp32.json" --slurpfile si "$out/eval-sparse80-int8.json" \
-  --slurpfile bs "$out/bench-sparse80-int8.json" --slurpfile bi "$out/bench-minilm-int8.json" \
-  --slurpfile bf "$out/bench-minilm-fp32.json" \
+  --slurpfile b "$out/bench-runtime.json" \
   --argjson sf32 "$(stat -c %s "$out/minilm-fp32.fbm")" --argjson si8 "$(stat -c %s "$out/minilm-int8.fbm")" \
   --argjson ss8 "$(stat -c %s "$out/sparse80-int8.fbm")" \
   --argjson sc "$(stat -c %s "$teacher/model.safetensors")" '{
@@ -73,10 +67,7 @@ jq -n --slurpfile c "$out/eval-checkpoint.json" \
     f1_checkpoint: $c[0].f1, f1_fp32_export: $f[0].f1, f1_int8_export: $i[0].f1,
     f1_sparse_fp32_export: $sf[0].f1, f1_sparse_int8_export: $si[0].f1,
     fbm_bytes_fp32: $sf32, fbm_bytes_int8: $si8, fbm_bytes_sparse_int8: $ss8, checkpoint_bytes: $sc,
-    threads: $bs[0].threads,
-    seq_per_s: ([$bs[0].seq_per_s[] | if .engine == "fastbert" then .engine = "fastbert_sparse_int8" else . end]
-      + [$bi[0].seq_per_s[] | select(.engine == "fastbert") | .engine = "fastbert_dense_int8"]
-      + [$bf[0].seq_per_s[] | select(.engine == "fastbert") | .engine = "fastbert_fp32"]),
-    profile_sparse_int8: $bs[0].profile, profile_dense_int8: $bi[0].profile }' \
+    threads: $b[0].threads, rounds: $b[0].rounds, vnni_peak_gops_1_thread: $b[0].vnni_peak_gops_1_thread,
+    seq_per_s: $b[0].seq_per_s, profile: $b[0].profile }' \
   > bench/results/runtime.json
 cat bench/results/compression.json bench/results/runtime.json

@@ -1,8 +1,11 @@
-// `fastbert bench model`: throughput and latency of the runtime engine on a
-// .fbm file over batch sizes and sequence lengths, the best throughput within
-// a p90 latency budget, the time share per op kind (--profile), and LibTorch
-// fp32 on the same checkpoint measured in the same run (--compare-checkpoint,
-// through `fastbert-train bench-forward`: LibTorch never enters this process).
+// `fastbert bench model`: throughput and latency of the runtime engine on one
+// or more .fbm files over batch sizes and sequence lengths, the best
+// throughput within a p90 latency budget, the time share per op kind
+// (--profile), and LibTorch fp32 on the same checkpoint measured in the same
+// run (--compare-checkpoint, through `fastbert-train bench-forward`: LibTorch
+// never enters this process). Every engine is measured once per round, the
+// rounds one after the other, and reported by its median round: on a shared,
+// noisy machine the engines then see the same noise, and their ratios hold.
 #include <stdio.h>
 
 #include <algorithm>
@@ -10,12 +13,15 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <filesystem>
+#include <memory>
 #include <random>
 
 #include "commands.h"
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/common/threads.h"
+#include "fastbert/kernels/peak.h"
 #include "fastbert/runtime/engine.h"
 #include "training_tool.h"
 
@@ -24,7 +30,8 @@ namespace fastbert::cli {
 namespace {
 
 struct BenchModelArgs {
-  std::string model;
+  std::vector<std::string> models;  // PATH or LABEL=PATH
+  int rounds = 3;
   std::vector<int64_t> batches = {1, 8};
   std::vector<int64_t> seqs = {128, 384};
   double latency_ms = 0;
@@ -39,6 +46,7 @@ struct Measurement {
   std::string engine;
   int64_t batch = 0, seq = 0;
   double seq_per_s = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0;
+  std::vector<double> latencies_ms;  // every timed forward pass (fastbert)
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -46,7 +54,9 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
 }
 
-Measurement measure_engine(Engine& engine, int64_t batch, int64_t seq, double min_seconds) {
+// `reset_profile`: drop what planning the shape added to the profile (the
+// first round; later rounds add to it).
+Measurement measure_engine(Engine& engine, int64_t batch, int64_t seq, double min_seconds, bool reset_profile) {
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> id(1, static_cast<int32_t>(engine.config().vocab_size - 1));
   std::vector<int32_t> ids(static_cast<size_t>(batch * seq)), types(ids.size(), 0), mask(ids.size(), 1);
@@ -54,7 +64,7 @@ Measurement measure_engine(Engine& engine, int64_t batch, int64_t seq, double mi
   std::vector<float> start(ids.size()), end(ids.size());
   auto once = [&] { engine.forward(ids.data(), types.data(), mask.data(), batch, seq, start.data(), end.data()); };
   once();  // plans the shape bucket (buffers, primitives)
-  engine.reset_profile();
+  if (reset_profile) engine.reset_profile();
   std::vector<double> ms;
   const auto begin = std::chrono::steady_clock::now();
   while (ms.size() < 3 || std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() < min_seconds) {
@@ -72,6 +82,25 @@ Measurement measure_engine(Engine& engine, int64_t batch, int64_t seq, double mi
   m.p50_ms = percentile(ms, 0.5);
   m.p90_ms = percentile(ms, 0.9);
   m.p99_ms = percentile(ms, 0.99);
+  m.latencies_ms = std::move(ms);
+  return m;
+}
+
+// The rounds of one engine as one result: the median round's throughput and
+// latency percentiles over every pass of every round (LibTorch reports only
+// percentiles: those of its median round).
+Measurement median_round(std::vector<Measurement> rounds) {
+  std::sort(rounds.begin(), rounds.end(),
+            [](const Measurement& a, const Measurement& b) { return a.seq_per_s < b.seq_per_s; });
+  Measurement m = rounds[(rounds.size() - 1) / 2];
+  std::vector<double> all;
+  for (const auto& r : rounds) all.insert(all.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+  if (!all.empty()) {
+    m.p50_ms = percentile(all, 0.5);
+    m.p90_ms = percentile(all, 0.9);
+    m.p99_ms = percentile(all, 0.99);
+  }
+  m.latencies_ms.clear();
   return m;
 }
 
@@ -108,45 +137,79 @@ void print_row(const Measurement& m) {
   std::fflush(stdout);
 }
 
+struct BenchedModel {
+  std::string label, path;
+  std::unique_ptr<Engine> engine;
+};
+
+nlohmann::ordered_json profile_shares(const EngineProfile& p) {
+  double total = 0;
+  for (const auto& [k, v] : p.seconds) total += v;
+  nlohmann::ordered_json shares = nlohmann::ordered_json::object(), linear_shares = nlohmann::ordered_json::object();
+  std::printf("  profile:");
+  for (const auto& [k, v] : p.seconds) {
+    std::printf(" %s %.1f%%", k.c_str(), 100.0 * v / total);
+    shares[k] = v / total;
+  }
+  std::printf("\n  linears:");
+  for (const auto& [k, v] : p.linear_seconds) {
+    std::printf(" %s %.1f%%", k.c_str(), 100.0 * v / total);
+    linear_shares[k] = v / total;
+  }
+  std::printf("\n");
+  return {{"share", shares}, {"linear_share", linear_shares}};
+}
+
 void run_bench_model(const BenchModelArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
+  if (a.rounds < 1) throw Error("--rounds must be at least 1");
   EngineOptions options;
   options.profile = a.profile;
-  Engine engine(a.model, options);
-  std::printf("model %s: %lld layers, hidden %lld, attention %s, %d threads\n", a.model.c_str(),
-              static_cast<long long>(engine.config().num_layers), static_cast<long long>(engine.config().hidden_size),
-              attention_path_name(engine.attention_path()), num_threads());
+  std::vector<BenchedModel> models;
+  for (const std::string& spec : a.models) {
+    BenchedModel m;
+    const size_t eq = spec.find('=');
+    m.path = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    m.label = eq == std::string::npos ? std::filesystem::path(m.path).stem().string() : spec.substr(0, eq);
+    m.engine = std::make_unique<Engine>(m.path, options);
+    std::printf("model %s (%s): %lld layers, hidden %lld, attention %s, %d threads\n", m.label.c_str(),
+                m.path.c_str(), static_cast<long long>(m.engine->config().num_layers),
+                static_cast<long long>(m.engine->config().hidden_size),
+                attention_path_name(m.engine->attention_path()), num_threads());
+    models.push_back(std::move(m));
+  }
+  // One model keeps the plain engine name "fastbert".
+  auto engine_name = [&](const BenchedModel& m) { return models.size() == 1 ? std::string("fastbert") : "fastbert_" + m.label; };
+  std::printf("%d rounds, engines interleaved; median round\n", a.rounds);
   std::printf("%-14s %5s %5s %12s %10s %10s %10s\n", "engine", "seq", "batch", "seq/s", "p50 ms", "p90 ms", "p99 ms");
   std::vector<Measurement> results;
   nlohmann::ordered_json profiles = nlohmann::ordered_json::array();
   for (int64_t seq : a.seqs) {
-    if (seq > engine.config().max_position)
-      throw Error("--seq " + std::to_string(seq) + " exceeds the model's " +
-                  std::to_string(engine.config().max_position) + " positions");
+    for (const auto& m : models)
+      if (seq > m.engine->config().max_position)
+        throw Error("--seq " + std::to_string(seq) + " exceeds the " + std::to_string(m.engine->config().max_position) +
+                    " positions of " + m.path);
     for (int64_t batch : a.batches) {
-      results.push_back(measure_engine(engine, batch, seq, a.min_seconds));
-      print_row(results.back());
-      if (a.profile) {
-        const EngineProfile& p = engine.profile();
-        double total = 0;
-        for (const auto& [k, v] : p.seconds) total += v;
-        std::printf("  profile:");
-        nlohmann::ordered_json shares = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : p.seconds) {
-          std::printf(" %s %.1f%%", k.c_str(), 100.0 * v / total);
-          shares[k] = v / total;
+      std::vector<std::vector<Measurement>> rounds(models.size() + 1);
+      for (auto& m : models) m.engine->reset_profile();
+      for (int r = 0; r < a.rounds; ++r) {
+        for (size_t i = 0; i < models.size(); ++i) {
+          rounds[i].push_back(measure_engine(*models[i].engine, batch, seq, a.min_seconds, /*reset_profile=*/r == 0));
+          rounds[i].back().engine = engine_name(models[i]);
         }
-        std::printf("\n  linears:");
-        nlohmann::ordered_json linear_shares = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : p.linear_seconds) {
-          std::printf(" %s %.1f%%", k.c_str(), 100.0 * v / total);
-          linear_shares[k] = v / total;
-        }
-        std::printf("\n");
-        profiles.push_back({{"seq", seq}, {"batch", batch}, {"share", shares}, {"linear_share", linear_shares}});
+        if (!a.compare_checkpoint.empty()) rounds.back().push_back(measure_libtorch(a, batch, seq));
       }
-      if (!a.compare_checkpoint.empty()) {
-        results.push_back(measure_libtorch(a, batch, seq));
+      for (size_t i = 0; i < models.size(); ++i) {
+        results.push_back(median_round(rounds[i]));
+        print_row(results.back());
+        if (a.profile) {
+          nlohmann::ordered_json entry = {{"engine", results.back().engine}, {"seq", seq}, {"batch", batch}};
+          entry.update(profile_shares(models[i].engine->profile()));
+          profiles.push_back(entry);
+        }
+      }
+      if (!rounds.back().empty()) {
+        results.push_back(median_round(rounds.back()));
         print_row(results.back());
       }
     }
@@ -154,18 +217,23 @@ void run_bench_model(const BenchModelArgs& a) {
   if (a.latency_ms > 0) {
     const Measurement* best = nullptr;
     for (const auto& m : results)
-      if (m.engine == "fastbert" && m.p90_ms <= a.latency_ms && (!best || m.seq_per_s > best->seq_per_s)) best = &m;
+      if (m.engine.rfind("fastbert", 0) == 0 && m.p90_ms <= a.latency_ms && (!best || m.seq_per_s > best->seq_per_s)) best = &m;
     if (best)
-      std::printf("best throughput with p90 <= %.1f ms: %.2f seq/s (seq %lld, batch %lld, p90 %.2f ms)\n", a.latency_ms,
-                  best->seq_per_s, static_cast<long long>(best->seq), static_cast<long long>(best->batch),
+      std::printf("best throughput with p90 <= %.1f ms: %s %.2f seq/s (seq %lld, batch %lld, p90 %.2f ms)\n",
+                  a.latency_ms, best->engine.c_str(), best->seq_per_s, static_cast<long long>(best->seq), static_cast<long long>(best->batch),
                   best->p90_ms);
     else
       std::printf("no measured configuration keeps p90 under %.1f ms\n", a.latency_ms);
   }
   if (!a.json_out.empty()) {
     nlohmann::ordered_json j;
-    j["model"] = a.model;
+    j["model"] = models.size() == 1 ? nlohmann::ordered_json(models[0].path) : nlohmann::ordered_json();
+    for (const auto& m : models) j["models"][m.label] = m.path;
     j["threads"] = num_threads();
+    j["rounds"] = a.rounds;
+    // The machine's own yardstick, measured in this run: int8 MACs/s of one
+    // core with independent vpdpbusd (0 without AVX512-VNNI).
+    j["vnni_peak_gops_1_thread"] = kernels::measure_vnni_peak_gops(1);
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (const auto& m : results)
       rows.push_back({{"engine", m.engine}, {"seq", m.seq}, {"batch", m.batch}, {"value", m.seq_per_s},
@@ -181,7 +249,11 @@ void run_bench_model(const BenchModelArgs& a) {
 void register_bench_model(CLI::App& bench) {
   auto a = std::make_shared<BenchModelArgs>();
   auto* cmd = bench.add_subcommand("model", "throughput and latency of the runtime engine on a .fbm model");
-  cmd->add_option("--model", a->model, ".fbm file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--model", a->models, ".fbm file(s), each PATH or LABEL=PATH (comma list or repeated)")
+      ->required()
+      ->delimiter(',');
+  cmd->add_option("--rounds", a->rounds, "measure every engine this many times, interleaved; report the median")
+      ->capture_default_str();
   cmd->add_option("--batch", a->batches, "batch sizes (comma list)")->delimiter(',')->capture_default_str();
   cmd->add_option("--seq", a->seqs, "sequence lengths (comma list)")->delimiter(',')->capture_default_str();
   cmd->add_option("--latency-ms", a->latency_ms, "report the best throughput whose p90 latency stays under this");

@@ -89,8 +89,12 @@ TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
                 (dir_ / "m.fbm").string() + " >/dev/null 2>&1")
                 .first,
             0);
-  std::string cmd = fastbert_ + " bench model --model " + (dir_ / "m.fbm").string() +
-                    " --batch 1,2 --seq 32 --min-seconds 0.05 --threads 1 --latency-ms 10000 --profile --json " +
+  // Two models (one labelled, one named by its file) measured in interleaved rounds.
+  fs::copy_file(dir_ / "m.fbm", dir_ / "copy.fbm");
+  std::string cmd = fastbert_ + " bench model --model first=" + (dir_ / "m.fbm").string() + "," +
+                    (dir_ / "copy.fbm").string() +
+                    " --batch 1,2 --seq 32 --rounds 2 --min-seconds 0.05 --threads 1 --latency-ms 10000 --profile "
+                    "--json " +
                     (dir_ / "b.json").string();
   const bool compare = fs::exists(train_tool_);
   if (compare) cmd += " --compare-checkpoint " + (dir_ / "ckpt").string();
@@ -99,9 +103,17 @@ TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
   EXPECT_NE(out.find("best throughput with p90 <= 10000.0 ms"), std::string::npos) << out;
   EXPECT_NE(out.find("profile: attention"), std::string::npos) << out;
   const auto j = nlohmann::json::parse(read_file(dir_ / "b.json"));
-  ASSERT_EQ(j.at("seq_per_s").size(), compare ? 4u : 2u) << j.dump();
+  EXPECT_EQ(j.at("rounds"), 2);
+  EXPECT_EQ(j.at("models").at("first"), (dir_ / "m.fbm").string());
+  EXPECT_GE(j.at("vnni_peak_gops_1_thread").get<double>(), 0.0);
+  ASSERT_EQ(j.at("seq_per_s").size(), compare ? 6u : 4u) << j.dump();
   for (const auto& row : j.at("seq_per_s")) EXPECT_GT(row.at("value").get<double>(), 0.0) << row.dump();
-  if (compare) EXPECT_EQ(j.at("seq_per_s")[1].at("engine"), "libtorch_fp32");
+  EXPECT_EQ(j.at("seq_per_s")[0].at("engine"), "fastbert_first");
+  EXPECT_EQ(j.at("seq_per_s")[1].at("engine"), "fastbert_copy");
+  if (compare) EXPECT_EQ(j.at("seq_per_s")[2].at("engine"), "libtorch_fp32");
+  ASSERT_EQ(j.at("profile").size(), 4u);
+  EXPECT_EQ(j.at("profile")[1].at("engine"), "fastbert_copy");
+  EXPECT_GT(j.at("profile")[0].at("share").at("attention").get<double>(), 0.0);
 }
 
 }  // namespace
