@@ -178,6 +178,34 @@ TEST_P(SpmmOnIsa, EmptyGroupsOutputOnlyTheBias) {
   expect_matches_reference(GetParam(), p, kEpilogues[4], ActivationType::u8, "empty groups");
 }
 
+// The per-row epilogue terms are kept from one call to the next: a new
+// input scale, zero point or bias array must replace them.
+TEST_P(SpmmOnIsa, ACallWithOtherInputQuantizationOrBiasIsNotServedStaleTerms) {
+  const int64_t n = 12, k = 20, m = 33;
+  SpmmProblem p(n, k, m, 0.5, 21);
+  SpmmDesc desc;
+  desc.isa = GetParam();
+  const SpmmPrimitive prim(p.w, desc);
+  std::vector<float> other_bias(p.bias.size());
+  for (size_t i = 0; i < other_bias.size(); ++i) other_bias[i] = p.bias[i] + 3.0f;
+  struct Call {
+    float x_scale;
+    int32_t zp;
+    const float* bias;
+  };
+  for (const Call& c : {Call{0.5f, 3, p.bias.data()}, Call{0.25f, 3, p.bias.data()}, Call{0.25f, 200, p.bias.data()},
+                        Call{0.25f, 200, other_bias.data()}, Call{0.25f, 200, nullptr}, Call{0.5f, 3, p.bias.data()}}) {
+    std::vector<float> got(size_t(n * m)), want(size_t(n * m));
+    SpmmArgs a = p.args(got.data(), true, false, c.x_scale, c.zp);
+    a.bias = c.bias;
+    prim.execute(a);
+    a.y = want.data();
+    reference_spmm(p.dense.data(), p.w->scales.data(), n, k, ActivationType::u8, desc.epilogue, a);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_LE(ulp_distance(got[i], want[i]), 4) << "x_scale " << c.x_scale << " zp " << c.zp << " at " << i;
+  }
+}
+
 TEST_P(SpmmOnIsa, ZeroTokensIsANoOpAndBadArgumentsAreRejected) {
   const SpmmProblem p(8, 8, 4, 0.5, 1);
   SpmmDesc desc;

@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <cmath>
@@ -33,7 +35,19 @@ void check_weights(const BlockSparseMatrix& w) {
 
 }  // namespace
 
+// Per-row epilogue terms of one (input quantization, bias) pair, padded to
+// whole groups. A layer calls with the same pair every time, so they are
+// computed once and shared by every later call, from any thread.
+struct RowTerms {
+  float x_scale = 0;
+  int32_t zero_point = 0;
+  const float* bias_source = nullptr;
+  std::vector<int32_t> acc_init;  // -zero_point * rowsum(W[r])
+  std::vector<float> scale, bias;  // x_scale * w_scale[r], bias[r]
+};
+
 struct SpmmPrimitive::Impl {
+  std::shared_ptr<const RowTerms> row_terms;  // the last pair seen (atomic_load / atomic_store)
   std::shared_ptr<const BlockSparseMatrix> w;
   SpmmDesc desc;
   Spmm4x1Microkernel micro = nullptr;
@@ -109,13 +123,28 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
   const int32_t zero_point = s8 ? 128 : a.x_zero_point;
 
   const int64_t groups = w.groups();
-  std::vector<int32_t> acc_init(size_t(groups * 4), 0);
-  std::vector<float> scale(size_t(groups * 4), 0.0f), bias(size_t(groups * 4), 0.0f);
-  for (int64_t r = 0; r < n; ++r) {
-    acc_init[r] = -zero_point * w.row_sums[r];
-    scale[r] = a.x_scale * w.scales[r];
-    bias[r] = a.bias ? a.bias[r] : 0.0f;
+  std::shared_ptr<const RowTerms> terms = std::atomic_load(&impl_->row_terms);
+  // The bias is compared by address: the caller's bias array must not change
+  // between calls (a layer's bias is a constant of the model).
+  if (!terms || terms->x_scale != a.x_scale || terms->zero_point != zero_point || terms->bias_source != a.bias) {
+    auto t = std::make_shared<RowTerms>();
+    t->x_scale = a.x_scale;
+    t->zero_point = zero_point;
+    t->bias_source = a.bias;
+    t->acc_init.assign(size_t(groups * 4), 0);
+    t->scale.assign(size_t(groups * 4), 0.0f);
+    t->bias.assign(size_t(groups * 4), 0.0f);
+    for (int64_t r = 0; r < n; ++r) {
+      t->acc_init[r] = -zero_point * w.row_sums[r];
+      t->scale[r] = a.x_scale * w.scales[r];
+      t->bias[r] = a.bias ? a.bias[r] : 0.0f;
+    }
+    terms = t;
+    std::atomic_store(&impl_->row_terms, terms);
   }
+  const std::vector<int32_t>& acc_init = terms->acc_init;
+  const std::vector<float>& scale = terms->scale;
+  const std::vector<float>& bias = terms->bias;
 
   // Long inputs run in token blocks, each copied into a contiguous buffer
   // first: every group then gathers its rows from a block that stays in L2

@@ -30,7 +30,9 @@ struct SpmmArgs {
   int64_t m = 0;            // tokens, any value >= 0
   float x_scale = 1.0f;
   int32_t x_zero_point = 0;     // u8 activations only; int8 ones are symmetric
-  const float* bias = nullptr;  // N_out, may be null
+  // N_out, may be null. Its values are read once per (x_scale, x_zero_point,
+  // bias address) and reused by later calls: a changed bias needs a new array.
+  const float* bias = nullptr;
   const float* residual = nullptr;  // N_out x M fp32, may be null
   int64_t ldr = 0;
   void* y = nullptr;  // N_out x M of the epilogue's output type
