@@ -53,7 +53,7 @@ jq -n --arg recipe "$recipe" --slurpfile r "$out/sparse80-int8/train_report.json
     sparsity: $c[0].sparsity,
     teacher_f1: $teacher, sparse_fp32_f1: $fp32, sparse_int8_f1: $int8,
     train_seconds: ($r[0].train_seconds + $earlier),
-    notes: "dev.json (1746 questions), seq 256 / stride 128. teacher: the dense fine-tuned checkpoint (LibTorch); sparse fp32 / int8: the final student exported to .fbm at fp32 / int8 and run by the runtime. sparsity: fraction of zero 4x1 blocks over all encoder linears." }' \
+    notes: "dev.json (1746 questions), seq 256 / stride 128. teacher: the dense fine-tuned checkpoint (LibTorch); sparse fp32 / int8: the final student exported to .fbm at fp32 / int8 and run by the runtime. sparsity: fraction of zero 4x1 blocks over all encoder linears. train_seconds: the training steps of every stage, summed over the resumed pieces of the run (the teacher-logit pass at the start of each piece, about 4 minutes, not included)." }' \
   > bench/results/compression.json
 
 jq -n --slurpfile c "$out/eval-checkpoint.json" \
