@@ -520,13 +520,16 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
   // on MiniLM (80 % sparse int8, one thread, seq 128): 375 seq/s at batch 1
   // and 326 at batch 8, as a unit's activations and a layer's weights stay in
   // the core's L2. At 2 threads, batch 8: 713 seq/s split, 460 with both
-  // threads on every op (and at seq 384: 159 against 99).
+  // threads on every op (and at seq 384: 159 against 99). One thread runs
+  // the units one after the other (dev-set eval at batch 32 of seq 256, one
+  // thread: 176 examples/s and 118 MB resident, against 103 and 467 MB for
+  // the whole batch as one).
   const int threads = num_threads();
   const int64_t unit = std::max<int64_t>(1, kUnitTokens / seq);
   const int64_t units = (batch + unit - 1) / unit;
   // Nested OpenMP must be inactive: the ops inside a unit then run on the
   // unit's thread alone.
-  const bool split = threads > 1 && units > 1 && !I.options.linear_input_observer && !omp_in_parallel() &&
+  const bool split = units > 1 && !I.options.linear_input_observer && !omp_in_parallel() &&
                      omp_get_max_active_levels() <= 1;
   if (!split) {
     I.run_rows(I.bucket(batch, I.bucket_seq(longest), Impl::kSharedBucket), input_ids, token_type_ids,

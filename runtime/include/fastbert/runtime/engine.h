@@ -70,9 +70,9 @@ class Engine {
   // Start/end logits for `batch` windows of `seq` tokens (row-major
   // [batch][seq] inputs and outputs). attention_mask must be 1 for a prefix
   // of every row and 0 after it; positions past a row's valid length get
-  // logit -10000 (the kernels skip padded queries). With several threads a
-  // batch runs as units of whole sequences, each on one thread with its own
-  // buffers and sequence bucket (the logits are the same as on one thread).
+  // logit -10000 (the kernels skip padded queries). A batch runs as units of
+  // whole sequences, each on one thread with its own buffers and sequence
+  // bucket (the logits are those of the windows run one by one).
   void forward(const int32_t* input_ids, const int32_t* token_type_ids, const int32_t* attention_mask, int64_t batch,
                int64_t seq, float* start_logits, float* end_logits);
 
