@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
-#include <nlohmann/json.hpp>
 #include <filesystem>
+#include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "commands.h"
@@ -171,6 +171,10 @@ void run_bench_model(const BenchModelArgs& a) {
     const size_t eq = spec.find('=');
     m.path = eq == std::string::npos ? spec : spec.substr(eq + 1);
     m.label = eq == std::string::npos ? std::filesystem::path(m.path).stem().string() : spec.substr(0, eq);
+    for (const auto& other : models)
+      if (other.label == m.label)
+        throw Error("two models are labelled '" + m.label + "' (" + other.path + ", " + m.path +
+                    "): give them labels, --model LABEL=PATH");
     m.engine = std::make_unique<Engine>(m.path, options);
     std::printf("model %s (%s): %lld layers, hidden %lld, attention %s, %d threads\n", m.label.c_str(),
                 m.path.c_str(), static_cast<long long>(m.engine->config().num_layers),
