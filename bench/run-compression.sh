@@ -9,8 +9,8 @@
 # exports and LibTorch fp32 on the student's checkpoint.
 # Writes bench/results/compression.json and bench/results/runtime.json.
 # RESULTS_ONLY=1 re-assembles the JSON from out/minilm. A run split over
-# several calls reports the seconds of the last call; EARLIER_SECONDS adds
-# those of the earlier pieces.
+# several calls reports the seconds of all of them (the trainer keeps the
+# total in its checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fb=${FASTBERT:-build/cli/fastbert}
@@ -46,13 +46,13 @@ fi
 
 f1() { jq '.f1' "$1"; }
 jq -n --arg recipe "$recipe" --slurpfile r "$out/sparse80-int8/train_report.json" \
-  --slurpfile c "$student/compression_report.json" --argjson earlier "${EARLIER_SECONDS:-0}" \
+  --slurpfile c "$student/compression_report.json" \
   --argjson teacher "$(f1 "$out/eval-checkpoint.json")" \
   --argjson fp32 "$(f1 "$out/eval-sparse80-fp32.json")" --argjson int8 "$(f1 "$out/eval-sparse80-int8.json")" '{
     recipe: $recipe, block: "4x1",
     sparsity: $c[0].sparsity,
     teacher_f1: $teacher, sparse_fp32_f1: $fp32, sparse_int8_f1: $int8,
-    train_seconds: ($r[0].train_seconds + $earlier),
+    train_seconds: $r[0].train_seconds,
     notes: "dev.json (1746 questions), seq 256 / stride 128. teacher: the dense fine-tuned checkpoint (LibTorch); sparse fp32 / int8: the final student exported to .fbm at fp32 / int8 and run by the runtime. sparsity: fraction of zero 4x1 blocks over all encoder linears. train_seconds: the training steps of every stage, summed over the resumed pieces of the run (the teacher-logit pass at the start of each piece, about 4 minutes, not included)." }' \
   > bench/results/compression.json
 

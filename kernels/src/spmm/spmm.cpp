@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <memory>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 

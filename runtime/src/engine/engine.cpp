@@ -34,7 +34,7 @@ using layers::QuantParams;
 
 namespace {
 
-// Tokens per unit of work when a batch is split over threads (see forward).
+// Tokens per unit of work when a batch is split into units (see forward).
 constexpr int64_t kUnitTokens = 128;
 
 // Padded positions get this logit, as masked scores do in BERT.
@@ -140,15 +140,19 @@ struct Engine::Impl {
   EngineProfile merged_profile;  // what profile() returns: the buckets' sum
   int64_t sequences = 0;
 
+  // Runs f, adding its seconds to `kind` when profiling; returns them (0
+  // when not profiling).
   template <class F>
-  void timed(Bucket& b, const char* kind, F&& f) {
+  double timed(Bucket& b, const char* kind, F&& f) {
     if (!options.profile) {
       f();
-      return;
+      return 0;
     }
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    b.profile.seconds[kind] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    b.profile.seconds[kind] += seconds;
+    return seconds;
   }
   static const char* linear_kind(const Linear& l) {
     return l.format() == fbm::LinearFormat::sparse_4x1_int8 ? "linear_sparse" : "linear_dense";
@@ -204,19 +208,14 @@ struct Engine::Impl {
   void run_linear(Bucket& b, const Linear& l, const LinearIo& io, int64_t layer, const char* name) {
     if (options.linear_input_observer && !l.int8())
       options.linear_input_observer(layer, name, io.x, l.in_features(), io.m, io.ld);
-    if (!options.profile) {
-      l.forward(io);
-      return;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    l.forward(io);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    b.profile.seconds[linear_kind(l)] += seconds;
-    b.profile.linear_seconds[name] += seconds;
+    const double seconds = timed(b, linear_kind(l), [&] { l.forward(io); });
+    if (options.profile) b.profile.linear_seconds[name] += seconds;
   }
 
-  void layer_norm_into(Bucket& b, const float* x, const float* residual, const float* gamma, const float* beta,
-                       const Linear* next, std::optional<QuantParams>* held) {
+  // LayerNorm of x (+ residual) into b.x, and into b.u8_a quantized for
+  // `next` when that is int8; timed as `kind`.
+  void layer_norm_into(Bucket& b, const char* kind, const float* x, const float* residual, const float* gamma,
+                       const float* beta, const Linear* next, std::optional<QuantParams>* held) {
     LayerNormArgs a;
     a.features = cfg.hidden_size;
     a.tokens = b.m;
@@ -237,7 +236,7 @@ struct Engine::Impl {
       a.u8_zero_point = next->input_quant().zero_point;
       *held = next->input_quant();
     }
-    timed(b, "layernorm", [&] { layer_norm(a); });
+    timed(b, kind, [&] { layer_norm(a); });
   }
 
   void encoder_layer(Bucket& b, int64_t index, EncoderLayer& L, const Linear* next_query,
@@ -291,7 +290,7 @@ struct Engine::Impl {
     io.residual = x;
     io.y = b.tmp.get();
     run_linear(b, ao, io, index, "attention_output");
-    layer_norm_into(b, b.tmp.get(), ao.fusion().residual ? nullptr : x, L.ln1_gamma, L.ln1_beta,
+    layer_norm_into(b, "layernorm", b.tmp.get(), ao.fusion().residual ? nullptr : x, L.ln1_gamma, L.ln1_beta,
                     L.intermediate.get(), held_a);
 
     // FFN: intermediate (+ GELU, fused into the sparse epilogue) then output.
@@ -333,8 +332,8 @@ struct Engine::Impl {
     io.residual = x;
     io.y = b.tmp.get();
     run_linear(b, ol, io, index, "output");
-    layer_norm_into(b, b.tmp.get(), ol.fusion().residual ? nullptr : x, L.ln2_gamma, L.ln2_beta, next_query,
-                    held_a);
+    layer_norm_into(b, "layernorm", b.tmp.get(), ol.fusion().residual ? nullptr : x, L.ln2_gamma, L.ln2_beta,
+                    next_query, held_a);
   }
 
   int64_t bucket_seq(int64_t longest) const {
@@ -351,26 +350,7 @@ struct Engine::Impl {
       embeddings->forward(input_ids, token_type_ids, b.batch, seq, b.seq, b.x.get(), b.ld);
     });
     const Linear* first = encoder.empty() ? nullptr : encoder[0].query.get();
-    timed(b, "embeddings", [&] {
-      LayerNormArgs a;
-      a.features = cfg.hidden_size;
-      a.tokens = b.m;
-      a.x = b.x.get();
-      a.ld_x = b.ld;
-      a.gamma = embeddings->gamma();
-      a.beta = embeddings->beta();
-      a.epsilon = static_cast<float>(cfg.layer_norm_eps);
-      a.y = b.x.get();
-      a.ld_y = b.ld;
-      if (first && first->int8()) {
-        a.y_u8 = b.u8_a.get();
-        a.ld_y_u8 = b.ld;
-        a.u8_scale = first->input_quant().scale;
-        a.u8_zero_point = first->input_quant().zero_point;
-        held_a = first->input_quant();
-      }
-      layer_norm(a);
-    });
+    layer_norm_into(b, "embeddings", b.x.get(), nullptr, embeddings->gamma(), embeddings->beta(), first, &held_a);
     for (size_t l = 0; l < encoder.size(); ++l) {
       const Linear* next = l + 1 < encoder.size() ? encoder[l + 1].query.get() : nullptr;
       encoder_layer(b, static_cast<int64_t>(l), encoder[l], next, &held_a);
