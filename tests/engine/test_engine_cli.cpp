@@ -116,5 +116,25 @@ TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
   EXPECT_GT(j.at("profile")[0].at("share").at("attention").get<double>(), 0.0);
 }
 
+TEST_F(EngineCli, BenchModelRefusesSameLabelsZeroRoundsAndMissingFilesClearly) {
+  ASSERT_EQ(run_command(fastbert_ + " export --checkpoint " + (dir_ / "ckpt").string() + " --out " +
+                        (dir_ / "m.fbm").string() + " >/dev/null 2>&1")
+                .first,
+            0);
+  const std::string m = (dir_ / "m.fbm").string();
+  const std::string bench = fastbert_ + " bench model --batch 1 --seq 32 --min-seconds 0.01 --threads 1 --model ";
+  const std::pair<std::string, std::string> cases[] = {
+      {m + "," + m, "two models are labelled 'm'"},
+      {"a=" + m + ",a=" + m, "two models are labelled 'a'"},
+      {m + " --rounds 0", "--rounds must be at least 1"},
+      {"x=" + (dir_ / "absent.fbm").string(), "no such model file"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto [rc, out] = run_command(bench + args + " 2>&1");
+    EXPECT_NE(rc, 0) << args;
+    EXPECT_NE(out.find(message), std::string::npos) << args << ": " << out;
+  }
+}
+
 }  // namespace
 }  // namespace fastbert
