@@ -126,7 +126,8 @@ BertForQuestionAnsweringImpl::BertForQuestionAnsweringImpl(const BertConfig& c) 
 
 QaLogits BertForQuestionAnsweringImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                                                const torch::Tensor& attention_mask) {
-  auto logits = qa_outputs(bert(input_ids, token_type_ids, attention_mask));
+  // fp32 whatever precision the matmuls ran in (autocast), so losses on them are fp32.
+  auto logits = qa_outputs(bert(input_ids, token_type_ids, attention_mask)).to(torch::kFloat32);
   auto parts = logits.split(1, -1);
   return {parts[0].squeeze(-1).contiguous(), parts[1].squeeze(-1).contiguous()};
 }

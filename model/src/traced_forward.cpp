@@ -25,7 +25,7 @@ ForwardTrace traced_forward(BertForQuestionAnswering& model, const torch::Tensor
   auto additive = (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) *
                   std::numeric_limits<float>::lowest();
   auto hidden = bert->embeddings->forward(input_ids, token_type_ids);
-  if (keep_hidden) trace.hidden.push_back(hidden);
+  if (keep_hidden) trace.hidden.push_back(hidden.to(torch::kFloat32));
   int64_t index = 0;
   for (const auto& module : *bert->encoder->layer) {
     auto* layer = module->as<BertLayerImpl>();
@@ -49,9 +49,10 @@ ForwardTrace traced_forward(BertForQuestionAnswering& model, const torch::Tensor
     else x = torch::gelu(x, "tanh");
     auto& out = layer->output;
     hidden = out->LayerNorm(maybe_dropout(lin(prefix + "output.dense", out->dense, x), out->dropout_p, training) + attended);
-    if (keep_hidden) trace.hidden.push_back(hidden);
+    if (keep_hidden) trace.hidden.push_back(hidden.to(torch::kFloat32));
   }
-  auto logits = lin("qa_outputs", model->qa_outputs, hidden);
+  // fp32 whatever precision the matmuls ran in (autocast), so losses on them are fp32.
+  auto logits = lin("qa_outputs", model->qa_outputs, hidden).to(torch::kFloat32);
   auto parts = logits.split(1, -1);
   trace.logits = {parts[0].squeeze(-1).contiguous(), parts[1].squeeze(-1).contiguous()};
   return trace;

@@ -248,17 +248,26 @@ void BlockPruner::load(const fs::path& file) {
   apply_masks();
 }
 
-void apply_mask_file(BertForQuestionAnswering& model, const fs::path& file) {
+std::unique_ptr<BlockPruner> pruner_of_mask_file(BertForQuestionAnswering model, const fs::path& file) {
   const SafetensorsFile f = read_safetensors(file);
+  PruneSettings settings;
+  settings.enabled = true;
   const BlockShape b = block_of(f, file);
-  torch::NoGradGuard no_grad;
+  settings.block_rows = b.rows;
+  settings.block_cols = b.cols;
+  // Snip-momentum scores travel with the masks, so files written again keep them.
+  const auto criterion = f.metadata.find("criterion");
+  if (criterion != f.metadata.end() && criterion->second == to_string(PruneCriterion::SnipMomentum))
+    settings.criterion = PruneCriterion::SnipMomentum;
   for (const auto& t : f.tensors) {
     if (!ends_with(t.name, ".weight.mask")) continue;
-    const std::string layer = t.name.substr(0, t.name.size() - std::strlen(".weight.mask"));
-    auto linear = find_linear(model, layer);
-    auto mask = checked_mask(f, t.name, linear->weight, b, file);
-    linear->weight.mul_(expand_block_mask(mask, b).to(linear->weight.dtype()));
+    settings.layers.push_back(t.name.substr(0, t.name.size() - std::strlen(".weight.mask")));
+    settings.layer_locations.push_back(file.string() + ": '" + t.name + "'");
   }
+  if (settings.layers.empty()) throw Error(file.string() + ": no '<layer>.weight.mask' tensor");
+  auto pruner = std::make_unique<BlockPruner>(std::move(model), std::move(settings), 1);
+  pruner->load(file);
+  return pruner;
 }
 
 }  // namespace fastbert

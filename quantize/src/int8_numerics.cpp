@@ -31,7 +31,10 @@ torch::Tensor fake_quantize_weight(const torch::Tensor& weight) {
   return fq + (weight - weight.detach());
 }
 
-torch::Tensor fake_quantize_activation(const torch::Tensor& x, ActivationQuant q) {
+torch::Tensor fake_quantize_activation(const torch::Tensor& input, ActivationQuant q) {
+  // In fp32 even under bf16 autocast: bf16 holds x / scale to 8 bits, which
+  // would round u8 codes above 128 to even ones.
+  const auto x = input.to(torch::kFloat32);
   auto unclamped = torch::round(x.detach() / q.scale) + q.zero_point;
   auto inside = unclamped.ge(0).logical_and(unclamped.le(255)).to(x.dtype());
   auto fq = (unclamped.clamp(0, 255) - q.zero_point) * q.scale;

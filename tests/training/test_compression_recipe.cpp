@@ -333,6 +333,84 @@ TEST(CompressionTraining, PtqStageOnlyCalibratesAndKeepsTheMasks) {
   EXPECT_NEAR(w.eq(0).to(torch::kDouble).mean().item<double>(), 0.5, 1e-9);
 }
 
+TEST(CompressionTraining, RecipeStartingFromAPrunedCheckpointKeepsItsMasksThroughFinetuneAndQat) {
+  TempDir tmp;
+  const SquadFeatures train = testing::copy_span_task(64, 41);
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  ASSERT_TRUE(run(tmp, write_recipe(tmp, "pruned", "init", R"(  - name: prune
+    epochs: 1
+    batch_size: 16
+    prune: {target_sparsity: 0.5, scope: per_layer}
+)"), train).finished);
+  // A later recipe (as `fastbert quantize --recipe` on a pruned model) with a
+  // plain fine-tuning stage at a high rate, which would refill the pruned
+  // weights, then QAT.
+  ASSERT_TRUE(run(tmp, write_recipe(tmp, "next", "pruned/final", R"(  - name: finetune
+    epochs: 2
+    batch_size: 16
+    learning_rate: 1.0e-2
+  - name: qat
+    epochs: 1
+    batch_size: 16
+    quantize: {mode: qat, calibration_batches: 2}
+)"), train).finished);
+  EXPECT_EQ(read_file(tmp / "pruned/final/masks.safetensors"), read_file(tmp / "next/final/masks.safetensors"));
+  EXPECT_TRUE(fs::exists(tmp / "next/final/quantization.json"));
+  auto before = load_bert_qa(tmp / "pruned/final");
+  auto after = load_bert_qa(tmp / "next/final");
+  for (const auto& name : encoder_linear_names(after)) {
+    const auto zeros_before = find_linear(before, name)->weight.eq(0);
+    const auto w = find_linear(after, name)->weight;
+    EXPECT_TRUE(w.masked_select(zeros_before).eq(0).all().item<bool>()) << name;
+    EXPECT_FALSE(torch::equal(w, find_linear(before, name)->weight)) << name << " was not trained";
+  }
+}
+
+TEST(CompressionTraining, Bf16StageRoundsTheMatmulsButKeepsLossesCloseAndMasksExact) {
+  TempDir tmp;
+  const SquadFeatures train = testing::copy_span_task(64, 51);
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const std::string stages = R"(  - name: prune
+    epochs: 2
+    batch_size: 16
+    learning_rate: 1.0e-3
+    seed: 4
+    precision: PRECISION
+    prune: {target_sparsity: 0.5, end_step: 4, update_every_steps: 2}
+    distill:
+      teacher: init
+      hidden_mse: {layer_map: [[1, 1], [2, 2]], weight: 1.0}
+  - name: qat
+    epochs: 1
+    batch_size: 16
+    precision: PRECISION
+    quantize: {mode: qat, calibration_batches: 2}
+)";
+  auto with = [&](const std::string& precision) {
+    std::string s = stages;
+    for (auto pos = s.find("PRECISION"); pos != std::string::npos; pos = s.find("PRECISION"))
+      s.replace(pos, 9, precision);
+    return s;
+  };
+  const auto fp32 = run(tmp, write_recipe(tmp, "fp32", "init", with("fp32")), train);
+  const auto bf16 = run(tmp, write_recipe(tmp, "bf16", "init", with("bf16")), train);
+  ASSERT_TRUE(fp32.finished && bf16.finished);
+  for (std::size_t s = 0; s < 2; ++s) {
+    ASSERT_EQ(fp32.stages[s].losses.size(), bf16.stages[s].losses.size());
+    for (std::size_t i = 0; i < fp32.stages[s].losses.size(); ++i) {
+      const double a = fp32.stages[s].losses[i], b = bf16.stages[s].losses[i];
+      EXPECT_NEAR(b, a, 0.03 * std::abs(a) + 1e-3) << "stage " << s << " step " << i;
+      if (s == 0 && i == 0) EXPECT_NE(a, b) << "the first step's matmuls ran in fp32 under bf16";
+    }
+  }
+  auto model = load_bert_qa(tmp / "bf16/final");
+  EXPECT_EQ(model->qa_outputs->weight.scalar_type(), torch::kFloat32);  // the checkpoint stays fp32
+  auto w = find_linear(model, "bert.encoder.layer.0.intermediate.dense")->weight.detach();
+  auto zeros = w.eq(0).reshape({w.size(0) / 4, 4, w.size(1)}).sum(1);
+  EXPECT_TRUE(torch::logical_or(zeros.eq(0), zeros.eq(4)).all().item<bool>());
+  EXPECT_NEAR(zeros.eq(4).to(torch::kDouble).mean().item<double>(), 0.5, 0.1);
+}
+
 TEST_F(CompressionRecipe, StageKindCommandKeepsOnlyThoseStagesInItsOwnOutput) {
   const Recipe r = Recipe::parse(recipe("    prune: {target_sparsity: 0.5}\n  - name: q\n    quantize: {mode: ptq}\n"),
                                  tmp_ / "r.yaml");

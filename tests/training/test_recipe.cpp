@@ -76,6 +76,21 @@ TEST(Recipe, GroupByLengthIsABoolean) {
       << error_of(bad);
 }
 
+TEST(Recipe, PrecisionIsFp32OrBf16AndOnlyBf16ChangesTheResumeKey) {
+  const Recipe fp32 = Recipe::parse(kValid, "r.yaml");
+  EXPECT_EQ(fp32.stages[0].precision, Precision::Fp32);
+  const Recipe bf16 = Recipe::parse(replace(kValid, "    seed: 7\n", "    seed: 7\n    precision: bf16\n"), "r.yaml");
+  EXPECT_EQ(bf16.stages[0].precision, Precision::Bf16);
+  // A checkpoint written in fp32 is not resumed as if it were bf16, while
+  // recipes saying "fp32" resume checkpoints of recipes written before the key existed.
+  EXPECT_NE(fp32.resume_key(0), bf16.resume_key(0));
+  const Recipe explicit_fp32 =
+      Recipe::parse(replace(kValid, "    seed: 7\n", "    seed: 7\n    precision: fp32\n"), "r.yaml");
+  EXPECT_EQ(fp32.resume_key(0), explicit_fp32.resume_key(0));
+  const std::string msg = error_of(replace(kValid, "    seed: 7\n", "    seed: 7\n    precision: fp16\n"));
+  EXPECT_EQ(msg, "/work/recipes/recipe.yaml:18:16: key 'stages[0].precision': expected fp32 or bf16, got \"fp16\"");
+}
+
 TEST(Recipe, WrongTypeNamesKeyLineAndColumn) {
   const std::string msg = error_of(replace(kValid, "epochs: 2", "epochs: x"));
   EXPECT_EQ(msg, "/work/recipes/recipe.yaml:11:13: key 'stages[0].epochs': expected a positive integer, got \"x\"");

@@ -377,6 +377,11 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
       r.fail(*n, prefix + ".group_by_length", "expected true or false, got \"" + v + "\"");
     s.group_by_length = v == "true";
   }
+  if (const YAML::Node* n = r.get("precision")) {
+    const std::string v = r.scalar(*n, "precision", "fp32 or bf16");
+    if (v != "fp32" && v != "bf16") r.fail(*n, prefix + ".precision", "expected fp32 or bf16, got \"" + v + "\"");
+    s.precision = v == "bf16" ? Precision::Bf16 : Precision::Fp32;
+  }
   if (const YAML::Node* n = r.get("prune")) s.prune = parse_prune(*n, prefix + ".prune", source, model_dir);
   if (const YAML::Node* n = r.get("distill")) s.distill = parse_distill(*n, prefix + ".distill", source, model_dir);
   if (const YAML::Node* n = r.get("quantize")) s.quantize = parse_quantize(*n, prefix + ".quantize", source);
@@ -459,6 +464,8 @@ std::string Recipe::resume_key(std::size_t stage) const {
                            {"max_steps", s.max_steps},
                            {"max_grad_norm", s.max_grad_norm},
                            {"group_by_length", s.group_by_length}});
+    // Only bf16 stages get the key, so fp32 checkpoints written before it existed still resume.
+    if (s.precision == Precision::Bf16) j["stages"].back()["precision"] = "bf16";
     // Only stages that compress get the key, so checkpoints of plain
     // fine-tuning written before compression existed still resume.
     if (nlohmann::json c = compression_json(s); !c.empty()) j["stages"].back()["compression"] = c;

@@ -1,5 +1,7 @@
 #include "fastbert/train/stage_compression.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -55,6 +57,13 @@ StageCompression::StageCompression(const Recipe& recipe, BertForQuestionAnswerin
   check_steps(recipe_, features_.num_windows());
   if (!resume_dir_.empty() && fs::exists(resume_dir_ / kQuantFile))
     quantization_ = Quantization::load(resume_dir_ / kQuantFile);
+  // The masks the model was saved with (a resumed run's, or those of a pruned
+  // checkpoint that the recipe starts from) keep applying in every stage.
+  const fs::path masks = (resume_dir_.empty() ? recipe_.model : resume_dir_) / kMaskFile;
+  if (fs::exists(masks)) {
+    pruner_ = pruner_of_mask_file(model_, masks);
+    pruner_frozen_ = true;
+  }
 }
 
 StageCompression::~StageCompression() = default;
@@ -75,21 +84,12 @@ void StageCompression::begin_stage(std::size_t s, int64_t total_steps, int64_t s
     if (steps_done > 0 && fs::exists(resume_masks)) {
       pruner_->load(resume_masks);
     } else if (previous) {
-      // Pruned blocks of an earlier prune stage stay pruned.
+      // Pruned blocks of an earlier prune stage (or of the starting model) stay pruned.
       for (const auto& name : pruner_->layers())
         for (const auto& old : previous->layers())
           if (old == name) pruner_->set_block_mask(name, previous->block_mask(name));
       pruner_->apply_masks();
     }
-  } else if (!pruner_ && fs::exists(resume_masks)) {
-    // Resumed after the prune stage: its final masks keep applying.
-    for (std::size_t i = s; i-- > 0;)
-      if (recipe_.stages[i].prune.enabled) {
-        pruner_ = std::make_unique<BlockPruner>(model_, recipe_.stages[i].prune, 1);
-        pruner_->load(resume_masks);
-        break;
-      }
-    pruner_frozen_ = true;
   } else {
     pruner_frozen_ = true;
   }
@@ -134,6 +134,9 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
   const bool was_training = model_->is_training();
   model_->eval();
   torch::NoGradGuard no_grad;
+  // The ranges of fp32 activations, as the runtime quantizes them, also in a bf16 stage.
+  const bool autocast = at::autocast::is_cpu_enabled();
+  at::autocast::set_cpu_enabled(false);
   const int64_t n = features_.num_windows();
   const auto order = epoch_order(n, seed, 0);
   for (int64_t b = 0; b < batches && b * batch_size < n; ++b) {
@@ -142,6 +145,7 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
     const Batch batch = make_batch(features_, rows);
     traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, observe, false);
   }
+  at::autocast::set_cpu_enabled(autocast);
   if (was_training) model_->train();
   Quantization q;
   q.settings = st.quantize;

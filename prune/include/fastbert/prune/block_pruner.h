@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -76,8 +77,9 @@ class BlockPruner {
   std::vector<torch::Tensor> scores_;  // snip-momentum, weight level
 };
 
-// Reads the block masks of masks.safetensors and zeroes the pruned blocks of
-// `model` (loading a pruned checkpoint for inference or the next stage).
-void apply_mask_file(BertForQuestionAnswering& model, const std::filesystem::path& file);
+// A pruner holding the masks of a pruned checkpoint's masks.safetensors (its
+// layers and block shape), already applied: training that goes on from that
+// checkpoint re-applies them after every step so its pruned weights stay zero.
+std::unique_ptr<BlockPruner> pruner_of_mask_file(BertForQuestionAnswering model, const std::filesystem::path& file);
 
 }  // namespace fastbert
