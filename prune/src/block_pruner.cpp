@@ -231,8 +231,9 @@ void BlockPruner::save(const fs::path& file) const {
   write_safetensors(file, f);
 }
 
-void BlockPruner::load(const fs::path& file) {
-  const SafetensorsFile f = read_safetensors(file);
+void BlockPruner::load(const fs::path& file) { load(read_safetensors(file), file); }
+
+void BlockPruner::load(const SafetensorsFile& f, const fs::path& file) {
   const BlockShape b = block_of(f, file);
   if (b.rows != block_.rows || b.cols != block_.cols)
     throw Error(file.string() + ": masks of " + std::to_string(b.rows) + "x" + std::to_string(b.cols) +
@@ -266,7 +267,7 @@ std::unique_ptr<BlockPruner> pruner_of_mask_file(BertForQuestionAnswering model,
   }
   if (settings.layers.empty()) throw Error(file.string() + ": no '<layer>.weight.mask' tensor");
   auto pruner = std::make_unique<BlockPruner>(std::move(model), std::move(settings), 1);
-  pruner->load(file);
+  pruner->load(f, file);
   return pruner;
 }
 

@@ -400,7 +400,9 @@ TEST(CompressionTraining, Bf16StageRoundsTheMatmulsButKeepsLossesCloseAndMasksEx
     for (std::size_t i = 0; i < fp32.stages[s].losses.size(); ++i) {
       const double a = fp32.stages[s].losses[i], b = bf16.stages[s].losses[i];
       EXPECT_NEAR(b, a, 0.03 * std::abs(a) + 1e-3) << "stage " << s << " step " << i;
-      if (s == 0 && i == 0) EXPECT_NE(a, b) << "the first step's matmuls ran in fp32 under bf16";
+      if (s == 0 && i == 0) {
+        EXPECT_NE(a, b) << "the first step's matmuls ran in fp32 under bf16";
+      }
     }
   }
   auto model = load_bert_qa(tmp / "bf16/final");

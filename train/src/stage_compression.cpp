@@ -1,7 +1,5 @@
 #include "fastbert/train/stage_compression.h"
 
-#include <ATen/autocast_mode.h>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +8,7 @@
 #include "fastbert/distill/distillation_loss.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/model/traced_forward.h"
+#include "fastbert/train/autocast_scope.h"
 #include "fastbert/train/predict.h"
 #include "fastbert/train/trainer.h"
 
@@ -135,8 +134,7 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
   model_->eval();
   torch::NoGradGuard no_grad;
   // The ranges of fp32 activations, as the runtime quantizes them, also in a bf16 stage.
-  const bool autocast = at::autocast::is_cpu_enabled();
-  at::autocast::set_cpu_enabled(false);
+  const AutocastScope fp32(false);
   const int64_t n = features_.num_windows();
   const auto order = epoch_order(n, seed, 0);
   for (int64_t b = 0; b < batches && b * batch_size < n; ++b) {
@@ -145,7 +143,6 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
     const Batch batch = make_batch(features_, rows);
     traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, observe, false);
   }
-  at::autocast::set_cpu_enabled(autocast);
   if (was_training) model_->train();
   Quantization q;
   q.settings = st.quantize;

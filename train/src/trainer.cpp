@@ -1,6 +1,5 @@
 #include "fastbert/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -13,6 +12,7 @@
 #include "fastbert/common/error.h"
 #include "fastbert/common/threads.h"
 #include "fastbert/model/checkpoint.h"
+#include "fastbert/train/autocast_scope.h"
 #include "fastbert/train/batch.h"
 #include "fastbert/train/stage_compression.h"
 
@@ -39,27 +39,6 @@ void seed_step(uint64_t seed, std::size_t stage, int64_t step) {
   torch::manual_seed(
       splitmix64(splitmix64(seed) ^ splitmix64((static_cast<uint64_t>(stage) << 40) ^ static_cast<uint64_t>(step))));
 }
-
-// Runs the forward passes built inside its scope under LibTorch's CPU autocast
-// to bfloat16; backward replays whatever precision each op ran in.
-class ForwardPrecision {
- public:
-  explicit ForwardPrecision(Precision p) : on_(p == Precision::Bf16) {
-    if (!on_) return;
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
-  ~ForwardPrecision() {
-    if (!on_) return;
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-  ForwardPrecision(const ForwardPrecision&) = delete;
-  ForwardPrecision& operator=(const ForwardPrecision&) = delete;
-
- private:
-  bool on_;
-};
 
 struct TrainerState {
   std::size_t stage = 0;
@@ -340,7 +319,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
         torch::Tensor loss;
         {
-          ForwardPrecision precision(st.precision);
+          const AutocastScope precision(st.precision == Precision::Bf16);
           if (compression.plain()) {
             auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
             loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;

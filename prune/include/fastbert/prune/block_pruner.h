@@ -13,6 +13,8 @@
 
 namespace fastbert {
 
+struct SafetensorsFile;
+
 struct LayerSparsity {
   std::string name;      // the Linear's name, e.g. bert.encoder.layer.0.intermediate.dense
   int64_t blocks = 0;
@@ -65,6 +67,8 @@ class BlockPruner {
   // with the same scores.
   void save(const std::filesystem::path& file) const;
   void load(const std::filesystem::path& file);
+  // The same from a file already read; `file` names it in errors.
+  void load(const SafetensorsFile& f, const std::filesystem::path& file);
 
  private:
   BertForQuestionAnswering model_;

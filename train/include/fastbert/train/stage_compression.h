@@ -23,7 +23,8 @@ namespace fastbert {
 class StageCompression {
  public:
   // `resume_dir`: the checkpoint the model was loaded from (empty for a fresh
-  // run); its masks.safetensors and quantization.json are picked up.
+  // run); its masks.safetensors and quantization.json are picked up. A fresh
+  // run picks up the masks.safetensors of the recipe's model instead.
   StageCompression(const Recipe& recipe, BertForQuestionAnswering model, const SquadFeatures& features,
                    const std::filesystem::path& resume_dir);
   ~StageCompression();
