@@ -366,6 +366,31 @@ TEST(CompressionTraining, RecipeStartingFromAPrunedCheckpointKeepsItsMasksThroug
   }
 }
 
+TEST(CompressionTraining, StartingModelWithACorruptOrEmptyMaskFileIsRefusedNamingTheFile) {
+  TempDir tmp;
+  const SquadFeatures train = testing::copy_span_task(32, 61);
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const std::string recipe = write_recipe(tmp, "next", "init", "  - name: finetune\n    batch_size: 16\n");
+  const std::string file = (tmp / "init/masks.safetensors").string();
+  auto error_of_run = [&] {
+    try {
+      run(tmp, recipe, train);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  write_file_atomic(file, "not a safetensors file");
+  std::string msg = error_of_run();
+  EXPECT_NE(msg.find(file), std::string::npos) << msg;
+  SafetensorsFile no_masks;
+  no_masks.metadata = {{"block_rows", "4"}, {"block_cols", "1"}};
+  write_safetensors(file, no_masks);
+  msg = error_of_run();
+  EXPECT_NE(msg.find(file + ": no '<layer>.weight.mask' tensor"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp / "next/final"));
+}
+
 TEST(CompressionTraining, Bf16StageRoundsTheMatmulsButKeepsLossesCloseAndMasksExact) {
   TempDir tmp;
   const SquadFeatures train = testing::copy_span_task(64, 51);
