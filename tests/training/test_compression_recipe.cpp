@@ -464,6 +464,62 @@ TEST(CompressionTraining, StepsBeyondTheStageAreRefusedBeforeTraining) {
   EXPECT_FALSE(fs::exists(tmp / "late/checkpoint-last"));
 }
 
+// Zero 4x1 blocks over every encoder linear of a checkpoint, and all blocks.
+std::pair<int64_t, int64_t> zero_blocks(const fs::path& dir) {
+  auto model = load_bert_qa(dir);
+  int64_t zero = 0, all = 0;
+  for (const auto& name : encoder_linear_names(model)) {
+    auto w = find_linear(model, name)->weight.detach();
+    auto zeros = w.eq(0).reshape({w.size(0) / 4, 4, w.size(1)}).all(1);
+    zero += zeros.sum().item<int64_t>();
+    all += zeros.numel();
+  }
+  return {zero, all};
+}
+
+TEST(CompressionTraining, ProgressiveRecipeWritesOneSnapshotPerLevelWithExactlyThatSparsity) {
+  TempDir tmp;
+  const SquadFeatures train = testing::copy_span_task(64, 51);
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  std::string stages;
+  const std::vector<std::pair<std::string, double>> levels = {{"s50", 0.5}, {"s75", 0.75}, {"s90", 0.9}};
+  double previous = 0;
+  for (const auto& [name, level] : levels) {
+    stages += "  - name: prune_" + name + "\n    batch_size: 16\n    epochs: 2\n    learning_rate: 1.0e-3\n"
+              "    prune: {initial_sparsity: " + std::to_string(previous) + ", target_sparsity: " +
+              std::to_string(level) + ", end_step: 4, update_every_steps: 1}\n"
+              "  - name: " + name + "\n    batch_size: 16\n    learning_rate: 1.0e-3\n    snapshot: true\n";
+    previous = level;
+  }
+  ASSERT_TRUE(run(tmp, write_recipe(tmp, "p", "init", stages), train).finished);
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator(tmp / "p/snapshots")) found.push_back(e.path().filename().string());
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<std::string>{"s50", "s75", "s90"}));  // none for the prune stages
+  for (const auto& [name, level] : levels) {
+    const fs::path dir = tmp / "p/snapshots" / name;
+    ASSERT_TRUE(fs::exists(dir / "masks.safetensors")) << name;
+    const auto [zero, all] = zero_blocks(dir);
+    EXPECT_EQ(zero, static_cast<int64_t>(std::llround(level * static_cast<double>(all)))) << name;
+  }
+  // The last level is the final model.
+  EXPECT_EQ(read_file(tmp / "p/snapshots/s90/model.safetensors"), read_file(tmp / "p/final/model.safetensors"));
+}
+
+TEST_F(CompressionRecipe, SnapshotIsABooleanAndLeavesTheResumeKeyAlone) {
+  const Recipe plain = Recipe::parse(recipe(""), tmp_ / "r.yaml");
+  const Recipe kept = Recipe::parse(recipe("    snapshot: true\n"), tmp_ / "r.yaml");
+  EXPECT_FALSE(plain.stages[0].snapshot);
+  EXPECT_TRUE(kept.stages[0].snapshot);
+  EXPECT_EQ(plain.resume_key(0), kept.resume_key(0));
+  try {
+    Recipe::parse(recipe("    snapshot: yes please\n"), tmp_ / "r.yaml");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("snapshot': expected true or false"), std::string::npos) << e.what();
+  }
+}
+
 // The recipes in recipes/ parse and validate once the checkpoints they name
 // exist (here: config-only stand-ins at the same relative places).
 TEST(CompressionRecipes, ShippedRecipesAreValid) {

@@ -371,12 +371,8 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
   s.max_grad_norm = r.number("max_grad_norm", s.max_grad_norm, 0, 1e9, true, "a non-negative number (0 = no clipping)");
   s.save_every_steps = r.integer("save_every_steps", s.save_every_steps, 1, "a positive integer");
   s.log_every_steps = r.integer("log_every_steps", s.log_every_steps, 1, "a positive integer");
-  if (const YAML::Node* n = r.get("group_by_length")) {
-    const std::string v = r.scalar(*n, "group_by_length", "true or false");
-    if (v != "true" && v != "false")
-      r.fail(*n, prefix + ".group_by_length", "expected true or false, got \"" + v + "\"");
-    s.group_by_length = v == "true";
-  }
+  s.group_by_length = boolean(r, "group_by_length", s.group_by_length);
+  s.snapshot = boolean(r, "snapshot", s.snapshot);
   if (const YAML::Node* n = r.get("precision")) {
     const std::string v = r.scalar(*n, "precision", "fp32 or bf16");
     if (v != "fp32" && v != "bf16") r.fail(*n, prefix + ".precision", "expected fp32 or bf16, got \"" + v + "\"");

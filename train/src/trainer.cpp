@@ -135,6 +135,14 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(BertForQuestionAnswering& mo
   return std::make_unique<torch::optim::AdamW>(std::move(groups), opts);
 }
 
+}  // namespace
+
+fs::path snapshot_dir(const Recipe& recipe, const StageSettings& stage) {
+  return recipe.output / "snapshots" / stage.name;
+}
+
+namespace {
+
 std::string format_duration(double seconds) {
   const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
   char buf[32];
@@ -143,15 +151,30 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-void save_checkpoint(const fs::path& dir, BertForQuestionAnswering& model, torch::optim::AdamW* optimizer,
-                     const TrainerState& state, const Recipe& recipe, StageCompression& compression) {
+// A model directory (weights, config, tokenizer files, masks, quantization
+// parameters; with `optimizer`, also the resume state), replaced atomically.
+void write_model_dir(const fs::path& dir, BertForQuestionAnswering& model, const Recipe& recipe,
+                     StageCompression& compression, torch::optim::AdamW* optimizer = nullptr,
+                     const TrainerState* state = nullptr) {
   AtomicPath out(dir);
   fs::create_directories(out.temp_path());
   write_bert_qa_files(model, out.temp_path(), recipe.model);
   compression.write_files(out.temp_path());
   if (optimizer) torch::save(*optimizer, (out.temp_path() / kOptimizerFile).string());
-  write_file_atomic(out.temp_path() / kStateFile, state.to_json(recipe).dump(1) + "\n");
+  if (state) write_file_atomic(out.temp_path() / kStateFile, state->to_json(recipe).dump(1) + "\n");
   out.commit();
+}
+
+void save_checkpoint(const fs::path& dir, BertForQuestionAnswering& model, torch::optim::AdamW* optimizer,
+                     const TrainerState& state, const Recipe& recipe, StageCompression& compression) {
+  write_model_dir(dir, model, recipe, compression, optimizer, &state);
+}
+
+void write_snapshot(const Recipe& recipe, const StageSettings& stage, BertForQuestionAnswering& model,
+                    StageCompression& compression, bool log) {
+  const fs::path dir = snapshot_dir(recipe, stage);
+  write_model_dir(dir, model, recipe, compression);
+  if (log) std::fprintf(stderr, "stage %s: snapshot in %s\n", stage.name.c_str(), dir.string().c_str());
 }
 
 }  // namespace
@@ -255,7 +278,12 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     const StageSettings& st = recipe.stages[s];
     const StagePlan plan = plan_stage(st, n);
     const bool resuming_mid_stage = report.resumed && s == state.stage && !state.stage_done;
-    if (s == state.stage && state.stage_done) continue;  // finished earlier; its model is the one loaded
+    if (s == state.stage && state.stage_done) {  // finished earlier; its model is the one loaded
+      // A run killed between the stage's last checkpoint and its snapshot.
+      if (st.snapshot && !fs::exists(snapshot_dir(recipe, st) / "model.safetensors"))
+        write_snapshot(recipe, st, model, compression, options.log);
+      continue;
+    }
     if (!resuming_mid_stage) {
       state.stage = s;
       state.step = 0;
@@ -376,18 +404,13 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     compression.end_stage(options.log);
     // A finished stage needs no optimizer state: the next one starts afresh.
     save_checkpoint(ckpt_dir, model, nullptr, state, recipe, compression);
+    if (st.snapshot) write_snapshot(recipe, st, model, compression, options.log);
   }
 
   report.finished = !stopped && state.stage + 1 == recipe.stages.size() && state.stage_done;
   if (report.finished) {
     if (!fs::exists(final_dir / "model.safetensors") || report.steps_run > 0)
-    {
-      AtomicPath out(final_dir);
-      fs::create_directories(out.temp_path());
-      write_bert_qa_files(model, out.temp_path(), recipe.model);
-      compression.write_files(out.temp_path());
-      out.commit();
-    }
+      write_model_dir(final_dir, model, recipe, compression);
     report.final_dir = final_dir;
     if (options.log && report.steps_run == 0)
       std::fprintf(stderr, "%s: already trained to the last step; the model is in %s\n", recipe.source.string().c_str(),

@@ -35,6 +35,7 @@ namespace fastbert {
 //       log_every_steps: 10
 //       group_by_length: false     # batch windows of similar length (less padding, faster)
 //       precision: fp32            # or bf16: forward matmuls in bfloat16 (mixed precision)
+//       snapshot: false            # true: also keep the stage's final model in OUTPUT/snapshots/NAME
 //
 // Stages run in order, each starting from the model the previous one ended
 // with. Paths are relative to the recipe file. Unknown keys, wrong types and
@@ -71,6 +72,11 @@ struct StageSettings {
   int64_t log_every_steps = 10;
   bool group_by_length = false;
   Precision precision = Precision::Fp32;
+  // Keep the model this stage ends with (with its masks and quantization
+  // parameters) in OUTPUT/snapshots/NAME: a progressive recipe then yields one
+  // student per sparsity level in one run. Not part of the resume key: it
+  // changes what is kept, not what is computed.
+  bool snapshot = false;
   PruneSettings prune;
   DistillSettings distill;
   QuantizeSettings quantize;

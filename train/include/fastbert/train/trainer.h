@@ -42,6 +42,9 @@ struct TrainReport {
 // OUTPUT/final, both in Hugging Face layout.
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options);
 
+// Where a stage with `snapshot: true` keeps the model it ends with.
+std::filesystem::path snapshot_dir(const Recipe& recipe, const StageSettings& stage);
+
 // The learning rate of optimizer step `step` (0-based) under a linear warm-up
 // to `base` over `warmup` steps, then a linear decay to 0 at `total`; the same
 // schedule as transformers' get_linear_schedule_with_warmup.
