@@ -233,6 +233,7 @@ void run_bench_model(const BenchModelArgs& a) {
     nlohmann::ordered_json j;
     j["model"] = models.size() == 1 ? nlohmann::ordered_json(models[0].path) : nlohmann::ordered_json();
     for (const auto& m : models) j["models"][m.label] = m.path;
+    j["cpu"] = kernels::cpu_model_name();
     j["threads"] = num_threads();
     j["rounds"] = a.rounds;
     // The machine's own yardstick, measured in this run: int8 MACs/s of one

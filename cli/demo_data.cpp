@@ -80,7 +80,7 @@ struct Fact {
 };
 
 // One article: a few subjects, several paragraphs, each a shuffled list of facts
-// with one question per fact.
+// (each relation at most once) with one question per fact.
 json make_article(int index, const std::string& prefix, NameMaker& names, std::mt19937_64& rng) {
   std::vector<std::string> subjects;
   for (int i = 0; i < 3; ++i) subjects.push_back(names.make(2 + static_cast<int>(rng() % 2)));
@@ -96,10 +96,14 @@ json make_article(int index, const std::string& prefix, NameMaker& names, std::m
   json paragraphs = json::array();
   int question_number = 0;
   for (int p = 0; p < 3; ++p) {
+    // Each relation at most once per paragraph, about a random subject of the
+    // article: the question's relation words then pick one sentence, which a
+    // 2-layer model learns in minutes (with every subject's relations in one
+    // paragraph, telling subjects apart kept the teacher at dev F1 24).
     std::vector<Fact> facts;
-    for (const auto& subject : subjects)
-      for (const auto& relation : kRelations)
-        if (rng() % 3 == 0) facts.push_back({subject, &relation, object_for(relation.object_kind)});
+    for (const auto& relation : kRelations)
+      if (rng() % 2 == 0)
+        facts.push_back({subjects[rng() % subjects.size()], &relation, object_for(relation.object_kind)});
     if (facts.empty()) facts.push_back({subjects[0], &kRelations[0], object_for(kRelations[0].object_kind)});
     std::shuffle(facts.begin(), facts.end(), rng);
 
@@ -176,8 +180,11 @@ void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
                        {"num_attention_heads", 4},
                        {"intermediate_size", 256},
                        {"hidden_act", "gelu"},
-                       {"hidden_dropout_prob", 0.1},
-                       {"attention_probs_dropout_prob", 0.1},
+                       // No dropout: fresh names in every article leave nothing to
+                       // memorise, and without it the teacher reaches dev F1 97.9
+                       // in 24 epochs (82.0 in 12 epochs at half the rate with it).
+                       {"hidden_dropout_prob", 0.0},
+                       {"attention_probs_dropout_prob", 0.0},
                        {"max_position_embeddings", 256},
                        {"type_vocab_size", 2},
                        {"initializer_range", 0.02},

@@ -11,7 +11,7 @@ namespace fastbert::cli {
 //   DIR/train.json, DIR/dev.json      disjoint subjects ("articles")
 //   DIR/model/{config.json,vocab.txt,tokenizer_config.json}
 struct DemoSizes {
-  int train_articles = 200;
+  int train_articles = 800;
   int dev_articles = 20;
 };
 void write_demo(const std::filesystem::path& dir, uint64_t seed, const DemoSizes& sizes = {});

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: installs, builds, then runs the whole
 # pipeline on a tiny BERT and synthetic SQuAD-style data that fastbert makes
-# itself: make-demo -> (prepare) -> train -> prune+distill+quantize -> export
-# -> eval (checkpoint and runtime) -> bench. Everything goes to out/demo.
+# itself: make-demo -> (prepare) -> train -> prune+distill+quantize at three
+# sparsity levels -> export -> eval (checkpoint and runtime) -> bench -> the
+# table of F1 and speed. Everything goes to out/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,12 +23,14 @@ $fastbert train recipes/demo.yaml
 step "dense teacher on the held-out dev split (LibTorch, through fastbert-train predict)"
 $fastbert eval squad --model "$out/run/final" --data "$out/dev.json" "${windows[@]}"
 
-step "prune to 80 % in 4x1 blocks while distilling from the teacher, then quantization-aware training"
-$fastbert train recipes/tiny-sparse80.yaml
+step "the accuracy-speed frontier: prune to 50, 80 and 90 % in 4x1 blocks while distilling from the teacher, QAT at each level"
+$fastbert train recipes/tiny-frontier.yaml
 
-step "export: dense fp32 teacher and sparse int8 student"
-$fastbert export --checkpoint "$out/run/final" --out "$out/teacher-fp32.fbm" --precision fp32
-$fastbert export --checkpoint "$out/sparse80/final" --out "$out/student-sparse80-int8.fbm" --precision int8
+step "export every level to sparse int8 and the teacher to fp32 and dense int8; dev F1 of each, and speed in one interleaved run"
+SEQS=128 BATCHES=1,8 FASTBERT=$fastbert bench/frontier.sh recipes/tiny-frontier.yaml "$out/run/final" "$out/dev.json" \
+  "$out/run/features-train-s128-d64-q32.h5" "$out/frontier.json" "$out/frontier.png" "${windows[@]}" > /dev/null
+cp "$out/frontier/measured/dense-fp32.fbm" "$out/teacher-fp32.fbm"
+cp "$out/frontier/measured/s80-int8.fbm" "$out/student-sparse80-int8.fbm"
 
 step "both exports on the dev split, in the runtime"
 $fastbert eval squad --model "$out/teacher-fp32.fbm" --data "$out/dev.json" "${windows[@]}"
@@ -40,3 +43,6 @@ $fastbert bench model --model "$out/student-sparse80-int8.fbm" --batch 1,8 --seq
 
 step "kernel benchmark, one shape (full tables: bench/run-kernels.sh)"
 $fastbert bench kernels --shape 768x768 --m 128 --sparsity 80,90
+
+step "the frontier: dev F1 and sequences/s of the teacher and its students, measured together ($out/frontier.json, $out/frontier.png)"
+cat "$out/frontier.md"

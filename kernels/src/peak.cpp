@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <vector>
 
 #include "fastbert/kernels/isa.h"
@@ -100,6 +101,18 @@ double measure_vnni_4x1_interleave_ceiling_gops(int threads, double seconds) {
   if (!cpu_supports(Isa::avx512_vnni)) return 0.0;
   static InterleaveMixLoop code;
   return best_rate(code.getCode<void (*)(int64_t)>(), 2.0 * 64.0 * 32, threads, seconds);
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) break;
+    const auto start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "unknown CPU" : line.substr(start);
+  }
+  return "unknown CPU";
 }
 
 }  // namespace fastbert::kernels

@@ -529,13 +529,15 @@ TEST(CompressionRecipes, ShippedRecipesAreValid) {
   // Layer counts as the recipes' models (hidden-state maps are checked against them).
   for (const auto& [dir, layers] : std::vector<std::pair<std::string, int64_t>>{{"out/demo/run/final", 2},
                                                                                {"out/minilm/run/final", 6},
+                                                                               {"out/minilm/full/final", 6},
                                                                                {"models/bert-base-uncased-squad", 12},
                                                                                {"models/bert-6l-768h", 6}}) {
     BertConfig c = testing::tiny_config();
     c.num_hidden_layers = layers;
     testing::write_config_only_checkpoint(tmp / dir, c);
   }
-  const std::vector<std::string> files = {"tiny-sparse80.yaml", "minilm-squad-sparse80-int8.yaml",
+  const std::vector<std::string> files = {"tiny-frontier.yaml", "minilm-squad-sparse80-int8.yaml",
+                                          "minilm-squad-frontier.yaml",
                                           "examples/bert-base-squad-sparse90-int8.yaml",
                                           "examples/distilbert-squad-sparse80.yaml"};
   for (const auto& f : files) {

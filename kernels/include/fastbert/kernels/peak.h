@@ -1,4 +1,5 @@
 #pragma once
+#include <string>
 
 namespace fastbert::kernels {
 
@@ -13,5 +14,9 @@ double measure_vnni_peak_gops(int threads, double seconds = 0.2);
 // units: the ceiling of the 4x1 microkernel on this core before any load,
 // gather or epilogue. Needs AVX512-VNNI; returns 0 without it.
 double measure_vnni_4x1_interleave_ceiling_gops(int threads, double seconds = 0.2);
+
+// The processor's model name as the OS reports it (/proc/cpuinfo), to be
+// printed next to every speed figure; "unknown CPU" where it is not readable.
+std::string cpu_model_name();
 
 }  // namespace fastbert::kernels
