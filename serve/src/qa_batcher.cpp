@@ -184,7 +184,6 @@ std::vector<std::unique_ptr<QaBatcher::Job>> QaBatcher::next_batch(std::unique_l
         break;
       }
       windows += w;
-      queued_items_ -= static_cast<int64_t>(queue_.front()->items.size());
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
       full = windows >= options_.max_batch;
@@ -193,6 +192,9 @@ std::vector<std::unique_ptr<QaBatcher::Job>> QaBatcher::next_batch(std::unique_l
     if (full || stopping_ || Clock::now() >= close_at) break;
     wake_.wait_until(lock, close_at);
   }
+  // A request counts against max_queue until its batch starts: while the
+  // batch is gathering, it is still waiting.
+  for (const auto& job : batch) queued_items_ -= static_cast<int64_t>(job->items.size());
   running_ = static_cast<int64_t>(batch.size());
   metrics_->queue_depth.set({name_}, static_cast<double>(queued_items_));
   return batch;

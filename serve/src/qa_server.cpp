@@ -345,6 +345,11 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
     return respond(c, ex, json_reply(e.status(), error_body(e.what())));
   }
   std::string().swap(ex.body);
+  if (static_cast<int64_t>(items.size()) > ex.model->options().max_queue)
+    return respond(c, ex, json_reply(422, error_body("the request holds " + std::to_string(items.size()) +
+                                                     " questions, more than the queue takes (" +
+                                                     std::to_string(ex.model->options().max_queue) +
+                                                     ", --max-queue)")));
   if (!ex.model->ready()) {
     HttpReply r = json_reply(503, error_body("model \"" + ex.model->name() + "\" is still loading"));
     r.headers.emplace_back("Retry-After", "1");
