@@ -370,6 +370,15 @@ TEST_F(ServeTest, IdleSlowAndOversizedClientsDoNotDelayANormalRequest) {
   }
   std::atomic<bool> stop{false};
   std::vector<std::thread> slow;
+  struct JoinAll {  // also when an assertion ends the test early
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~JoinAll() {
+      stop = true;
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+    }
+  } join_all{stop, slow};
   for (int i = 0; i < 20; ++i)
     slow.emplace_back([&] {
       RawConnection c(port());
@@ -391,8 +400,6 @@ TEST_F(ServeTest, IdleSlowAndOversizedClientsDoNotDelayANormalRequest) {
     ms.push_back(r.ms);
   }
   const HttpResponse refused = big.read_response(5s);
-  stop = true;
-  for (auto& t : slow) t.join();
   EXPECT_EQ(refused.status, 413);
   const double worst = *std::max_element(ms.begin(), ms.end());
   std::printf("with 300 idle, 20 slow and 1 oversized client: normal requests %.1f..%.1f ms (alone: %.1f ms)\n",
