@@ -88,6 +88,10 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--port", a->server.port, "TCP port; 0 = any free port (printed when ready)")
       ->capture_default_str();
   cmd->add_option("--threads", a->batching.threads, "engine threads per model (0 = all cores)")->capture_default_str();
+  cmd->add_option("--workers", a->batching.workers,
+                  "engines per model sharing --threads (0 = one single-threaded engine per thread)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--http-threads", a->server.http_threads, "HTTP I/O threads (parsing, tokenization)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -125,12 +125,14 @@ ServeMetrics::ServeMetrics()
                     {"model"}, kWindowBuckets),
       request_windows("fastbert_request_windows", "Windows (of max_seq tokens) a request's contexts make",
                       MetricFamily::Kind::histogram, {"model"}, kWindowBuckets),
+      window_tokens("fastbert_window_tokens", "Tokens of each window run, padding excluded",
+                    MetricFamily::Kind::histogram, {"model"}, {32, 64, 96, 128, 192, 256, 320, 384, 512}),
       queue_depth("fastbert_queue_depth", "Questions admitted and waiting for a batch", MetricFamily::Kind::gauge,
                   {"model"}) {}
 
 std::string ServeMetrics::exposition() const {
   std::string out;
-  for (const MetricFamily* f : {&requests, &queue_seconds, &compute_seconds, &batch_windows, &request_windows,
+  for (const MetricFamily* f : {&requests, &queue_seconds, &compute_seconds, &batch_windows, &request_windows, &window_tokens,
                                 &queue_depth})
     f->write(&out);
   return out;

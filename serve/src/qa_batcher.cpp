@@ -49,7 +49,11 @@ QaBatcher::QaBatcher(std::string name, std::filesystem::path model, const Batche
     : name_(std::move(name)), model_(std::move(model)), options_(options), metrics_(metrics) {
   if (options_.max_batch <= 0) throw Error("max batch must be positive, got " + std::to_string(options_.max_batch));
   if (options_.max_queue <= 0) throw Error("max queue must be positive, got " + std::to_string(options_.max_queue));
-  worker_ = std::thread([this] { worker_main(); });
+  const int threads = options_.threads > 0 ? options_.threads : std::max(1, omp_get_num_procs());
+  const int workers = options_.workers > 0 ? std::min(options_.workers, threads) : threads;
+  engines_.resize(static_cast<size_t>(workers));
+  for (int w = 0; w < workers; ++w)
+    workers_.emplace_back([this, w, threads, workers] { worker_main(w, threads / workers + (w < threads % workers)); });
 }
 
 QaBatcher::~QaBatcher() {
@@ -58,7 +62,7 @@ QaBatcher::~QaBatcher() {
     stopping_ = true;
   }
   wake_.notify_all();
-  worker_.join();
+  for (auto& w : workers_) w.join();
 }
 
 void QaBatcher::wait_ready() {
@@ -89,7 +93,7 @@ QaBatcher::Admission QaBatcher::submit(std::vector<QaItem> items, Done done) {
   // Tokenized here, on the caller's thread, so it overlaps the worker's
   // forward passes; one OpenMP thread, as the caller is one of several.
   omp_set_num_threads(1);
-  job->features = make_squad_features(questions_of(items), engine_->tokenizer(), options_.windows);
+  job->features = make_squad_features(questions_of(items), engines_[0]->tokenizer(), options_.windows);
   job->items = std::move(items);
   job->done = std::move(done);
   metrics_->request_windows.observe({name_}, static_cast<double>(job->features.num_windows()));
@@ -114,28 +118,35 @@ void QaBatcher::drain() {
   state_.wait(lock, [&] { return (queue_.empty() && running_ == 0) || load_error_; });
 }
 
-void QaBatcher::worker_main() {
+void QaBatcher::worker_main(int worker, int engine_threads) {
+  Engine* engine = nullptr;
   try {
     EngineOptions engine_options;
-    engine_options.num_threads = options_.threads;
-    auto engine = std::make_unique<Engine>(model_, engine_options);
-    const int64_t positions = engine->config().max_position;
+    engine_options.num_threads = engine_threads;
+    auto loaded = std::make_unique<Engine>(model_, engine_options);
+    const int64_t positions = loaded->config().max_position;
     if (options_.windows.max_seq > positions)
       throw Error(model_.string() + ": the model has " + std::to_string(positions) +
                   " positions, fewer than --max-seq " + std::to_string(options_.windows.max_seq));
-    engine_ = std::move(engine);
-    warm_up();
+    warm_up(*loaded, engine_threads);
     std::lock_guard<std::mutex> lock(mutex_);
-    kernel_summary_ = std::string("isa=") + kernels::isa_name(kernels::default_isa()) +
-                      " ops=" + ops_isa_name(ops_cpu_isa()) +
-                      " attention=" + attention_path_name(engine_->attention_path());
-    ready_ = true;
+    engine = loaded.get();
+    engines_[static_cast<size_t>(worker)] = std::move(loaded);
+    if (++loaded_ == static_cast<int>(engines_.size())) {
+      kernel_summary_ = std::string("isa=") + kernels::isa_name(kernels::default_isa()) +
+                        " ops=" + ops_isa_name(ops_cpu_isa()) +
+                        " attention=" + attention_path_name(engine->attention_path()) +
+                        " workers=" + std::to_string(engines_.size()) +
+                        " threads_per_worker=" + std::to_string(engine_threads);
+      ready_ = true;
+    }
   } catch (...) {
     std::lock_guard<std::mutex> lock(mutex_);
-    load_error_ = std::current_exception();
+    if (!load_error_) load_error_ = std::current_exception();
+    engine = nullptr;
   }
   state_.notify_all();
-  if (!engine_ || load_error_) return;
+  if (!engine) return;
 
   while (true) {
     std::vector<std::unique_ptr<Job>> batch;
@@ -143,11 +154,13 @@ void QaBatcher::worker_main() {
       std::unique_lock<std::mutex> lock(mutex_);
       batch = next_batch(lock);
       if (batch.empty()) break;
+      running_ += static_cast<int64_t>(batch.size());
     }
-    run_batch(std::move(batch));
+    const int64_t jobs = static_cast<int64_t>(batch.size());
+    run_batch(*engine, std::move(batch));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      running_ = 0;
+      running_ -= jobs;
     }
     state_.notify_all();
   }
@@ -155,15 +168,15 @@ void QaBatcher::worker_main() {
 
 // Plans every sequence bucket up to max_seq (buffers, oneDNN primitives)
 // before the model counts as ready, so that no request pays for it.
-void QaBatcher::warm_up() {
+void QaBatcher::warm_up(Engine& engine, int threads) {
   const int64_t s = options_.windows.max_seq;
-  const int64_t rows = std::min<int64_t>(options_.max_batch, std::max(1, omp_get_max_threads()) * std::max<int64_t>(1, 128 / s));
-  std::vector<int32_t> ids(static_cast<size_t>(rows * s), engine_->tokenizer().cls_id()), types(ids.size(), 0),
+  const int64_t rows = std::min<int64_t>(options_.max_batch, std::max(1, threads) * std::max<int64_t>(1, 128 / s));
+  std::vector<int32_t> ids(static_cast<size_t>(rows * s), engine.tokenizer().cls_id()), types(ids.size(), 0),
       mask(ids.size(), 0);
   std::vector<float> start(ids.size()), end(ids.size());
   for (int64_t length = std::min<int64_t>(32, s);; length = std::min(s, length + 32)) {
     for (int64_t r = 0; r < rows; ++r) std::fill(&mask[r * s], &mask[r * s] + length, 1);
-    engine_->forward(ids.data(), types.data(), mask.data(), rows, s, start.data(), end.data());
+    engine.forward(ids.data(), types.data(), mask.data(), rows, s, start.data(), end.data());
     if (length == s) break;
   }
 }
@@ -195,12 +208,11 @@ std::vector<std::unique_ptr<QaBatcher::Job>> QaBatcher::next_batch(std::unique_l
   // A request counts against max_queue until its batch starts: while the
   // batch is gathering, it is still waiting.
   for (const auto& job : batch) queued_items_ -= static_cast<int64_t>(job->items.size());
-  running_ = static_cast<int64_t>(batch.size());
   metrics_->queue_depth.set({name_}, static_cast<double>(queued_items_));
   return batch;
 }
 
-void QaBatcher::run_batch(std::vector<std::unique_ptr<Job>> batch) {
+void QaBatcher::run_batch(Engine& engine, std::vector<std::unique_ptr<Job>> batch) {
   const Clock::time_point begin = Clock::now();
   std::vector<QaOutcome> outcomes(batch.size());
   std::vector<size_t> live;
@@ -254,7 +266,7 @@ void QaBatcher::run_batch(std::vector<std::unique_ptr<Job>> batch) {
         std::copy_n(&f.token_type_ids[from], s, &types[to]);
         std::copy_n(&f.attention_mask[from], s, &mask[to]);
       }
-      engine_->forward(ids.data(), types.data(), mask.data(), n, s, start.data(), end.data());
+      engine.forward(ids.data(), types.data(), mask.data(), n, s, start.data(), end.data());
       for (size_t r = r0; r < r1; ++r) {
         SquadLogits& l = logits[rows[r].job];
         const int64_t from = static_cast<int64_t>(r - r0) * s, to = rows[r].window * s;
@@ -283,6 +295,7 @@ void QaBatcher::run_batch(std::vector<std::unique_ptr<Job>> batch) {
   }
   if (!rows.empty()) {
     metrics_->batch_windows.observe({name_}, static_cast<double>(rows.size()));
+    for (const Row& r : rows) metrics_->window_tokens.observe({name_}, static_cast<double>(r.length));
     for (size_t j : live) {
       metrics_->queue_seconds.observe({name_}, outcomes[j].queue_ms / 1e3);
       metrics_->compute_seconds.observe({name_}, compute_ms / 1e3);

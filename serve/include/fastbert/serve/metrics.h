@@ -53,6 +53,7 @@ struct ServeMetrics {
   MetricFamily compute_seconds;  // {model}: the batch's forward passes and span selection
   MetricFamily batch_windows;    // {model}: windows per batch
   MetricFamily request_windows;  // {model}: windows per request
+  MetricFamily window_tokens;    // {model}: valid tokens per window run (the rest of max_seq is padding)
   MetricFamily queue_depth;      // {model}: questions waiting
   std::string exposition() const;
 };

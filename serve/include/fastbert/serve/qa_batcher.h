@@ -5,15 +5,21 @@
 // that parsed them), with the same windowing as `fastbert eval`
 // (make_squad_features) and answered with the same span selection
 // (postprocess_squad), so the service and the evaluation cannot disagree.
-// One worker thread gathers the queued requests into batches of up to
-// max_batch windows, waiting at most max_delay after the oldest one, runs
-// them through the engine and hands every request its own answers.
+// Worker threads take the queued requests in batches of up to max_batch
+// windows, waiting at most max_delay after the oldest one, run them through
+// their engine and hand every request its own answers; while one worker
+// computes, the next gathers.
 //
-// Use of the engine: the Engine is created on the worker thread, and forward()
-// is only ever called from it; the engine needs no concurrency of its own.
-// Other threads only call tokenizer() (const: make_squad_features itself
-// tokenizes from several OpenMP threads at once), and only after ready().
-// The engine's OpenMP threads (`threads`) are those of the worker thread.
+// Use of the engine: one Engine per worker, created on that worker's thread;
+// forward() is only ever called from it, so the engine needs no concurrency
+// of its own. Other threads only call tokenizer() of the first engine (const:
+// make_squad_features itself tokenizes from several OpenMP threads at once),
+// and only after ready(). A worker's engine runs threads / workers OpenMP
+// threads of that worker. By default every worker is one thread: a batch of
+// one window then runs on one core instead of every op waiting at an OpenMP
+// barrier for all of them, which collapses when the cores are shared
+// (measured on MiniLM's shape, seq 192, batch 1, on 2 loaded cores: 62.6
+// seq/s on 1 thread, 4.7 on 2; docs/serve.md).
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -38,7 +44,8 @@ struct QaItem {
 };
 
 struct BatcherOptions {
-  int threads = 0;                                    // the engine's OpenMP threads; 0 = all cores
+  int threads = 0;                                    // engine threads in all; 0 = all cores
+  int workers = 0;                                    // engines, threads / workers threads each; 0 = threads
   int64_t max_batch = 16;                             // windows per batch
   std::chrono::microseconds max_delay{2000};          // longest wait for a batch to fill
   int64_t max_queue = 256;                            // questions admitted and waiting
@@ -91,19 +98,21 @@ class QaBatcher {
     std::chrono::steady_clock::time_point admitted;
     Done done;
   };
-  void worker_main();
-  void warm_up();
+  void worker_main(int worker, int engine_threads);
+  void warm_up(Engine& engine, int threads);
   // Takes the next batch off the queue (lock held); empty when stopping and drained.
   std::vector<std::unique_ptr<Job>> next_batch(std::unique_lock<std::mutex>& lock);
-  void run_batch(std::vector<std::unique_ptr<Job>> batch);
+  void run_batch(Engine& engine, std::vector<std::unique_ptr<Job>> batch);
 
   const std::string name_;
   const std::filesystem::path model_;
   const BatcherOptions options_;
   ServeMetrics* const metrics_;
 
-  std::unique_ptr<Engine> engine_;  // worker thread only (tokenizer(): any thread once ready)
+  // engines_[w]: worker w's (tokenizer() of engines_[0]: any thread once ready).
+  std::vector<std::unique_ptr<Engine>> engines_;
   std::string kernel_summary_;
+  int loaded_ = 0;  // workers with their engine loaded and warmed
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;        // the worker: a job arrived, or stop
@@ -114,7 +123,7 @@ class QaBatcher {
   std::deque<std::unique_ptr<Job>> queue_;
   int64_t queued_items_ = 0;
   int64_t running_ = 0;  // jobs taken off the queue, not yet answered
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace fastbert::serve
