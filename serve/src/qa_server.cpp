@@ -196,8 +196,9 @@ std::string QaServer::describe() const {
   for (size_t i = 0; i < models_.size(); ++i) s += (i ? "," : "") + models_[i]->name();
   if (!models_.empty()) s += " " + models_.front()->kernel_summary();
   const BatcherOptions& b = models_.front()->options();
-  s += " max_batch=" + std::to_string(b.max_batch) +
-       " max_delay_ms=" + std::to_string(static_cast<double>(b.max_delay.count()) / 1e3) +
+  char delay[32];
+  std::snprintf(delay, sizeof delay, "%g", static_cast<double>(b.max_delay.count()) / 1e3);
+  s += " max_batch=" + std::to_string(b.max_batch) + " max_delay_ms=" + delay +
        " max_seq=" + std::to_string(b.windows.max_seq);
   return s;
 }
