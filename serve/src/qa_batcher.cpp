@@ -49,6 +49,11 @@ QaBatcher::QaBatcher(std::string name, std::filesystem::path model, const Batche
     : name_(std::move(name)), model_(std::move(model)), options_(options), metrics_(metrics) {
   if (options_.max_batch <= 0) throw Error("max batch must be positive, got " + std::to_string(options_.max_batch));
   if (options_.max_queue <= 0) throw Error("max queue must be positive, got " + std::to_string(options_.max_queue));
+  const SquadWindowOptions& w = options_.windows;
+  if (w.max_query <= 0 || w.doc_stride <= 0 || w.max_seq < w.max_query + 4)
+    throw Error("windows of --max-seq " + std::to_string(w.max_seq) + " need --max-query (" +
+                std::to_string(w.max_query) + ") below max-seq - 3 and a positive --doc-stride (" +
+                std::to_string(w.doc_stride) + ")");
   const int threads = options_.threads > 0 ? options_.threads : std::max(1, omp_get_num_procs());
   const int workers = options_.workers > 0 ? std::min(options_.workers, threads) : threads;
   engines_.resize(static_cast<size_t>(workers));

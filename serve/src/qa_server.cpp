@@ -362,7 +362,10 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
   ex.suspended = true;
   Exchange* exchange = &ex;
   const int64_t timeout_ms = ex.model->options().timeout.count();
-  const auto admission = ex.model->submit(std::move(items), [this, c, exchange, timeout_ms](QaOutcome outcome) {
+  QaBatcher::Admission admission = QaBatcher::Admission::stopping;
+  std::string failure;
+  try {
+  admission = ex.model->submit(std::move(items), [this, c, exchange, timeout_ms](QaOutcome outcome) {
     HttpReply reply;
     switch (outcome.status) {
       case QaOutcome::Status::answered:
@@ -384,7 +387,16 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
     }
     MHD_resume_connection(c);
   });
-  if (admission != QaBatcher::Admission::accepted) {
+  } catch (const std::exception& e) {  // not admitted: answered here, resumed at once
+    failure = e.what();
+  }
+  if (!failure.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(ex.mutex);
+      ex.deferred = json_reply(500, error_body(failure));
+    }
+    MHD_resume_connection(c);
+  } else if (admission != QaBatcher::Admission::accepted) {
     const int64_t limit = ex.model->options().max_queue;
     HttpReply r = admission == QaBatcher::Admission::queue_full
                   ? json_reply(503, error_body("the queue is full (" + std::to_string(limit) +

@@ -3,6 +3,8 @@
 // a real headless browser.
 #include <gtest/gtest.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -108,6 +110,59 @@ TEST_F(ServeCliTest, RefusesAMaxSeqLongerThanTheModelsPositionsAndAMissingModel)
       testing::run_command(kFastbert + " serve --model " + (dir_ / "absent.fbm").string() + " --port 0 2>&1");
   EXPECT_NE(code2, 0);
   EXPECT_NE(out2.find("absent.fbm is not a file"), std::string::npos) << out2;
+}
+
+// The shipped manifests run this binary: their container arguments start a
+// server (with the test model, on loopback and an ephemeral port), and the
+// paths their probes ask answer 200 once it is ready, as does inference on
+// the model name they give.
+TEST_F(ServeCliTest, DeployManifestsArgumentsStartTheServerAndTheirProbesAnswer) {
+  for (const std::string name : {"kubernetes.yaml", "kserve-inferenceservice.yaml"}) {
+    SCOPED_TRACE(name);
+    YAML::Node container;
+    for (const YAML::Node& doc : YAML::LoadAllFromFile(std::string(FASTBERT_SOURCE_DIR) + "/deploy/" + name)) {
+      const std::string kind = doc["kind"].as<std::string>();
+      if (kind == "Deployment") container = doc["spec"]["template"]["spec"]["containers"][0];
+      if (kind == "InferenceService") container = doc["spec"]["predictor"]["containers"][0];
+    }
+    ASSERT_TRUE(container.IsDefined());
+    std::vector<std::string> args = {kFastbert};
+    std::string model_name;
+    const auto manifest_args = container["args"].as<std::vector<std::string>>();
+    for (size_t i = 0; i < manifest_args.size(); ++i) {
+      const std::string& a = manifest_args[i];
+      args.push_back(a);
+      if (i + 1 == manifest_args.size()) break;
+      if (a == "--model") {
+        model_name = manifest_args[i + 1].substr(0, manifest_args[i + 1].find('='));
+        args.push_back(model_name + "=" + testing::serve_test_model().string());
+      } else if (a == "--host") {
+        args.push_back("127.0.0.1");
+      } else if (a == "--port") {
+        args.push_back("0");
+      } else {
+        continue;
+      }
+      ++i;
+    }
+    const SquadWindowOptions w = testing::serve_test_windows();
+    for (const std::string& a : std::vector<std::string>{"--max-seq", std::to_string(w.max_seq), "--doc-stride", std::to_string(w.doc_stride),
+                                 "--max-query", std::to_string(w.max_query)})
+      args.push_back(a);
+    ServerProcess server(args, dir_ / "stderr.txt");
+    const int port = ServerProcess::port_of(server.ready_line(60s));
+    ASSERT_GT(port, 0) << server.stderr_text();
+    for (const char* probe : {"readinessProbe", "livenessProbe"}) {
+      const std::string path = container[probe]["httpGet"]["path"].as<std::string>();
+      EXPECT_EQ(http_request(port, "GET", path).status, 200) << probe << " " << path;
+    }
+    const json infer = {{"inputs",
+                         {{{"name", "question"}, {"datatype", "BYTES"}, {"shape", {1}}, {"data", {"who won?"}}},
+                          {{"name", "context"}, {"datatype", "BYTES"}, {"shape", {1}}, {"data", {"the broncos won"}}}}}};
+    EXPECT_EQ(http_request(port, "POST", "/v2/models/" + model_name + "/infer", infer.dump()).status, 200);
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait_exit(20s), 0);
+  }
 }
 
 // The page at / in Debian's Chromium, headless: it fills the form from the
