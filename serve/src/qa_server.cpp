@@ -318,17 +318,16 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
     case Endpoint::page: return respond(c, ex, HttpReply{200, demo_page_html(), "text/html; charset=utf-8", {}});
     case Endpoint::metrics:
       return respond(c, ex, HttpReply{200, metrics_.exposition(), "text/plain; version=0.0.4; charset=utf-8", {}});
-    case Endpoint::v2_live: return respond(c, ex, json_reply(200, "{\"live\":true}"));
+    // The v2 health answers are the status alone (200 true, 4xx false) with
+    // an empty body, as the protocol writes them.
+    case Endpoint::v2_live: return respond(c, ex, HttpReply{200, "", "text/plain", {}});
     case Endpoint::v2_ready: {
       const bool ready = all_ready() && !draining_;
-      return respond(c, ex, json_reply(ready ? 200 : 503, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
+      return respond(c, ex, HttpReply{ready ? 200 : 400, "", "text/plain", {}});
     }
     case Endpoint::v2_server: return respond(c, ex, json_reply(200, v2_server_metadata()));
     case Endpoint::v2_model: return respond(c, ex, json_reply(200, v2_model_metadata(ex.model->name())));
-    case Endpoint::v2_model_ready: {
-      const bool ready = ex.model->ready();
-      return respond(c, ex, json_reply(ready ? 200 : 503, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
-    }
+    case Endpoint::v2_model_ready: return respond(c, ex, HttpReply{ex.model->ready() ? 200 : 400, "", "text/plain", {}});
     default: break;
   }
 

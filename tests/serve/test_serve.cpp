@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fastbert/common/error.h"
 #include "fastbert/serve/api_key.h"
 #include "fastbert/serve/qa_server.h"
 #include "http_client.h"
@@ -26,13 +27,15 @@ class ServeTest : public ::testing::Test {
  protected:
   static void TearDownTestSuite() { testing::remove_serve_test_model(); }
 
-  void start(serve::BatcherOptions b = {}, serve::ServerOptions s = {}) {
+  void start(serve::BatcherOptions b = {}, serve::ServerOptions s = {},
+             std::vector<std::string> models = {"tiny"}) {
     b.windows = testing::serve_test_windows();
     if (b.threads == 0) b.threads = 1;
     s.port = 0;
     s.quiet = true;
-    server_ = std::make_unique<serve::QaServer>(
-        std::vector<serve::ModelSpec>{{"tiny", testing::serve_test_model()}}, b, s);
+    std::vector<serve::ModelSpec> specs;
+    for (const auto& name : models) specs.push_back({name, testing::serve_test_model()});
+    server_ = std::make_unique<serve::QaServer>(specs, b, s);
     server_->wait_ready();
   }
   int port() const { return server_->port(); }
@@ -157,7 +160,9 @@ TEST_F(ServeTest, V2InferAnswersEqualEngineAnswerInTheProtocolsShapes) {
 
 TEST_F(ServeTest, V2HealthAndMetadataEndpointsAnswerAsTheProtocolWrites) {
   start();
-  EXPECT_EQ(http_request(port(), "GET", "/v2/health/live").status, 200);
+  const HttpResponse live = http_request(port(), "GET", "/v2/health/live");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(live.body, "") << "the protocol's health answers are the status alone";
   EXPECT_EQ(http_request(port(), "GET", "/v2/health/ready").status, 200);
   EXPECT_EQ(http_request(port(), "GET", "/v2/models/tiny/ready").status, 200);
   EXPECT_EQ(http_request(port(), "GET", "/v2/models/tiny/versions/1/ready").status, 200);
@@ -297,9 +302,7 @@ TEST_F(ServeTest, TwoHundredConcurrentRequestsOnTwoWorkersAreBatchedAndEachGetsI
     clients.emplace_back([&] {
       for (size_t i; (i = next++) < items.size();) responses[i] = post(port(), "/v1/qa", v1_body(items[i]).dump());
     });
-  const auto t0 = std::chrono::steady_clock::now();
   for (auto& c : clients) c.join();
-  std::printf("served in %.0f ms\n", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   for (size_t i = 0; i < items.size(); ++i) {
     ASSERT_EQ(responses[i].status, 200) << i << ": " << responses[i].body;
     expect_matches(json::parse(responses[i].body), items[i]);
@@ -310,6 +313,52 @@ TEST_F(ServeTest, TwoHundredConcurrentRequestsOnTwoWorkersAreBatchedAndEachGetsI
   EXPECT_GT(batches, single) << "no batch held more than one window";
   EXPECT_LT(batches, 200) << "200 requests ran in " << batches << " batches";
   std::printf("200 requests (%.0f windows) ran in %.0f batches, %.0f of one window\n", windows, batches, single);
+}
+
+TEST_F(ServeTest, SeveralModelsAreServedEachUnderItsName) {
+  start({}, {}, {"first", "second"});
+  const auto item = testing::serve_test_items(1, 9)[0];
+  const HttpResponse v1 = post(port(), "/v1/qa?model=second", v1_body(item).dump());
+  ASSERT_EQ(v1.status, 200) << v1.body;
+  expect_matches(json::parse(v1.body), item);
+  EXPECT_EQ(metric("fastbert_requests_total{model=\"second\",endpoint=\"v1_qa\",status=\"200\"}"), 1);
+  EXPECT_EQ(json::parse(http_request(port(), "GET", "/v2/models/first").body)["name"], "first");
+  EXPECT_EQ(http_request(port(), "GET", "/v2/models/second/ready").status, 200);
+  const HttpResponse unknown = post(port(), "/v1/qa?model=third", v1_body(item).dump());
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("the models are first, second"), std::string::npos) << unknown.body;
+  EXPECT_THROW(serve::QaServer({{"same", testing::serve_test_model()}, {"same", testing::serve_test_model()}}, {}, {}),
+               Error);
+}
+
+// Good and bad requests arrive together while a batch gathers for 150 ms:
+// every bad one gets its 400 and every good one its own correct answer.
+TEST_F(ServeTest, BadRequestsArrivingWithGoodOnesDoNotAffectThem) {
+  serve::BatcherOptions b;
+  b.max_batch = 64;
+  b.max_delay = 150ms;
+  start(b);
+  const auto items = testing::serve_test_items(16, 10);
+  std::vector<std::string> bodies;
+  for (size_t i = 0; i < items.size(); ++i) {
+    bodies.push_back(v1_body(items[i]).dump());
+    if (i % 4 == 1) bodies.back() = "{\"question\": \"who?\", \"context\": 5}";
+    if (i % 4 == 3) bodies.back() = "{\"inputs\": [" + v1_body(items[i]).dump() + ", {\"question\": \"\"}]}";
+  }
+  std::vector<HttpResponse> responses(items.size());
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < items.size(); ++i)
+    clients.emplace_back([&, i] { responses[i] = post(port(), "/v1/qa", bodies[i]); });
+  for (auto& c : clients) c.join();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i % 2 == 1) {
+      EXPECT_EQ(responses[i].status, 400) << responses[i].body;
+      continue;
+    }
+    ASSERT_EQ(responses[i].status, 200) << responses[i].body;
+    expect_matches(json::parse(responses[i].body), items[i]);
+  }
+  EXPECT_LT(metric("fastbert_batch_windows_count{model=\"tiny\"}"), 8) << "the good requests did not share batches";
 }
 
 TEST_F(ServeTest, AFullQueueGets503WithRetryAfterAndTheAdmittedAreAnswered) {
