@@ -85,8 +85,7 @@ void register_serve(CLI::App& app) {
       ->required();
   cmd->add_option("--host", a->server.host, "address to listen on (loopback unless you mean otherwise)")
       ->capture_default_str();
-  cmd->add_option("--port", a->server.port, "TCP port; 0 = any free port (printed when ready)")
-      ->capture_default_str();
+  cmd->add_option("--port", a->server.port, "TCP port; 0 = any free port (printed when ready)")->capture_default_str();
   cmd->add_option("--threads", a->batching.threads, "engine threads per model (0 = all cores)")->capture_default_str();
   cmd->add_option("--workers", a->batching.workers,
                   "engines per model sharing --threads (0 = one single-threaded engine per thread)")
@@ -125,8 +124,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--doc-stride", a->batching.windows.doc_stride, "context tokens between window starts")
       ->capture_default_str();
   cmd->add_option("--max-query", a->batching.windows.max_query, "question tokens kept")->capture_default_str();
-  cmd->add_option("--n-best", a->batching.postprocess.n_best, "start/end candidates per window")
-      ->capture_default_str();
+  cmd->add_option("--n-best", a->batching.postprocess.n_best, "start/end candidates per window")->capture_default_str();
   cmd->add_option("--max-answer-length", a->batching.postprocess.max_answer_length, "longest answer in tokens")
       ->capture_default_str();
   cmd->callback([a] { run_serve(*a); });

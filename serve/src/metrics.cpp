@@ -14,10 +14,14 @@ namespace {
 std::string escaped(const std::string& s, bool quote) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quote) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quote)
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -108,8 +112,7 @@ void MetricFamily::write(std::string* out) const {
 }
 
 namespace {
-const std::vector<double> kSecondsBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
-                                             0.1,    0.2,   0.5,   1,     2,    5,    10};
+const std::vector<double> kSecondsBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
 const std::vector<double> kWindowBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 }  // namespace
 
@@ -132,8 +135,8 @@ ServeMetrics::ServeMetrics()
 
 std::string ServeMetrics::exposition() const {
   std::string out;
-  for (const MetricFamily* f : {&requests, &queue_seconds, &compute_seconds, &batch_windows, &request_windows, &window_tokens,
-                                &queue_depth})
+  for (const MetricFamily* f :
+       {&requests, &queue_seconds, &compute_seconds, &batch_windows, &request_windows, &window_tokens, &queue_depth})
     f->write(&out);
   return out;
 }

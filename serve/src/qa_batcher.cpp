@@ -138,11 +138,10 @@ void QaBatcher::worker_main(int worker, int engine_threads) {
     engine = loaded.get();
     engines_[static_cast<size_t>(worker)] = std::move(loaded);
     if (++loaded_ == static_cast<int>(engines_.size())) {
-      kernel_summary_ = std::string("isa=") + kernels::isa_name(kernels::default_isa()) +
-                        " ops=" + ops_isa_name(ops_cpu_isa()) +
-                        " attention=" + attention_path_name(engine->attention_path()) +
-                        " workers=" + std::to_string(engines_.size()) +
-                        " threads_per_worker=" + std::to_string(engine_threads);
+      kernel_summary_ =
+          std::string("isa=") + kernels::isa_name(kernels::default_isa()) + " ops=" + ops_isa_name(ops_cpu_isa()) +
+          " attention=" + attention_path_name(engine->attention_path()) +
+          " workers=" + std::to_string(engines_.size()) + " threads_per_worker=" + std::to_string(engine_threads);
       ready_ = true;
     }
   } catch (...) {

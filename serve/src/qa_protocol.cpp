@@ -1,8 +1,7 @@
 #include "fastbert/serve/qa_protocol.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace fastbert::serve {
 
@@ -26,9 +25,15 @@ json parse_body(std::string_view body) {
   std::vector<Frame> stack;
   auto track = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: stack.push_back({false, "", 0}); break;
-      case json::parse_event_t::array_start: stack.push_back({true, "", 0}); break;
-      case json::parse_event_t::key: stack.back().key = parsed.get<std::string>(); break;
+      case json::parse_event_t::object_start:
+        stack.push_back({false, "", 0});
+        break;
+      case json::parse_event_t::array_start:
+        stack.push_back({true, "", 0});
+        break;
+      case json::parse_event_t::key:
+        stack.back().key = parsed.get<std::string>();
+        break;
       case json::parse_event_t::object_end:
       case json::parse_event_t::array_end:
         stack.pop_back();
@@ -50,8 +55,8 @@ json parse_body(std::string_view body) {
     if (const size_t p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
     // nlohmann quotes the bytes it last read: not worth echoing a client's invalid UTF-8 back.
     if (const size_t p = what.find("; last read"); p != std::string::npos) what.resize(p);
-    throw RequestError(400, "body is not valid JSON" + (path.empty() ? "" : " (in field \"" + path + "\")") + ": " +
-                                what);
+    throw RequestError(400,
+                       "body is not valid JSON" + (path.empty() ? "" : " (in field \"" + path + "\")") + ": " + what);
   }
 }
 
@@ -95,8 +100,8 @@ void flatten(const json& data, const std::string& where, std::vector<std::string
     return;
   }
   if (!data.is_string())
-    throw RequestError(400, "field \"" + where + "\" must be a string (BYTES element), got " +
-                                std::string(type_name(data)));
+    throw RequestError(400,
+                       "field \"" + where + "\" must be a string (BYTES element), got " + std::string(type_name(data)));
   out->push_back(data.get<std::string>());
 }
 
@@ -153,8 +158,9 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
   if (auto p = j.find("parameters"); p != j.end() && p->is_object()) {
     auto b = p->find("binary_data_output");
     if (b != p->end() && b->is_boolean() && b->get<bool>())
-      throw RequestError(400, "field \"parameters.binary_data_output\": the binary tensor data extension is not "
-                              "supported; request JSON outputs");
+      throw RequestError(400,
+                         "field \"parameters.binary_data_output\": the binary tensor data extension is not "
+                         "supported; request JSON outputs");
   }
   auto inputs = j.find("inputs");
   if (inputs == j.end()) throw RequestError(400, "missing field \"inputs\"");
@@ -173,8 +179,8 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
       throw RequestError(400, "field \"" + where + ".name\" is \"" + name +
                                   "\"; this model's inputs are \"question\" and \"context\"");
     if (datatype != "BYTES")
-      throw RequestError(400, "field \"" + where + ".datatype\" is \"" + datatype + "\"; input \"" + name +
-                                  "\" is BYTES");
+      throw RequestError(400,
+                         "field \"" + where + ".datatype\" is \"" + datatype + "\"; input \"" + name + "\" is BYTES");
     auto shape = t.find("shape");
     if (shape == t.end()) throw RequestError(400, "missing field \"" + where + ".shape\"");
     if (!shape->is_array()) throw RequestError(400, "field \"" + where + ".shape\" must be an array of integers");
@@ -187,8 +193,9 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
     auto data = t.find("data");
     if (data == t.end()) throw RequestError(400, "missing field \"" + where + ".data\"");
     if (t.contains("parameters") && t["parameters"].is_object() && t["parameters"].contains("binary_data_size"))
-      throw RequestError(400, "field \"" + where + ".parameters.binary_data_size\": the binary tensor data "
-                              "extension is not supported; send the strings in \"data\"");
+      throw RequestError(400, "field \"" + where +
+                                  ".parameters.binary_data_size\": the binary tensor data "
+                                  "extension is not supported; send the strings in \"data\"");
     std::vector<std::string>& values = name == "question" ? questions : contexts;
     (name == "question" ? have_question : have_context) = true;
     values.clear();
@@ -215,16 +222,16 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
       throw RequestError(400, "field \"outputs\" must be an array, got " + std::string(type_name(*outputs)));
     for (size_t i = 0; i < outputs->size(); ++i) {
       const std::string where = "outputs[" + std::to_string(i) + "]";
-      if (!(*outputs)[i].is_object())
-        throw RequestError(400, "field \"" + where + "\" must be an object");
+      if (!(*outputs)[i].is_object()) throw RequestError(400, "field \"" + where + "\" must be an object");
       const std::string name = field_string((*outputs)[i], "name", where);
       if (std::find(std::begin(kOutputs), std::end(kOutputs), name) == std::end(kOutputs))
-        throw RequestError(400, "field \"" + where + ".name\" is \"" + name +
-                                    "\"; the outputs are answer, score, start and end");
+        throw RequestError(
+            400, "field \"" + where + ".name\" is \"" + name + "\"; the outputs are answer, score, start and end");
       auto p = (*outputs)[i].find("parameters");
       if (p != (*outputs)[i].end() && p->is_object() && p->value("binary_data", false))
-        throw RequestError(400, "field \"" + where + ".parameters.binary_data\": the binary tensor data "
-                                "extension is not supported");
+        throw RequestError(400, "field \"" + where +
+                                    ".parameters.binary_data\": the binary tensor data "
+                                    "extension is not supported");
       r.outputs.push_back(name);
     }
   }
@@ -263,13 +270,13 @@ std::string v2_model_metadata(const std::string& model) {
   auto tensor = [](const char* name, const char* datatype) {
     return json{{"name", name}, {"datatype", datatype}, {"shape", {-1}}};
   };
-  return dump(json{{"name", model},
-                   {"versions", {"1"}},
-                   {"platform", "fastbert"},
-                   {"inputs", {tensor("question", "BYTES"), tensor("context", "BYTES")}},
-                   {"outputs",
-                    {tensor("answer", "BYTES"), tensor("score", "FP32"), tensor("start", "INT64"),
-                     tensor("end", "INT64")}}});
+  return dump(
+      json{{"name", model},
+           {"versions", {"1"}},
+           {"platform", "fastbert"},
+           {"inputs", {tensor("question", "BYTES"), tensor("context", "BYTES")}},
+           {"outputs",
+            {tensor("answer", "BYTES"), tensor("score", "FP32"), tensor("start", "INT64"), tensor("end", "INT64")}}});
 }
 
 std::string v2_server_metadata() {

@@ -24,8 +24,8 @@ using Clock = std::chrono::steady_clock;
 enum class Endpoint { page, metrics, v1_qa, v2_live, v2_ready, v2_server, v2_model, v2_model_ready, v2_infer, unknown };
 
 const char* endpoint_name(Endpoint e) {
-  static const char* names[] = {"page",      "metrics",   "v1_qa",          "v2_health_live", "v2_health_ready",
-                                "v2_server", "v2_model",  "v2_model_ready", "v2_infer",       "unknown"};
+  static const char* names[] = {"page",      "metrics",  "v1_qa",          "v2_health_live", "v2_health_ready",
+                                "v2_server", "v2_model", "v2_model_ready", "v2_infer",       "unknown"};
   return names[static_cast<int>(e)];
 }
 
@@ -38,13 +38,13 @@ bool open_endpoint(Endpoint e) {
 std::string utc_now() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const int ms = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  const int ms =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
 }
 
@@ -135,8 +135,7 @@ void QaServer::finish(Exchange* ex) {
   idle_.notify_all();
 }
 
-QaServer::QaServer(const std::vector<ModelSpec>& models, const BatcherOptions& batching,
-                   const ServerOptions& options)
+QaServer::QaServer(const std::vector<ModelSpec>& models, const BatcherOptions& batching, const ServerOptions& options)
     : options_(options) {
   if (models.empty()) throw Error("fastbert serve: no model (--model PATH or --model NAME=PATH)");
   for (const ModelSpec& m : models) {
@@ -165,12 +164,12 @@ QaServer::QaServer(const std::vector<ModelSpec>& models, const BatcherOptions& b
   unsigned limit = options_.connection_limit;
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
     limit = static_cast<unsigned>(std::min<rlim_t>(limit, files.rlim_cur > 128 ? files.rlim_cur - 64 : 64));
-  daemon_ = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &Callbacks::on_request, this, MHD_OPTION_SOCK_ADDR,
-      reinterpret_cast<sockaddr*>(&address), MHD_OPTION_THREAD_POOL_SIZE,
-      static_cast<unsigned>(std::max(1, options_.http_threads)), MHD_OPTION_CONNECTION_LIMIT, limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, options_.idle_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-      MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::on_completed, this, MHD_OPTION_END);
+  daemon_ =
+      MHD_start_daemon(flags, 0, nullptr, nullptr, &Callbacks::on_request, this, MHD_OPTION_SOCK_ADDR,
+                       reinterpret_cast<sockaddr*>(&address), MHD_OPTION_THREAD_POOL_SIZE,
+                       static_cast<unsigned>(std::max(1, options_.http_threads)), MHD_OPTION_CONNECTION_LIMIT, limit,
+                       MHD_OPTION_CONNECTION_TIMEOUT, options_.idle_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                       MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::on_completed, this, MHD_OPTION_END);
   if (!daemon_)
     throw Error("cannot listen on " + options_.host + " port " + std::to_string(options_.port) +
                 " (in use, or not an address of this machine)");
@@ -243,32 +242,42 @@ void QaServer::route(MHD_Connection* c, Exchange& ex) {
   const bool post = ex.method == "POST";
   auto refuse = [&](int status, const std::string& message) { ex.early = json_reply(status, error_body(message)); };
 
-  std::string model_name, rest;
-  bool wants_post = false;
-  if (path == "/") ex.endpoint = Endpoint::page;
-  else if (path == "/metrics") ex.endpoint = Endpoint::metrics;
-  else if (path == "/v1/qa") ex.endpoint = Endpoint::v1_qa, wants_post = true;
-  else if (path == "/v2" || path == "/v2/") ex.endpoint = Endpoint::v2_server;
-  else if (path == "/v2/health/live") ex.endpoint = Endpoint::v2_live;
-  else if (path == "/v2/health/ready") ex.endpoint = Endpoint::v2_ready;
-  else if (path.rfind("/v2/models/", 0) == 0) {
+  std::string model_name;
+  if (path == "/") {
+    ex.endpoint = Endpoint::page;
+  } else if (path == "/metrics") {
+    ex.endpoint = Endpoint::metrics;
+  } else if (path == "/v1/qa") {
+    ex.endpoint = Endpoint::v1_qa;
+  } else if (path == "/v2" || path == "/v2/") {
+    ex.endpoint = Endpoint::v2_server;
+  } else if (path == "/v2/health/live") {
+    ex.endpoint = Endpoint::v2_live;
+  } else if (path == "/v2/health/ready") {
+    ex.endpoint = Endpoint::v2_ready;
+  } else if (path.rfind("/v2/models/", 0) == 0) {  // {name}[/versions/{version}][/ready|/infer]
     const std::string tail = path.substr(std::string("/v2/models/").size());
     const size_t slash = tail.find('/');
     model_name = tail.substr(0, slash);
-    rest = slash == std::string::npos ? "" : tail.substr(slash);
-    if (rest.rfind("/versions/", 0) == 0) {  // /v2/models/{name}/versions/{version}[/ready|/infer]
+    std::string rest = slash == std::string::npos ? "" : tail.substr(slash);
+    if (rest.rfind("/versions/", 0) == 0) {
       const std::string after = rest.substr(std::string("/versions/").size());
-      const size_t s2 = after.find('/');
-      const std::string version = after.substr(0, s2);
-      rest = s2 == std::string::npos ? "" : after.substr(s2);
+      const size_t end = after.find('/');
+      const std::string version = after.substr(0, end);
+      rest = end == std::string::npos ? "" : after.substr(end);
       if (version != "1" && !model_name.empty() && model_named(model_name))
         return refuse(404, "model \"" + model_name + "\" has no version \"" + version + "\"; its only version is 1");
     }
-    if (model_name.empty()) ex.endpoint = Endpoint::unknown;
-    else if (rest.empty()) ex.endpoint = Endpoint::v2_model;
-    else if (rest == "/ready") ex.endpoint = Endpoint::v2_model_ready;
-    else if (rest == "/infer") ex.endpoint = Endpoint::v2_infer, wants_post = true;
+    if (model_name.empty())
+      ex.endpoint = Endpoint::unknown;
+    else if (rest.empty())
+      ex.endpoint = Endpoint::v2_model;
+    else if (rest == "/ready")
+      ex.endpoint = Endpoint::v2_model_ready;
+    else if (rest == "/infer")
+      ex.endpoint = Endpoint::v2_infer;
   }
+  const bool wants_post = ex.endpoint == Endpoint::v1_qa || ex.endpoint == Endpoint::v2_infer;
   if (ex.endpoint == Endpoint::unknown)
     return refuse(404, "no endpoint " + path +
                            "; the endpoints are /v1/qa, /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}, "
@@ -311,24 +320,30 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
     return respond(c, ex, *ex.deferred);
   }
   if (ex.too_large)
-    return respond(c, ex, json_reply(413, error_body("body is over the limit of " +
-                                                     std::to_string(options_.max_body_bytes) +
-                                                     " bytes (--max-body-kb)")));
+    return respond(c, ex,
+                   json_reply(413, error_body("body is over the limit of " + std::to_string(options_.max_body_bytes) +
+                                              " bytes (--max-body-kb)")));
   switch (ex.endpoint) {
-    case Endpoint::page: return respond(c, ex, HttpReply{200, demo_page_html(), "text/html; charset=utf-8", {}});
+    case Endpoint::page:
+      return respond(c, ex, HttpReply{200, demo_page_html(), "text/html; charset=utf-8", {}});
     case Endpoint::metrics:
       return respond(c, ex, HttpReply{200, metrics_.exposition(), "text/plain; version=0.0.4; charset=utf-8", {}});
     // The v2 health answers are the status alone (200 true, 4xx false) with
     // an empty body, as the protocol writes them.
-    case Endpoint::v2_live: return respond(c, ex, HttpReply{200, "", "text/plain", {}});
+    case Endpoint::v2_live:
+      return respond(c, ex, HttpReply{200, "", "text/plain", {}});
     case Endpoint::v2_ready: {
       const bool ready = all_ready() && !draining_;
       return respond(c, ex, HttpReply{ready ? 200 : 400, "", "text/plain", {}});
     }
-    case Endpoint::v2_server: return respond(c, ex, json_reply(200, v2_server_metadata()));
-    case Endpoint::v2_model: return respond(c, ex, json_reply(200, v2_model_metadata(ex.model->name())));
-    case Endpoint::v2_model_ready: return respond(c, ex, HttpReply{ex.model->ready() ? 200 : 400, "", "text/plain", {}});
-    default: break;
+    case Endpoint::v2_server:
+      return respond(c, ex, json_reply(200, v2_server_metadata()));
+    case Endpoint::v2_model:
+      return respond(c, ex, json_reply(200, v2_model_metadata(ex.model->name())));
+    case Endpoint::v2_model_ready:
+      return respond(c, ex, HttpReply{ex.model->ready() ? 200 : 400, "", "text/plain", {}});
+    default:
+      break;
   }
 
   // Inference: parse and validate, then wait for a batch, suspended.
@@ -346,10 +361,10 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
   }
   std::string().swap(ex.body);
   if (static_cast<int64_t>(items.size()) > ex.model->options().max_queue)
-    return respond(c, ex, json_reply(422, error_body("the request holds " + std::to_string(items.size()) +
-                                                     " questions, more than the queue takes (" +
-                                                     std::to_string(ex.model->options().max_queue) +
-                                                     ", --max-queue)")));
+    return respond(c, ex,
+                   json_reply(422, error_body("the request holds " + std::to_string(items.size()) +
+                                              " questions, more than the queue takes (" +
+                                              std::to_string(ex.model->options().max_queue) + ", --max-queue)")));
   if (!ex.model->ready()) {
     HttpReply r = json_reply(503, error_body("model \"" + ex.model->name() + "\" is still loading"));
     r.headers.emplace_back("Retry-After", "1");
@@ -364,28 +379,30 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
   QaBatcher::Admission admission = QaBatcher::Admission::stopping;
   std::string failure;
   try {
-  admission = ex.model->submit(std::move(items), [this, c, exchange, timeout_ms](QaOutcome outcome) {
-    HttpReply reply;
-    switch (outcome.status) {
-      case QaOutcome::Status::answered:
-        reply = json_reply(200, exchange->endpoint == Endpoint::v1_qa
-                                    ? v1_response(exchange->v1, outcome.answers)
-                                    : v2_response(exchange->model->name(), exchange->v2, outcome.answers));
-        break;
-      case QaOutcome::Status::timed_out:
-        reply = json_reply(504, error_body("the request waited " + std::to_string(outcome.queue_ms) +
-                                           " ms for a batch, past the limit of " + std::to_string(timeout_ms) +
-                                           " ms (--timeout-ms)"));
-        break;
-      case QaOutcome::Status::failed: reply = json_reply(500, error_body(outcome.error)); break;
-    }
-    {
-      std::lock_guard<std::mutex> lock(exchange->mutex);
-      exchange->deferred = std::move(reply);
-      exchange->outcome = std::move(outcome);
-    }
-    MHD_resume_connection(c);
-  });
+    admission = ex.model->submit(std::move(items), [this, c, exchange, timeout_ms](QaOutcome outcome) {
+      HttpReply reply;
+      switch (outcome.status) {
+        case QaOutcome::Status::answered:
+          reply = json_reply(200, exchange->endpoint == Endpoint::v1_qa
+                                      ? v1_response(exchange->v1, outcome.answers)
+                                      : v2_response(exchange->model->name(), exchange->v2, outcome.answers));
+          break;
+        case QaOutcome::Status::timed_out:
+          reply = json_reply(504, error_body("the request waited " + std::to_string(outcome.queue_ms) +
+                                             " ms for a batch, past the limit of " + std::to_string(timeout_ms) +
+                                             " ms (--timeout-ms)"));
+          break;
+        case QaOutcome::Status::failed:
+          reply = json_reply(500, error_body(outcome.error));
+          break;
+      }
+      {
+        std::lock_guard<std::mutex> lock(exchange->mutex);
+        exchange->deferred = std::move(reply);
+        exchange->outcome = std::move(outcome);
+      }
+      MHD_resume_connection(c);
+    });
   } catch (const std::exception& e) {  // not admitted: answered here, resumed at once
     failure = e.what();
   }
@@ -398,9 +415,9 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
   } else if (admission != QaBatcher::Admission::accepted) {
     const int64_t limit = ex.model->options().max_queue;
     HttpReply r = admission == QaBatcher::Admission::queue_full
-                  ? json_reply(503, error_body("the queue is full (" + std::to_string(limit) +
-                                               " questions waiting, --max-queue); retry later"))
-                  : json_reply(503, error_body("the server is shutting down"));
+                      ? json_reply(503, error_body("the queue is full (" + std::to_string(limit) +
+                                                   " questions waiting, --max-queue); retry later"))
+                      : json_reply(503, error_body("the server is shutting down"));
     r.headers.emplace_back("Retry-After", "1");
     {
       std::lock_guard<std::mutex> lock(ex.mutex);

@@ -16,7 +16,7 @@
 namespace fastbert::testing {
 
 struct HttpResponse {
-  int status = 0;  // 0: no response (connection refused, reset or timed out)
+  int status = 0;                              // 0: no response (connection refused, reset or timed out)
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   double ms = 0;
@@ -111,7 +111,8 @@ inline HttpResponse http_request(int port, const std::string& method, const std:
   RawConnection c(port);
   if (c.fd() < 0) return {};
   std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra_headers;
-  if (method == "POST") request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (method == "POST")
+    request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   request += "\r\n" + body;
   if (!c.send_all(request)) return {};
   HttpResponse r = c.read_response(timeout);

@@ -48,9 +48,10 @@ inline void remove_serve_test_model() { std::filesystem::remove_all(serve_test_m
 // `count` (question, context) pairs; every fifth context is long enough for
 // several windows of serve_test_windows().
 inline std::vector<serve::QaItem> serve_test_items(int count, uint64_t seed) {
-  static const char* words[] = {"the", "broncos", "won", "in", "santa", "clara", "denver", "game", "bowl", "super",
-                                "a", "long", "story", "about", "many", "things", "50", "team", "city", "of",
-                                "and", "is", "was", "it", "on", "at", "by", "for"};
+  static const char* words[] = {"the",  "broncos", "won",   "in",   "santa", "clara", "denver",
+                                "game", "bowl",    "super", "a",    "long",  "story", "about",
+                                "many", "things",  "50",    "team", "city",  "of",    "and",
+                                "is",   "was",     "it",    "on",   "at",    "by",    "for"};
   static const char* questions[] = {"who won the game?", "where is the team?", "what was the story about?",
                                     "who is in santa clara?", "what city won 50?"};
   std::mt19937_64 rng(seed);

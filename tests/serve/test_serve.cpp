@@ -27,8 +27,7 @@ class ServeTest : public ::testing::Test {
  protected:
   static void TearDownTestSuite() { testing::remove_serve_test_model(); }
 
-  void start(serve::BatcherOptions b = {}, serve::ServerOptions s = {},
-             std::vector<std::string> models = {"tiny"}) {
+  void start(serve::BatcherOptions b = {}, serve::ServerOptions s = {}, std::vector<std::string> models = {"tiny"}) {
     b.windows = testing::serve_test_windows();
     if (b.threads == 0) b.threads = 1;
     s.port = 0;
@@ -51,8 +50,11 @@ class ServeTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(mutex);
     return engine.answer(item.question, item.context, testing::serve_test_windows());
   }
-  static json v1_body(const serve::QaItem& item) { return json{{"question", item.question}, {"context", item.context}}; }
-  static HttpResponse post(int port, const std::string& path, const std::string& body, const std::string& headers = "") {
+  static json v1_body(const serve::QaItem& item) {
+    return json{{"question", item.question}, {"context", item.context}};
+  }
+  static HttpResponse post(int port, const std::string& path, const std::string& body,
+                           const std::string& headers = "") {
     return http_request(port, "POST", path, body, headers);
   }
   // A v1 answer object against Engine::answer: the text byte for byte, the
@@ -145,10 +147,11 @@ TEST_F(ServeTest, V2InferAnswersEqualEngineAnswerInTheProtocolsShapes) {
 
   // Requested outputs only, in the order asked; a nested [n, 1] tensor and
   // the versioned path are accepted.
-  const json subset = {{"inputs",
-                        {{{"name", "context"}, {"datatype", "BYTES"}, {"shape", {1, 1}}, {"data", {{items[0].context}}}},
-                         {{"name", "question"}, {"datatype", "BYTES"}, {"shape", {1, 1}}, {"data", {{items[0].question}}}}}},
-                       {"outputs", {{{"name", "end"}}, {{"name", "answer"}}}}};
+  const json subset = {
+      {"inputs",
+       {{{"name", "context"}, {"datatype", "BYTES"}, {"shape", {1, 1}}, {"data", {{items[0].context}}}},
+        {{"name", "question"}, {"datatype", "BYTES"}, {"shape", {1, 1}}, {"data", {{items[0].question}}}}}},
+      {"outputs", {{{"name", "end"}}, {{"name", "answer"}}}}};
   const HttpResponse s = post(port(), "/v2/models/tiny/versions/1/infer", subset.dump());
   ASSERT_EQ(s.status, 200) << s.body;
   const json sub = json::parse(s.body);
@@ -194,37 +197,72 @@ TEST_F(ServeTest, EveryKindOfBadInputGetsItsStatusAndAMessageNamingTheField) {
   b.max_queue = 8;
   start(b, s);
   const std::string q = "\"question\": \"who won?\"";
-  const std::string v2_tail = R"(, {"name": "context", "datatype": "BYTES", "shape": [1], "data": ["the broncos won"]}]})";
+  const std::string v2_tail =
+      R"(, {"name": "context", "datatype": "BYTES", "shape": [1], "data": ["the broncos won"]}]})";
   const std::vector<BadCase> cases = {
       {"/v1/qa", "POST", "{\"question\": \"who\", ", 400, {"not valid JSON"}},
       {"/v1/qa", "POST", "[1, 2]", 400, {"must be a JSON object"}},
-      {"/v1/qa", "POST", "{\"question\": 7, \"context\": \"x\"}", 400, {"\\\"question\\\"", "must be a string", "number"}},
+      {"/v1/qa",
+       "POST",
+       "{\"question\": 7, \"context\": \"x\"}",
+       400,
+       {"\\\"question\\\"", "must be a string", "number"}},
       {"/v1/qa", "POST", "{" + q + "}", 400, {"missing field", "\\\"context\\\""}},
       {"/v1/qa", "POST", "{\"question\": \"\", \"context\": \"the game\"}", 400, {"\\\"question\\\"", "is empty"}},
       {"/v1/qa", "POST", "{" + q + ", \"context\": \"\"}", 400, {"\\\"context\\\"", "is empty"}},
       {"/v1/qa", "POST", "{" + q + ", \"context\": \"the \xc3\x28 game\"}", 400, {"\\\"context\\\"", "UTF-8"}},
-      {"/v1/qa", "POST", "{\"inputs\": [{" + q + ", \"context\": \"a\"}, {" + q + "}]}", 400, {"inputs[1].context", "missing"}},
-      {"/v1/qa", "POST", "{\"inputs\": [{" + q + ", \"context\": \"ok\"}, {" + q + ", \"context\": \"\xff\"}]}", 400,
+      {"/v1/qa",
+       "POST",
+       "{\"inputs\": [{" + q + ", \"context\": \"a\"}, {" + q + "}]}",
+       400,
+       {"inputs[1].context", "missing"}},
+      {"/v1/qa",
+       "POST",
+       "{\"inputs\": [{" + q + ", \"context\": \"ok\"}, {" + q + ", \"context\": \"\xff\"}]}",
+       400,
        {"inputs[1].context", "UTF-8"}},
       {"/v1/qa", "POST", "{\"inputs\": {}}", 400, {"\\\"inputs\\\"", "must be an array"}},
-      {"/v1/qa", "POST", "{" + q + ", \"context\": \"" + std::string(501, 'a') + "\"}", 422,
+      {"/v1/qa",
+       "POST",
+       "{" + q + ", \"context\": \"" + std::string(501, 'a') + "\"}",
+       422,
        {"\\\"context\\\"", "501 characters", "limit of 500"}},
-      {"/v1/qa", "POST", "{" + q + ", \"context\": \"" + std::string(5000, 'a') + "\"}", 413, {"over the limit of 4096"}},
-      {"/v1/qa", "POST",
-       "{\"inputs\": [" + [&] {
-         std::string s;
-         for (int i = 0; i < 9; ++i) s += std::string(i ? "," : "") + "{" + q + ", \"context\": \"a\"}";
-         return s;
-       }() + "]}",
-       422, {"9 questions", "--max-queue"}},
-      {"/v2/models/tiny/infer", "POST", R"({"inputs": [{"name": "question", "datatype": "FP32", "shape": [1], "data": [1]})" + v2_tail,
-       400, {"inputs[0].datatype", "BYTES"}},
-      {"/v2/models/tiny/infer", "POST", R"({"inputs": [{"name": "question", "datatype": "BYTES", "shape": [2], "data": ["who"]})" + v2_tail,
-       400, {"inputs[0].data", "1 elements", "needs 2"}},
-      {"/v2/models/tiny/infer", "POST", R"({"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": ["who"]})" + v2_tail,
-       400, {"inputs[0].name", "\\\"query\\\""}},
-      {"/v2/models/tiny/infer", "POST", R"({"inputs": [{"name": "question", "datatype": "BYTES", "shape": [1], "data": [3]})" + v2_tail,
-       400, {"inputs[0].data[0]", "must be a string"}},
+      {"/v1/qa",
+       "POST",
+       "{" + q + ", \"context\": \"" + std::string(5000, 'a') + "\"}",
+       413,
+       {"over the limit of 4096"}},
+      {"/v1/qa",
+       "POST",
+       "{\"inputs\": [" +
+           [&] {
+             std::string s;
+             for (int i = 0; i < 9; ++i) s += std::string(i ? "," : "") + "{" + q + ", \"context\": \"a\"}";
+             return s;
+           }() +
+           "]}",
+       422,
+       {"9 questions", "--max-queue"}},
+      {"/v2/models/tiny/infer",
+       "POST",
+       R"({"inputs": [{"name": "question", "datatype": "FP32", "shape": [1], "data": [1]})" + v2_tail,
+       400,
+       {"inputs[0].datatype", "BYTES"}},
+      {"/v2/models/tiny/infer",
+       "POST",
+       R"({"inputs": [{"name": "question", "datatype": "BYTES", "shape": [2], "data": ["who"]})" + v2_tail,
+       400,
+       {"inputs[0].data", "1 elements", "needs 2"}},
+      {"/v2/models/tiny/infer",
+       "POST",
+       R"({"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": ["who"]})" + v2_tail,
+       400,
+       {"inputs[0].name", "\\\"query\\\""}},
+      {"/v2/models/tiny/infer",
+       "POST",
+       R"({"inputs": [{"name": "question", "datatype": "BYTES", "shape": [1], "data": [3]})" + v2_tail,
+       400,
+       {"inputs[0].data[0]", "must be a string"}},
       {"/v2/models/tiny/infer", "POST", R"({"inputs": []})", 400, {"missing input \\\"question\\\""}},
       {"/v2/models/other/infer", "POST", "{}", 404, {"no model named \\\"other\\\"", "tiny"}},
       {"/v1/answer", "POST", "{}", 404, {"no endpoint /v1/answer"}},
@@ -439,7 +477,8 @@ TEST_F(ServeTest, IdleSlowAndOversizedClientsDoNotDelayANormalRequest) {
       }
     });
   RawConnection big(port());
-  ASSERT_TRUE(big.send_all("POST /v1/qa HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n" + std::string(65536, 'x')));
+  ASSERT_TRUE(
+      big.send_all("POST /v1/qa HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n" + std::string(65536, 'x')));
   std::this_thread::sleep_for(200ms);
 
   std::vector<double> ms;
@@ -464,9 +503,9 @@ TEST_F(ServeTest, MetricsAreInThePrometheusTextFormat) {
   HttpResponse r = http_request(port(), "GET", "/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"].rfind("text/plain; version=0.0.4", 0), 0u);
-  for (const std::string& family : {"fastbert_requests_total counter", "fastbert_queue_seconds histogram",
-                                    "fastbert_compute_seconds histogram", "fastbert_batch_windows histogram",
-                                    "fastbert_request_windows histogram", "fastbert_queue_depth gauge"})
+  for (const std::string& family :
+       {"fastbert_requests_total counter", "fastbert_queue_seconds histogram", "fastbert_compute_seconds histogram",
+        "fastbert_batch_windows histogram", "fastbert_request_windows histogram", "fastbert_queue_depth gauge"})
     EXPECT_NE(r.body.find("# TYPE " + family + "\n"), std::string::npos) << family;
   EXPECT_EQ(metric("fastbert_requests_total{model=\"tiny\",endpoint=\"v1_qa\",status=\"200\"}"), 1);
   EXPECT_EQ(metric("fastbert_requests_total{model=\"tiny\",endpoint=\"v1_qa\",status=\"400\"}"), 1);

@@ -2,7 +2,6 @@
 // a clean drain on SIGTERM, bad options refused, and the demo page working in
 // a real headless browser.
 #include <gtest/gtest.h>
-
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
@@ -32,12 +31,13 @@ class ServeCliTest : public ::testing::Test {
 
   std::vector<std::string> args(std::vector<std::string> extra) const {
     const SquadWindowOptions w = testing::serve_test_windows();
-    std::vector<std::string> a = {kFastbert,     "serve",       "--model",
-                                  "tiny=" + testing::serve_test_model().string(),
-                                  "--port",      "0",           "--threads",
-                                  "1",           "--max-seq",   std::to_string(w.max_seq),
-                                  "--doc-stride", std::to_string(w.doc_stride), "--max-query",
-                                  std::to_string(w.max_query)};
+    std::vector<std::string> a = {kFastbert,      "serve",
+                                  "--model",      "tiny=" + testing::serve_test_model().string(),
+                                  "--port",       "0",
+                                  "--threads",    "1",
+                                  "--max-seq",    std::to_string(w.max_seq),
+                                  "--doc-stride", std::to_string(w.doc_stride),
+                                  "--max-query",  std::to_string(w.max_query)};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -146,8 +146,9 @@ TEST_F(ServeCliTest, DeployManifestsArgumentsStartTheServerAndTheirProbesAnswer)
       ++i;
     }
     const SquadWindowOptions w = testing::serve_test_windows();
-    for (const std::string& a : std::vector<std::string>{"--max-seq", std::to_string(w.max_seq), "--doc-stride", std::to_string(w.doc_stride),
-                                 "--max-query", std::to_string(w.max_query)})
+    for (const std::string& a :
+         std::vector<std::string>{"--max-seq", std::to_string(w.max_seq), "--doc-stride", std::to_string(w.doc_stride),
+                                  "--max-query", std::to_string(w.max_query)})
       args.push_back(a);
     ServerProcess server(args, dir_ / "stderr.txt");
     const int port = ServerProcess::port_of(server.ready_line(60s));
@@ -156,9 +157,10 @@ TEST_F(ServeCliTest, DeployManifestsArgumentsStartTheServerAndTheirProbesAnswer)
       const std::string path = container[probe]["httpGet"]["path"].as<std::string>();
       EXPECT_EQ(http_request(port, "GET", path).status, 200) << probe << " " << path;
     }
-    const json infer = {{"inputs",
-                         {{{"name", "question"}, {"datatype", "BYTES"}, {"shape", {1}}, {"data", {"who won?"}}},
-                          {{"name", "context"}, {"datatype", "BYTES"}, {"shape", {1}}, {"data", {"the broncos won"}}}}}};
+    const json infer = {
+        {"inputs",
+         {{{"name", "question"}, {"datatype", "BYTES"}, {"shape", {1}}, {"data", {"who won?"}}},
+          {{"name", "context"}, {"datatype", "BYTES"}, {"shape", {1}}, {"data", {"the broncos won"}}}}}};
     EXPECT_EQ(http_request(port, "POST", "/v2/models/" + model_name + "/infer", infer.dump()).status, 200);
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait_exit(20s), 0);
@@ -183,7 +185,8 @@ TEST_F(ServeCliTest, DemoPageShowsTheServersAnswerInHeadlessChromium) {
   auto escape = [](const std::string& s) {
     std::string out;
     for (unsigned char c : s) {
-      if (std::isalnum(c)) out += static_cast<char>(c);
+      if (std::isalnum(c))
+        out += static_cast<char>(c);
       else {
         char buf[4];
         std::snprintf(buf, sizeof buf, "%%%02X", c);
@@ -194,12 +197,15 @@ TEST_F(ServeCliTest, DemoPageShowsTheServersAnswerInHeadlessChromium) {
   };
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/?question=" + escape(item.question) +
                           "&context=" + escape(item.context);
-  const auto [code, dom] = testing::run_command(
-      "timeout 90 " + chromium + " --headless --no-sandbox --disable-gpu --no-proxy-server --no-first-run "
-      "--user-data-dir=" + (dir_ / "chromium").string() + " --virtual-time-budget=15000 --dump-dom '" + url +
-      "' 2>" + (dir_ / "chromium.log").string());
+  const auto [code, dom] =
+      testing::run_command("timeout 90 " + chromium +
+                           " --headless --no-sandbox --disable-gpu --no-proxy-server --no-first-run "
+                           "--user-data-dir=" +
+                           (dir_ / "chromium").string() + " --virtual-time-budget=15000 --dump-dom '" + url + "' 2>" +
+                           (dir_ / "chromium.log").string());
   ASSERT_EQ(code, 0) << dom;
-  EXPECT_NE(dom.find("<mark>" + answer + "</mark>"), std::string::npos) << "answer \"" << answer << "\" not in\n" << dom;
+  EXPECT_NE(dom.find("<mark>" + answer + "</mark>"), std::string::npos) << "answer \"" << answer << "\" not in\n"
+                                                                        << dom;
   EXPECT_NE(dom.find("id=\"status\" class=\"meta\">answered<"), std::string::npos) << dom;
   EXPECT_NE(dom.find(" ms</span>"), std::string::npos) << "no latency shown";
   server.signal(SIGTERM);

@@ -44,12 +44,12 @@ struct QaItem {
 };
 
 struct BatcherOptions {
-  int threads = 0;                                    // engine threads in all; 0 = all cores
-  int workers = 0;                                    // engines, threads / workers threads each; 0 = threads
-  int64_t max_batch = 16;                             // windows per batch
-  std::chrono::microseconds max_delay{2000};          // longest wait for a batch to fill
-  int64_t max_queue = 256;                            // questions admitted and waiting
-  std::chrono::milliseconds timeout{0};               // admission to batch start; 0 = none
+  int threads = 0;                            // engine threads in all; 0 = all cores
+  int workers = 0;                            // engines, threads / workers threads each; 0 = threads
+  int64_t max_batch = 16;                     // windows per batch
+  std::chrono::microseconds max_delay{2000};  // longest wait for a batch to fill
+  int64_t max_queue = 256;                    // questions admitted and waiting
+  std::chrono::milliseconds timeout{0};       // admission to batch start; 0 = none
   SquadWindowOptions windows;
   SquadPostprocessOptions postprocess;
 };
@@ -115,8 +115,8 @@ class QaBatcher {
   int loaded_ = 0;  // workers with their engine loaded and warmed
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;        // the worker: a job arrived, or stop
-  std::condition_variable state_;       // callers: ready, or the queue emptied
+  std::condition_variable wake_;   // the worker: a job arrived, or stop
+  std::condition_variable state_;  // callers: ready, or the queue emptied
   bool ready_ = false;
   std::exception_ptr load_error_;
   bool stopping_ = false;

@@ -34,11 +34,11 @@ struct ModelSpec {
 };
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";  // an IPv4 or IPv6 address
-  int port = 8080;                 // 0 = any free port (see port())
-  int http_threads = 2;            // I/O threads (parsing, tokenization)
-  unsigned connection_limit = 4096;   // lowered to what RLIMIT_NOFILE allows
-  unsigned idle_timeout_s = 30;       // a connection silent this long is closed
+  std::string host = "127.0.0.1";       // an IPv4 or IPv6 address
+  int port = 8080;                      // 0 = any free port (see port())
+  int http_threads = 2;                 // I/O threads (parsing, tokenization)
+  unsigned connection_limit = 4096;     // lowered to what RLIMIT_NOFILE allows
+  unsigned idle_timeout_s = 30;         // a connection silent this long is closed
   int64_t max_body_bytes = 256 * 1024;  // larger bodies: 413
   FieldLimits fields;
   std::string api_key;  // non-empty: inference and model endpoints need "Authorization: Bearer <key>"
