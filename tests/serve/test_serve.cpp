@@ -369,12 +369,12 @@ TEST_F(ServeTest, SeveralModelsAreServedEachUnderItsName) {
                Error);
 }
 
-// Good and bad requests arrive together while a batch gathers for 150 ms:
+// Good and bad requests arrive together while a batch gathers for 500 ms:
 // every bad one gets its 400 and every good one its own correct answer.
 TEST_F(ServeTest, BadRequestsArrivingWithGoodOnesDoNotAffectThem) {
   serve::BatcherOptions b;
   b.max_batch = 64;
-  b.max_delay = 150ms;
+  b.max_delay = 500ms;
   start(b);
   const auto items = testing::serve_test_items(16, 10);
   std::vector<std::string> bodies;
@@ -403,7 +403,7 @@ TEST_F(ServeTest, AFullQueueGets503WithRetryAfterAndTheAdmittedAreAnswered) {
   serve::BatcherOptions b;
   b.max_queue = 2;
   b.max_batch = 64;
-  b.max_delay = 400ms;  // the first batch gathers while the others arrive
+  b.max_delay = 1000ms;  // the first batch gathers while the others arrive
   start(b);
   const auto items = testing::serve_test_items(12, 5);
   std::vector<HttpResponse> responses(items.size());
