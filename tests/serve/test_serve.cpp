@@ -275,7 +275,9 @@ TEST_F(ServeTest, EveryKindOfBadInputGetsItsStatusAndAMessageNamingTheField) {
     ASSERT_NO_THROW(json::parse(r.body).at("error")) << r.body;
     for (const std::string& part : c.message_holds)
       EXPECT_NE(r.body.find(part), std::string::npos) << "\"" << part << "\" not in " << r.body;
-    if (c.status == 405) EXPECT_TRUE(r.headers.count("allow")) << c.path;
+    if (c.status == 405) {
+      EXPECT_TRUE(r.headers.count("allow")) << c.path;
+    }
   }
   // And the server still answers.
   EXPECT_EQ(post(port(), "/v1/qa", "{" + q + ", \"context\": \"the broncos won\"}").status, 200);
@@ -302,8 +304,8 @@ TEST_F(ServeTest, WithAnApiKeyOnlyTheRightBearerKeyIsServed) {
   HttpResponse none = post(port(), "/v1/qa", body);
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.headers["www-authenticate"].rfind("Bearer", 0), 0u);
-  for (const std::string& wrong : {"s3cret-key-0124", "s3cret-key-012", "s3cret-key-01234", "S3cret-key-0123", ""})
-    EXPECT_EQ(post(port(), "/v1/qa", body, "Authorization: Bearer " + wrong + "\r\n").status, 401) << wrong;
+  for (const char* wrong : {"s3cret-key-0124", "s3cret-key-012", "s3cret-key-01234", "S3cret-key-0123", ""})
+    EXPECT_EQ(post(port(), "/v1/qa", body, "Authorization: Bearer " + std::string(wrong) + "\r\n").status, 401) << wrong;
   EXPECT_EQ(post(port(), "/v1/qa", body, "Authorization: Basic s3cret-key-0123\r\n").status, 401);
   EXPECT_EQ(http_request(port(), "GET", "/v2/models/tiny", "", "").status, 401);
   EXPECT_EQ(post(port(), "/v1/qa", body, "Authorization: Bearer s3cret-key-0123\r\n").status, 200);
@@ -503,10 +505,10 @@ TEST_F(ServeTest, MetricsAreInThePrometheusTextFormat) {
   HttpResponse r = http_request(port(), "GET", "/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"].rfind("text/plain; version=0.0.4", 0), 0u);
-  for (const std::string& family :
+  for (const char* family :
        {"fastbert_requests_total counter", "fastbert_queue_seconds histogram", "fastbert_compute_seconds histogram",
         "fastbert_batch_windows histogram", "fastbert_request_windows histogram", "fastbert_queue_depth gauge"})
-    EXPECT_NE(r.body.find("# TYPE " + family + "\n"), std::string::npos) << family;
+    EXPECT_NE(r.body.find("# TYPE " + std::string(family) + "\n"), std::string::npos) << family;
   EXPECT_EQ(metric("fastbert_requests_total{model=\"tiny\",endpoint=\"v1_qa\",status=\"200\"}"), 1);
   EXPECT_EQ(metric("fastbert_requests_total{model=\"tiny\",endpoint=\"v1_qa\",status=\"400\"}"), 1);
   EXPECT_EQ(metric("fastbert_queue_seconds_count{model=\"tiny\"}"), 1);
@@ -529,7 +531,7 @@ TEST_F(ServeTest, DemoPageIsOneSelfContainedHtmlDocument) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"].rfind("text/html", 0), 0u);
   EXPECT_NE(r.body.find("fetch(\"/v1/qa\""), std::string::npos);
-  for (const std::string& external : {"src=\"http", "href=\"http", "src=\"//", "@import"})
+  for (const char* external : {"src=\"http", "href=\"http", "src=\"//", "@import"})
     EXPECT_EQ(r.body.find(external), std::string::npos) << external;
 }
 

@@ -68,7 +68,7 @@ TEST_F(ServeCliTest, PrintsOneReadyLineAndLogsOneStructuredLinePerRequest) {
   server.signal(SIGINT);
   EXPECT_EQ(server.wait_exit(20s), 0);
   const std::string log = server.stderr_text();
-  for (const std::string& part : {"method=POST path=\"/v1/qa\" status=200", "queue_ms=", "compute_ms=", "batch=1",
+  for (const char* part : {"method=POST path=\"/v1/qa\" status=200", "queue_ms=", "compute_ms=", "batch=1",
                                   "method=GET path=\"/nowhere\" status=404", "time=20"})
     EXPECT_NE(log.find(part), std::string::npos) << part << " not in\n" << log;
 }
