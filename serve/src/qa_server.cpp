@@ -114,7 +114,7 @@ struct QaServer::Callbacks {
       if (ex->responded) return MHD_YES;
       return static_cast<MHD_Result>(server->handle(c, *ex));
     } catch (const std::exception& e) {
-      if (ex->responded || ex->suspended) return MHD_NO;
+      if (!ex || ex->responded || ex->suspended) return MHD_NO;
       return static_cast<MHD_Result>(server->respond(c, *ex, json_reply(500, error_body(e.what()))));
     }
   }
