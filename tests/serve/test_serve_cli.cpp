@@ -75,7 +75,8 @@ TEST_F(ServeCliTest, PrintsOneReadyLineAndLogsOneStructuredLinePerRequest) {
 
 // 40 requests wait in a batch that gathers for 1.5 s; SIGTERM arrives while
 // they wait. Every one of them is answered, correctly, the process exits 0,
-// and a new connection after the drain is refused.
+// and a new connection after the drain is refused; meanwhile readiness is
+// false on a connection that was open.
 TEST_F(ServeCliTest, SigtermAnswersEveryAcceptedRequestAndExitsZero) {
   ServerProcess server(args({"--max-batch", "512", "--max-delay-ms", "1500", "--quiet"}), dir_ / "stderr.txt");
   const int port = ServerProcess::port_of(server.ready_line(60s));
@@ -91,7 +92,18 @@ TEST_F(ServeCliTest, SigtermAnswersEveryAcceptedRequestAndExitsZero) {
     if (m.find("fastbert_queue_depth{model=\"tiny\"} 40\n") != std::string::npos) break;
     std::this_thread::sleep_for(20ms);
   }
+  // A keep-alive connection opened before the drain: readiness turns false
+  // on it (so an orchestrator stops routing here) and it is told to close.
+  testing::RawConnection kept(port);
+  const std::string ready_request = "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(kept.send_all(ready_request));
+  EXPECT_EQ(kept.read_response(5s).status, 200);
   server.signal(SIGTERM);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(kept.send_all(ready_request));
+  const HttpResponse draining = kept.read_response(5s);
+  EXPECT_EQ(draining.status, 400) << "ready while draining";
+  EXPECT_EQ(draining.headers.count("connection") ? draining.headers.at("connection") : "", "close");
   for (auto& c : clients) c.join();
   EXPECT_EQ(server.wait_exit(30s), 0) << server.stderr_text();
   for (size_t i = 0; i < items.size(); ++i) {
