@@ -146,7 +146,54 @@ std::string v1_response(const V1Request& request, const std::vector<SquadPredict
   return dump(list);
 }
 
-V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
+namespace {
+
+// The BYTES elements of a binary tensor: each a 4-byte little-endian length and its bytes.
+std::vector<std::string> bytes_elements(std::string_view raw, const std::string& where) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    if (raw.size() - pos < 4)
+      throw RequestError(400, "field \"" + where + "\": binary data ends inside an element's 4-byte length");
+    uint32_t length = 0;
+    for (int b = 3; b >= 0; --b) length = (length << 8) | static_cast<unsigned char>(raw[pos + static_cast<size_t>(b)]);
+    pos += 4;
+    if (raw.size() - pos < length)
+      throw RequestError(400, "field \"" + where + "\": an element of " + std::to_string(length) + " bytes, but only " +
+                                  std::to_string(raw.size() - pos) + " bytes of binary data are left");
+    out.emplace_back(raw.substr(pos, length));
+    pos += length;
+  }
+  return out;
+}
+
+// nlohmann's dump checks UTF-8 (and throws type_error 316 on a bad byte).
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)json(text).dump();
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
+template <class T>
+void append_raw(std::string* out, T v) {  // little-endian, as x86-64 stores it
+  out->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+}  // namespace
+
+V2Request parse_v2_request(std::string_view body, int64_t json_length, const FieldLimits& limits) {
+  std::string_view binary;
+  if (json_length >= 0) {
+    if (json_length > static_cast<int64_t>(body.size()))
+      throw RequestError(400, "header Inference-Header-Content-Length is " + std::to_string(json_length) +
+                                  ", more than the body's " + std::to_string(body.size()) + " bytes");
+    binary = body.substr(static_cast<size_t>(json_length));
+    body = body.substr(0, static_cast<size_t>(json_length));
+  }
+  size_t binary_used = 0;
   const json j = parse_body(body);
   if (!j.is_object()) throw RequestError(400, "body must be a JSON object, got " + std::string(type_name(j)));
   V2Request r;
@@ -155,13 +202,8 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
     r.id = id->get<std::string>();
     r.has_id = true;
   }
-  if (auto p = j.find("parameters"); p != j.end() && p->is_object()) {
-    auto b = p->find("binary_data_output");
-    if (b != p->end() && b->is_boolean() && b->get<bool>())
-      throw RequestError(400,
-                         "field \"parameters.binary_data_output\": the binary tensor data extension is not "
-                         "supported; request JSON outputs");
-  }
+  if (auto p = j.find("parameters"); p != j.end() && p->is_object())
+    r.binary_by_default = p->value("binary_data_output", false);
   auto inputs = j.find("inputs");
   if (inputs == j.end()) throw RequestError(400, "missing field \"inputs\"");
   if (!inputs->is_array())
@@ -190,16 +232,30 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
         throw RequestError(400, "field \"" + where + ".shape\" must hold non-negative integers, got " + dump(*shape));
       elements *= d.get<int64_t>();
     }
-    auto data = t.find("data");
-    if (data == t.end()) throw RequestError(400, "missing field \"" + where + ".data\"");
-    if (t.contains("parameters") && t["parameters"].is_object() && t["parameters"].contains("binary_data_size"))
-      throw RequestError(400, "field \"" + where +
-                                  ".parameters.binary_data_size\": the binary tensor data "
-                                  "extension is not supported; send the strings in \"data\"");
     std::vector<std::string>& values = name == "question" ? questions : contexts;
     (name == "question" ? have_question : have_context) = true;
     values.clear();
-    flatten(*data, where + ".data", &values);
+    const auto params = t.find("parameters");
+    if (params != t.end() && params->is_object() && params->contains("binary_data_size")) {
+      const json& size = (*params)["binary_data_size"];
+      if (!size.is_number_unsigned())
+        throw RequestError(400, "field \"" + where + ".parameters.binary_data_size\" must be a non-negative integer");
+      const size_t n = size.get<size_t>();
+      if (n > binary.size() - binary_used)
+        throw RequestError(400, "field \"" + where + ".parameters.binary_data_size\" is " + std::to_string(n) +
+                                    ", but only " + std::to_string(binary.size() - binary_used) +
+                                    " bytes of binary data follow the JSON (header Inference-Header-Content-Length)");
+      values = bytes_elements(binary.substr(binary_used, n), where);
+      binary_used += n;
+      for (size_t e = 0; e < values.size(); ++e)
+        if (!valid_utf8(values[e]))
+          throw RequestError(400, "field \"" + where + "\": binary element " + std::to_string(e) + " (" + name +
+                                      ") is not valid UTF-8");
+    } else {
+      auto data = t.find("data");
+      if (data == t.end()) throw RequestError(400, "missing field \"" + where + ".data\"");
+      flatten(*data, where + ".data", &values);
+    }
     if (static_cast<int64_t>(values.size()) != elements)
       throw RequestError(400, "field \"" + where + ".data\" has " + std::to_string(values.size()) +
                                   " elements, shape " + dump(*shape) + " needs " + std::to_string(elements));
@@ -228,42 +284,68 @@ V2Request parse_v2_request(std::string_view body, const FieldLimits& limits) {
         throw RequestError(
             400, "field \"" + where + ".name\" is \"" + name + "\"; the outputs are answer, score, start and end");
       auto p = (*outputs)[i].find("parameters");
-      if (p != (*outputs)[i].end() && p->is_object() && p->value("binary_data", false))
-        throw RequestError(400, "field \"" + where +
-                                    ".parameters.binary_data\": the binary tensor data "
-                                    "extension is not supported");
+      const bool binary_output = p != (*outputs)[i].end() && p->is_object() && p->contains("binary_data")
+                                     ? p->value("binary_data", false)
+                                     : r.binary_by_default;
       r.outputs.push_back(name);
+      r.binary_outputs.push_back(binary_output);
     }
   }
   return r;
 }
 
-std::string v2_response(const std::string& model, const V2Request& request,
-                        const std::vector<SquadPrediction>& answers) {
+V2Response v2_response(const std::string& model, const V2Request& request,
+                       const std::vector<SquadPrediction>& answers) {
   const int64_t n = static_cast<int64_t>(request.items.size());
   json answer = json::array(), score = json::array(), start = json::array(), end = json::array();
+  std::string answer_raw, score_raw, start_raw, end_raw;
   for (int64_t i = 0; i < n; ++i) {
     const json a = v1_answer(request.items[i], answers.at(i));
     answer.push_back(a["answer"]);
     score.push_back(a["score"]);
     start.push_back(a["start"]);
     end.push_back(a["end"]);
+    const std::string& text = answers.at(i).text;
+    append_raw(&answer_raw, static_cast<uint32_t>(text.size()));
+    answer_raw += text;
+    append_raw(&score_raw, a["score"].get<float>());
+    append_raw(&start_raw, a["start"].get<int64_t>());
+    append_raw(&end_raw, a["end"].get<int64_t>());
   }
-  auto tensor = [&](const char* name, const char* datatype, json data) {
-    return json{{"name", name}, {"datatype", datatype}, {"shape", {n}}, {"data", std::move(data)}};
-  };
-  const std::vector<std::string> wanted =
-      request.outputs.empty() ? std::vector<std::string>(std::begin(kOutputs), std::end(kOutputs)) : request.outputs;
+  std::vector<std::string> wanted = request.outputs;
+  std::vector<bool> binary = request.binary_outputs;
+  if (wanted.empty()) {
+    wanted.assign(std::begin(kOutputs), std::end(kOutputs));
+    binary.assign(wanted.size(), request.binary_by_default);
+  }
   json outputs = json::array();
-  for (const std::string& name : wanted) {
-    if (name == "answer") outputs.push_back(tensor("answer", "BYTES", answer));
-    if (name == "score") outputs.push_back(tensor("score", "FP32", score));
-    if (name == "start") outputs.push_back(tensor("start", "INT64", start));
-    if (name == "end") outputs.push_back(tensor("end", "INT64", end));
+  std::string tail;
+  for (size_t k = 0; k < wanted.size(); ++k) {
+    const std::string& name = wanted[k];
+    const char* datatype = name == "answer" ? "BYTES" : name == "score" ? "FP32" : "INT64";
+    const json& data = name == "answer" ? answer : name == "score" ? score : name == "start" ? start : end;
+    const std::string& raw = name == "answer"  ? answer_raw
+                             : name == "score" ? score_raw
+                             : name == "start" ? start_raw
+                                               : end_raw;
+    json t{{"name", name}, {"datatype", datatype}, {"shape", {n}}};
+    if (binary[k]) {
+      t["parameters"] = {{"binary_data_size", raw.size()}};
+      tail += raw;
+    } else {
+      t["data"] = data;
+    }
+    outputs.push_back(std::move(t));
   }
   json out{{"model_name", model}, {"model_version", "1"}, {"outputs", std::move(outputs)}};
   if (request.has_id) out["id"] = request.id;
-  return dump(out);
+  V2Response response;
+  response.body = dump(out);
+  if (!tail.empty()) {
+    response.json_length = static_cast<int64_t>(response.body.size());
+    response.body += tail;
+  }
+  return response;
 }
 
 std::string v2_model_metadata(const std::string& model) {

@@ -353,7 +353,16 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
       ex.v1 = parse_v1_request(ex.body, options_.fields);
       items = ex.v1.items;
     } else {
-      ex.v2 = parse_v2_request(ex.body, options_.fields);
+      const char* header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
+      int64_t json_length = -1;
+      if (header) {
+        char* end = nullptr;
+        json_length = std::strtoll(header, &end, 10);
+        if (*header == '\0' || *end != '\0' || json_length < 0)
+          throw RequestError(400, "header Inference-Header-Content-Length is \"" + std::string(header) +
+                                      "\"; expected the byte length of the JSON part of the body");
+      }
+      ex.v2 = parse_v2_request(ex.body, json_length, options_.fields);
       items = ex.v2.items;
     }
   } catch (const RequestError& e) {
@@ -383,9 +392,16 @@ int QaServer::handle(MHD_Connection* c, Exchange& ex) {
       HttpReply reply;
       switch (outcome.status) {
         case QaOutcome::Status::answered:
-          reply = json_reply(200, exchange->endpoint == Endpoint::v1_qa
-                                      ? v1_response(exchange->v1, outcome.answers)
-                                      : v2_response(exchange->model->name(), exchange->v2, outcome.answers));
+          if (exchange->endpoint == Endpoint::v1_qa) {
+            reply = json_reply(200, v1_response(exchange->v1, outcome.answers));
+          } else {
+            V2Response v2 = v2_response(exchange->model->name(), exchange->v2, outcome.answers);
+            reply = json_reply(200, std::move(v2.body));
+            if (v2.json_length >= 0) {  // binary outputs follow the JSON
+              reply.content_type = "application/octet-stream";
+              reply.headers.emplace_back("Inference-Header-Content-Length", std::to_string(v2.json_length));
+            }
+          }
           break;
         case QaOutcome::Status::timed_out:
           reply = json_reply(504, error_body("the request waited " + std::to_string(outcome.queue_ms) +

@@ -45,15 +45,28 @@ std::string v1_response(const V1Request& request, const std::vector<SquadPredict
 // POST /v2/models/{name}/infer: BYTES inputs "question" and "context" of
 // shape [n] (any shape of n elements; data flat or nested), optional "id" and
 // "outputs" (names among answer, score, start, end).
+//
+// Also the binary tensor data extension (Triton's, which tritonclient uses by
+// default): the body is `json_length` bytes of JSON (the request header
+// Inference-Header-Content-Length; -1 = no such header, all JSON) followed by
+// the raw bytes of the inputs whose parameters give binary_data_size, in input
+// order, a BYTES element as a 4-byte little-endian length and its bytes.
+// Outputs come back binary where parameters.binary_data (per output) or
+// binary_data_output (per request) asks.
 struct V2Request {
   std::string id;
   bool has_id = false;
   std::vector<QaItem> items;
   std::vector<std::string> outputs;  // requested, in order; empty = all four
+  std::vector<bool> binary_outputs;  // per requested output
+  bool binary_by_default = false;    // parameters.binary_data_output
 };
-V2Request parse_v2_request(std::string_view body, const FieldLimits& limits);
-std::string v2_response(const std::string& model, const V2Request& request,
-                        const std::vector<SquadPrediction>& answers);
+V2Request parse_v2_request(std::string_view body, int64_t json_length, const FieldLimits& limits);
+struct V2Response {
+  std::string body;
+  int64_t json_length = -1;  // >= 0: binary outputs follow; send as Inference-Header-Content-Length
+};
+V2Response v2_response(const std::string& model, const V2Request& request, const std::vector<SquadPrediction>& answers);
 std::string v2_model_metadata(const std::string& model);
 std::string v2_server_metadata();
 
