@@ -8,6 +8,7 @@ void register_commands(CLI::App& app) {
   register_eval(app);
   register_bench(app);
   register_export(app);
+  register_serve(app);
 }
 
 }  // namespace fastbert::cli

@@ -12,6 +12,7 @@ void register_prepare(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_export(CLI::App& app);
+void register_serve(CLI::App& app);
 // `bench model`, added to the `bench` subcommand by register_bench.
 void register_bench_model(CLI::App& bench);
 

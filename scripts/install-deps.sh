@@ -9,7 +9,7 @@ PACKAGES=(
   libxbyak-dev libsentencepiece-dev libyaml-cpp-dev libhdf5-dev hdf5-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libutf8proc-dev libspdlog-dev libfmt-dev
-  libcpp-httplib-dev gnuplot-nox jq
+  libcpp-httplib-dev libmicrohttpd-dev wrk chromium gnuplot-nox jq curl
   clang libclang-rt-14-dev
 )
 missing=()

@@ -37,6 +37,23 @@ $fastbert eval squad --model "$out/teacher-fp32.fbm" --data "$out/dev.json" "${w
 $fastbert eval squad --model "$out/student-sparse80-int8.fbm" --data "$out/dev.json" "${windows[@]}" \
   --predictions-out "$out/dev-predictions.json"
 
+step "serve the student over HTTP: one dev question to POST /v1/qa, then SIGTERM (docs/serve.md)"
+$fastbert serve --model "demo=$out/student-sparse80-int8.fbm" --port 0 --quiet "${windows[@]}" \
+  > "$out/serve-ready.txt" &
+serve_pid=$!
+trap 'kill -TERM $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 600); do grep -q ready "$out/serve-ready.txt" 2>/dev/null && break; sleep 0.1; done
+cat "$out/serve-ready.txt"
+port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out/serve-ready.txt")
+[ -n "$port" ] || { echo "fastbert serve did not become ready" >&2; exit 1; }
+question=$(jq -c '.data[0].paragraphs[0] | {question: .qas[0].question, context: .context}' "$out/dev.json")
+echo "$question" | jq -c '{question}'
+curl -sf -X POST "http://127.0.0.1:$port/v1/qa" -H 'Content-Type: application/json' -d "$question"
+echo
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+trap - EXIT
+
 step "runtime speed: sparse int8 student vs LibTorch fp32 teacher, same run"
 $fastbert bench model --model "$out/student-sparse80-int8.fbm" --batch 1,8 --seq 128 --profile \
   --compare-checkpoint "$out/run/final"
