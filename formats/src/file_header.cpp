@@ -52,8 +52,14 @@ Header check_head(const unsigned char* head, size_t head_bytes, uint64_t size, c
     throw Error(source + ": an HDF5 file without the " + name + " header: written by an older fastbert, or not a " +
                 name + "; " + kind.remedy);
   if (size == 0) throw Error(source + ": not a " + name + " (the file is empty)");
-  if (head_bytes < sizeof(kind.magic) || std::memcmp(head, kind.magic, sizeof(kind.magic)) != 0)
-    throw Error(source + ": not a " + name + " (no " + name + " header at the start)");
+  if (head_bytes < sizeof(kind.magic) || std::memcmp(head, kind.magic, sizeof(kind.magic)) != 0) {
+    // Every kind's magic is "\x89FB" + one letter + "\r\n\x1a\n".
+    const bool other_kind = head_bytes >= sizeof(kind.magic) && std::memcmp(head, kind.magic, 3) == 0 &&
+                            std::memcmp(head + 4, kind.magic + 4, 4) == 0;
+    throw Error(source + ": not a " + name +
+                (other_kind ? " (another kind of fastbert file: a model, tokenized data or logits?)"
+                            : " (no " + name + " header at the start)"));
+  }
   if (size < static_cast<uint64_t>(kBytes))
     throw Error(source + ": truncated " + name + ": " + std::to_string(size) + " bytes, shorter than its header");
   if (load_le<uint32_t>(head + kHeaderCrcAt) != crc32_update(0, head, kHeaderCrcAt))
