@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,6 +134,20 @@ TEST_F(FbmExportTest, IntactFileOpensAndAForeignFileIsRefused) {
   write_file_atomic(dir_ / "text.fbm", "this is not a model\n");
   EXPECT_NE(open_error(dir_ / "text.fbm").find("not a .fbm model"), std::string::npos);
   EXPECT_NE(open_error(dir_ / "absent.fbm").find("no such model file"), std::string::npos);
+}
+
+// Was "no such model file" for all three; a FIFO would block forever if opened.
+TEST_F(FbmExportTest, ModelPathThatIsADirectoryFifoOrSymlinkLoopIsNamedAsSuch) {
+  fs::create_directories(dir_ / "d.fbm");
+  EXPECT_NE(open_error(dir_ / "d.fbm").find("d.fbm: expected a model file, found a directory"), std::string::npos)
+      << open_error(dir_ / "d.fbm");
+  ASSERT_EQ(::mkfifo((dir_ / "p.fbm").c_str(), 0600), 0);
+  EXPECT_NE(open_error(dir_ / "p.fbm").find("p.fbm: expected a model file, found a FIFO"), std::string::npos)
+      << open_error(dir_ / "p.fbm");
+  fs::create_symlink(dir_ / "b.fbm", dir_ / "a.fbm");
+  fs::create_symlink(dir_ / "a.fbm", dir_ / "b.fbm");
+  EXPECT_NE(open_error(dir_ / "a.fbm").find("a.fbm: not a model file (a symlink loop)"), std::string::npos)
+      << open_error(dir_ / "a.fbm");
 }
 
 TEST_F(FbmExportTest, TruncatedFileIsRefused) {
