@@ -1,6 +1,7 @@
 #include "fastbert/common/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,27 @@ void fsync_path(const fs::path& path) {
   ::close(fd);
 }
 
+// A process killed while writing `final` (SIGKILL, a crash, the OOM killer)
+// leaves "<final>.tmp-<pid>" behind — for an export's calibration, a whole
+// fp32 model. Remove those whose process is gone; a live one (another run
+// writing the same file) is left alone.
+void remove_stale_temporaries(const fs::path& final_path) {
+  const fs::path dir = final_path.has_parent_path() ? final_path.parent_path() : fs::path(".");
+  const std::string prefix = final_path.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code rm;
+      fs::remove_all(it->path(), rm);
+    }
+  }
+}
+
 }  // namespace
 
 AtomicPath::AtomicPath(fs::path final_path) : final_(std::move(final_path)) {
@@ -29,6 +51,7 @@ AtomicPath::AtomicPath(fs::path final_path) : final_(std::move(final_path)) {
   temp_ += ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
   fs::remove_all(temp_, ec);
+  remove_stale_temporaries(final_);
   if (final_.has_parent_path()) fs::create_directories(final_.parent_path());
 }
 

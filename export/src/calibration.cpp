@@ -34,7 +34,8 @@ std::map<std::string, LinearQuantization> calibrate_int8(const Checkpoint& ck, c
 
   SquadFeatures features;
   if (data.extension() == ".h5") {
-    features = read_squad_features(data);
+    const fbm::ModelConfig& c = engine.config();
+    features = read_squad_features(data, ModelLimits{c.vocab_size, c.type_vocab_size, c.max_position});
   } else {
     SquadWindowOptions windows;
     windows.max_seq = std::min<int64_t>(windows.max_seq, engine.config().max_position);

@@ -1,11 +1,14 @@
 #include "fastbert/export/checkpoint_reader.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/input_file.h"
 #include "fastbert/formats/safetensors.h"
 
 namespace fastbert {
@@ -96,6 +99,16 @@ CheckpointTokenizer read_tokenizer(const fs::path& dir) {
                              "sentencepiece.bpe.model, tokenizer.model)");
 }
 
+float positive_float(const json& v, const fs::path& file, const std::string& key) {
+  if (!v.is_number()) throw Error(file.string() + ": key '" + key + "' is " + v.dump() + ", expected a number");
+  const double d = v.get<double>();
+  if (!(d > 0) || !std::isfinite(d) || d > std::numeric_limits<float>::max() ||
+      d < std::numeric_limits<float>::min())
+    throw Error(file.string() + ": key '" + key + "' is " + v.dump() +
+                ", expected a positive number within float32 range (1.2e-38 to 3.4e38)");
+  return static_cast<float>(d);
+}
+
 // quantization.json as the compression stage writes it (docs/checkpoint.md):
 // {"format": "fastbert-quantization", "version": 1, "layers": {name:
 // {"weight_scales": [...], "input_scale": s, "input_zero_point": z, ...}}}.
@@ -112,13 +125,23 @@ std::map<std::string, LinearQuantization> read_quantization(const fs::path& file
     for (const auto& [name, l] : j.at("layers").items()) {
       key = "layers." + name;
       LinearQuantization q;
-      q.weight_scales = l.at("weight_scales").get<std::vector<float>>();
-      q.input_scale = l.at("input_scale").get<float>();
-      q.input_zero_point = l.at("input_zero_point").get<int32_t>();
-      if (!(q.input_scale > 0) || q.input_zero_point < 0 || q.input_zero_point > 255)
-        throw Error(file.string() + ": key '" + key + "': input_scale must be > 0 and input_zero_point in 0..255");
-      for (float s : q.weight_scales)
-        if (!(s > 0)) throw Error(file.string() + ": key '" + key + ".weight_scales': every scale must be > 0");
+      // The runtime stores scales as float32 and zero points as int32 and
+      // refuses what does not fit; read them exactly here (no silent float
+      // overflow to inf, no wrapped or truncated integers), so an export that
+      // succeeds always loads.
+      key = "layers." + name + ".input_scale";
+      q.input_scale = positive_float(l.at("input_scale"), file, key);
+      key = "layers." + name + ".input_zero_point";
+      const json& zp = l.at("input_zero_point");
+      if (!zp.is_number_integer() || zp.get<int64_t>() < 0 || zp.get<int64_t>() > 255 ||
+          (zp.is_number_unsigned() && zp.get<uint64_t>() > 255))
+        throw Error(file.string() + ": key '" + key + "' is " + zp.dump() + ", expected an integer in 0..255");
+      q.input_zero_point = zp.get<int32_t>();
+      key = "layers." + name + ".weight_scales";
+      const json& scales = l.at("weight_scales");
+      if (!scales.is_array()) throw Error(file.string() + ": key '" + key + "' is not an array");
+      for (size_t i = 0; i < scales.size(); ++i)
+        q.weight_scales.push_back(positive_float(scales[i], file, key + "[" + std::to_string(i) + "]"));
       out[strip_bert_prefix(name)] = std::move(q);
     }
   } catch (const json::exception& e) {
@@ -170,11 +193,19 @@ Checkpoint read_checkpoint(const fs::path& dir) {
     }
     std::vector<float> v(static_cast<size_t>(t.numel()));
     std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
+    // The runtime refuses non-finite weights at load; refuse them here first.
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw Error(weights.string() + ": tensor '" + t.name + "' holds " + (std::isnan(v[i]) ? "NaN" : "an infinite value") +
+                    " at index " + std::to_string(i) + "; export needs finite weights");
     c.tensors[name] = std::move(v);
     c.tensor_shapes[name] = t.shape;
   }
   const fs::path quant = dir / "quantization.json";
-  if (fs::is_regular_file(quant, ec)) {
+  // Present but unreadable (a directory, a FIFO, a dangling link) is an
+  // error, not "no quantization": the export must not silently become fp32.
+  if (fs::exists(fs::symlink_status(quant, ec))) {
+    require_regular_file(quant, "quantization file (quantization.json)");
     c.quantization = read_quantization(quant);
     c.has_quantization = true;
   }

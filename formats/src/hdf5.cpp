@@ -1,5 +1,6 @@
 #include "fastbert/formats/hdf5.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -13,7 +14,16 @@ namespace {
 
 // HDF5 prints its whole error stack to stderr by default; fastbert reports one
 // clear message instead. The setting is per thread in thread-safe builds.
+//
+// It also keeps libhdf5 from registering its atexit shutdown, which must
+// happen before the library's first call: after a failed write (a full disk)
+// H5Fclose fails and leaves a half-closed file in libhdf5's tables, and the
+// shutdown then closes it again and segfaults (exit 139 after the clear
+// error). Every File is closed by its owner on every path (RAII), so there
+// is nothing left for the shutdown to flush.
 void silence_hdf5() {
+  static const bool no_atexit = [] { return H5dont_atexit() >= 0; }();
+  (void)no_atexit;
   thread_local bool silenced = false;
   if (!silenced) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -89,6 +99,16 @@ DType classify(hid_t type) {
     if (size == 8) return DType::kFloat64;
   }
   return DType::kOther;
+}
+
+uint64_t element_bytes(DType t) {
+  switch (t) {
+    case DType::kInt8:
+    case DType::kUInt8: return 1;
+    case DType::kInt32:
+    case DType::kFloat32: return 4;
+    default: return 8;
+  }
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -191,9 +211,12 @@ File File::open(const fs::path& path) {
   if (!fs::exists(path, ec)) throw Error(path.string() + ": file not found");
   if (!fs::is_regular_file(path, ec)) throw Error(path.string() + ": not a regular file");
   if (!is_hdf5_file(path)) throw Error(path.string() + ": not an HDF5 file (no HDF5 signature at the start)");
+  const auto bytes = static_cast<uint64_t>(fs::file_size(path, ec));
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) throw Error(path.string() + ": cannot open HDF5 file (damaged or truncated?)" + hdf5_detail());
-  return File(path, Handle(id, H5Fclose));
+  File f(path, Handle(id, H5Fclose));
+  f.file_bytes_ = bytes;
+  return f;
 }
 
 void File::fail(const std::string& what) const { throw Error(path_.string() + ": " + what + hdf5_detail()); }
@@ -251,11 +274,19 @@ DatasetInfo File::checked_info(const std::string& name, DType dtype, const Shape
   if (!shape_matches(info.shape, pattern))
     throw Error(path_.string() + ": dataset '" + name + "' has shape " + shape_string(info.shape) + ", expected " +
                 shape_string(pattern));
+  // The extents come from the file: fastbert never writes a dataset that is
+  // not stored, so one larger than the file is damage, refused before the
+  // product of its extents can overflow or a huge buffer is allocated.
+  uint64_t bytes = element_bytes(dtype);
+  for (int64_t d : info.shape)
+    if (d < 0 || (d > 0 && __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) || bytes > file_bytes_)
+      throw Error(path_.string() + ": dataset '" + name + "' has shape " + shape_string(info.shape) +
+                  ", larger than the file");
   return info;
 }
 
 void File::write_raw(const std::string& name, DType dtype, const void* data, int64_t count,
-                     const std::vector<int64_t>& shape) {
+                     const std::vector<int64_t>& shape, const Layout& layout) {
   silence_hdf5();
   int64_t n = 1;
   for (int64_t d : shape) {
@@ -268,11 +299,18 @@ void File::write_raw(const std::string& name, DType dtype, const void* data, int
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   if (!space.valid()) fail("cannot create dataspace for '" + name + "'");
-  // Contiguous layout (the default without chunking) keeps the raw data in one
-  // piece at a known offset.
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle ds(H5Dcreate2(file_.get(), name.c_str(), file_type(dtype), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (layout.chunk_rows > 0 && !dims.empty()) {
+    // HDF5 wants every chunk extent positive, also for an empty dataset.
+    std::vector<hsize_t> chunk(dims.size());
+    chunk[0] = static_cast<hsize_t>(std::clamp<int64_t>(shape[0], 1, layout.chunk_rows));
+    for (size_t i = 1; i < dims.size(); ++i) chunk[i] = std::max<hsize_t>(dims[i], 1);
+    if (H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) < 0)
+      fail("cannot set the chunk shape of '" + name + "'");
+  }
+  Handle ds(H5Dcreate2(file_.get(), name.c_str(), file_type(dtype), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
             H5Dclose);
   if (!ds.valid()) fail("cannot create dataset '" + name + "'");
   if (n > 0 && H5Dwrite(ds.get(), native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -285,47 +323,6 @@ void File::read_raw(const std::string& name, DType dtype, void* out) const {
   if (H5Sget_simple_extent_npoints(space.get()) == 0) return;
   if (H5Dread(ds.get(), native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     fail("cannot read dataset '" + name + "' (file truncated or damaged?)");
-}
-
-void File::write_strings(const std::string& name, const std::vector<std::string>& strings) {
-  silence_hdf5();
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  hsize_t dims[1] = {strings.size()};
-  Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-  Handle ds(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-            H5Dclose);
-  if (!ds.valid()) fail("cannot create dataset '" + name + "'");
-  std::vector<const char*> ptrs;
-  ptrs.reserve(strings.size());
-  for (const auto& s : strings) ptrs.push_back(s.c_str());
-  if (!ptrs.empty() && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
-    fail("cannot write dataset '" + name + "' (disk full?)");
-}
-
-std::vector<std::string> File::read_strings(const std::string& name) const {
-  Handle ds = open_dataset(name);
-  Handle file_type_h(H5Dget_type(ds.get()), H5Tclose);
-  Handle space(H5Dget_space(ds.get()), H5Sclose);
-  if (H5Tget_class(file_type_h.get()) != H5T_STRING || H5Tis_variable_str(file_type_h.get()) <= 0)
-    throw Error(path_.string() + ": dataset '" + name + "' has type " + dtype_name(classify(file_type_h.get())) +
-                ", expected variable-length string");
-  if (H5Sget_simple_extent_ndims(space.get()) != 1)
-    throw Error(path_.string() + ": dataset '" + name + "' must be one-dimensional");
-  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  std::vector<std::string> out;
-  if (n <= 0) return out;
-  Handle mem_type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(mem_type.get(), H5T_VARIABLE);
-  H5Tset_cset(mem_type.get(), H5Tget_cset(file_type_h.get()));
-  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
-  if (H5Dread(ds.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
-    fail("cannot read dataset '" + name + "' (file truncated or damaged?)");
-  out.reserve(ptrs.size());
-  for (char* p : ptrs) out.emplace_back(p ? p : "");
-  H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, ptrs.data());
-  return out;
 }
 
 bool File::has_attribute(const std::string& name) const {
@@ -377,17 +374,14 @@ std::string File::string_attribute(const std::string& name) const {
   if (!attr.valid() || !type.valid()) fail("cannot open attribute '" + name + "'");
   if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
     throw Error(path_.string() + ": attribute '" + name + "' is not a scalar string");
-  if (H5Tis_variable_str(type.get()) > 0) {
-    // Written by h5py and others: a pointer the library allocates.
-    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mem.get(), H5T_VARIABLE);
-    char* p = nullptr;
-    if (H5Aread(attr.get(), mem.get(), &p) < 0) fail("cannot read attribute '" + name + "'");
-    std::string value = p ? p : "";
-    H5free_memory(p);
-    return value;
-  }
+  if (H5Tis_variable_str(type.get()) != 0)
+    throw Error(path_.string() + ": attribute '" + name +
+                "' is a variable-length string, which fastbert does not read (libhdf5 1.10 reads their heap "
+                "unchecked); store a fixed-length string");
   const size_t size = H5Tget_size(type.get());
+  if (size == 0 || size > file_bytes_)
+    throw Error(path_.string() + ": attribute '" + name + "' claims " + std::to_string(size) +
+                " bytes, more than the file holds");
   std::string buffer(size, '\0');
   if (H5Aread(attr.get(), type.get(), buffer.data()) < 0) fail("cannot read attribute '" + name + "'");
   buffer.resize(std::strlen(buffer.c_str()));

@@ -7,6 +7,7 @@
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/input_file.h"
 
 namespace fastbert {
 namespace {
@@ -46,7 +47,8 @@ int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& wher
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) throw Error(where + ": negative dimension in shape");
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) throw Error(where + ": shape has too many elements");
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      throw Error(where + ": shape has more than 2^63 elements");
     n *= d;
   }
   return n;
@@ -67,7 +69,11 @@ Entry parse_entry(const std::string& name, const json& j, const std::string& whe
   Entry e;
   e.name = name;
   if (!j.contains("dtype") || !j["dtype"].is_string()) throw Error(where + ": missing or non-string 'dtype'");
-  e.dtype = parse_safetensors_dtype(j["dtype"].get<std::string>());
+  try {
+    e.dtype = parse_safetensors_dtype(j["dtype"].get<std::string>());
+  } catch (const Error& err) {
+    throw Error(where + ": " + err.what());
+  }
   if (!j.contains("shape") || !j["shape"].is_array()) throw Error(where + ": missing or non-array 'shape'");
   for (const auto& d : j["shape"]) {
     if (!d.is_number_integer()) throw Error(where + ": shape contains a non-integer " + d.dump());
@@ -81,7 +87,12 @@ Entry parse_entry(const std::string& name, const json& j, const std::string& whe
   if (e.end < e.begin)
     throw Error(where + ": data_offsets end " + std::to_string(e.end) + " < begin " + std::to_string(e.begin));
   const uint64_t numel = static_cast<uint64_t>(checked_numel(e.shape, where));
-  const uint64_t want = numel * dtype_size(e.dtype);
+  // The byte count can wrap where the element count does not (2^62 F32
+  // elements are 2^64 bytes, "0"): a wrapped size would pass the check below.
+  uint64_t want = 0;
+  if (__builtin_mul_overflow(numel, dtype_size(e.dtype), &want))
+    throw Error(where + ": shape " + j["shape"].dump() + " of dtype " + std::string(dtype_name(e.dtype)) +
+                " needs more than 2^64 bytes");
   if (e.end - e.begin != want)
     throw Error(where + ": holds " + std::to_string(e.end - e.begin) + " bytes but dtype " +
                 std::string(dtype_name(e.dtype)) + " x shape needs " + std::to_string(want));
@@ -190,7 +201,7 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
 }
 
 SafetensorsFile read_safetensors(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) throw Error(path.string() + ": no such file");
+  require_regular_file(path, "safetensors file");
   const std::string bytes = read_file(path);
   return parse_safetensors(bytes, path.string());
 }

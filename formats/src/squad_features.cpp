@@ -1,7 +1,10 @@
 #include "fastbert/formats/squad_features.h"
 
+#include <cmath>
+
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
+#include "fastbert/formats/file_header.h"
 #include "fastbert/formats/hdf5.h"
 
 namespace fastbert {
@@ -9,30 +12,87 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// For h5dump readers; the header is what readers trust.
 constexpr const char* kFeaturesFormat = "fastbert-squad-features";
 constexpr const char* kLogitsFormat = "fastbert-logits";
-constexpr int64_t kFeaturesVersion = 1;
+
+const hdf5::Layout kWindowChunks{SquadFeatures::kWindowsPerChunk};
+
+[[noreturn]] void fail(const std::string& what) { throw Error("squad features: " + what); }
 
 void expect_size(const char* name, size_t actual, int64_t expected) {
   if (static_cast<int64_t>(actual) != expected)
-    throw Error(std::string("squad features: '") + name + "' has " + std::to_string(actual) + " values, expected " +
-                std::to_string(expected));
+    fail(std::string("'") + name + "' has " + std::to_string(actual) + " values, expected " + std::to_string(expected));
 }
 
-void check_format(const hdf5::File& file, const char* expected) {
-  if (!file.has_attribute("format"))
-    throw Error(file.path().string() + ": not a " + expected + " file (no 'format' attribute)");
-  const std::string format = file.string_attribute("format");
-  if (format != expected)
-    throw Error(file.path().string() + ": format is '" + format + "', expected '" + expected + "'");
+// "input_ids[window 3, token 17]"
+std::string cell(const char* name, int64_t i, int64_t s) {
+  return std::string(name) + "[window " + std::to_string(i / s) + ", token " + std::to_string(i % s) + "]";
+}
+
+void require_finite(const std::string& source, const char* name, const std::vector<float>& v, int64_t s) {
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      throw Error(source + ": " + cell(name, static_cast<int64_t>(i), s) + " is " + std::to_string(v[i]) +
+                  ", expected a finite number");
+}
+
+hdf5::File create_with_header(const fs::path& path) {
+  hdf5::FileOptions options;
+  options.user_block_bytes = file_header::kBytes;
+  return hdf5::File::create(path, options);
+}
+
+// Reads the question ids: one byte array and E+1 offsets into it, checked
+// before any string is formed.
+std::vector<std::string> read_ids(const hdf5::File& file) {
+  const std::vector<uint8_t> bytes = file.read<uint8_t>("example_id_bytes", {-1});
+  std::vector<int64_t> shape;
+  const std::vector<int64_t> offsets = file.read<int64_t>("example_id_offsets", {-1}, &shape);
+  const std::string src = file.path().string();
+  if (offsets.empty() || offsets.front() != 0)
+    throw Error(src + ": dataset 'example_id_offsets' must start with 0");
+  if (offsets.back() != static_cast<int64_t>(bytes.size()))
+    throw Error(src + ": dataset 'example_id_offsets' ends at " + std::to_string(offsets.back()) + ", but " +
+                "'example_id_bytes' holds " + std::to_string(bytes.size()) + " bytes");
+  for (size_t e = 0; e + 1 < offsets.size(); ++e)
+    if (offsets[e + 1] < offsets[e])
+      throw Error(src + ": dataset 'example_id_offsets' decreases at " + std::to_string(e + 1) + " (" +
+                  std::to_string(offsets[e]) + " then " + std::to_string(offsets[e + 1]) + ")");
+  // Non-decreasing from 0 to bytes.size(): every id lies inside the bytes.
+  std::vector<std::string> ids;
+  ids.reserve(offsets.size() - 1);
+  for (size_t e = 0; e + 1 < offsets.size(); ++e)
+    ids.emplace_back(reinterpret_cast<const char*>(bytes.data()) + offsets[e],
+                     static_cast<size_t>(offsets[e + 1] - offsets[e]));
+  return ids;
+}
+
+void check_limits(const SquadFeatures& f, const ModelLimits& limits, const std::string& src) {
+  const std::string remedy = "; the file was prepared for another model: re-run fastbert prepare with this model's tokenizer";
+  if (limits.max_position > 0 && f.max_seq > limits.max_position)
+    throw Error(src + ": windows of max_seq " + std::to_string(f.max_seq) + " tokens are longer than the model's " +
+                std::to_string(limits.max_position) + " positions" + remedy);
+  for (size_t i = 0; i < f.input_ids.size(); ++i) {
+    if (limits.vocab_size > 0 && f.input_ids[i] >= limits.vocab_size)
+      throw Error(src + ": " + cell("input_ids", static_cast<int64_t>(i), f.max_seq) + " is " +
+                  std::to_string(f.input_ids[i]) + ", not below the model's vocab_size " +
+                  std::to_string(limits.vocab_size) + remedy);
+    if (limits.type_vocab_size > 0 && f.token_type_ids[i] >= limits.type_vocab_size)
+      throw Error(src + ": " + cell("token_type_ids", static_cast<int64_t>(i), f.max_seq) + " is " +
+                  std::to_string(f.token_type_ids[i]) + ", not below the model's type_vocab_size " +
+                  std::to_string(limits.type_vocab_size) + remedy);
+  }
 }
 
 }  // namespace
 
 void SquadFeatures::validate() const {
-  if (max_seq <= 0) throw Error("squad features: max_seq must be positive, got " + std::to_string(max_seq));
+  if (max_seq <= 0) fail("max_seq must be positive, got " + std::to_string(max_seq));
   const int64_t n = num_windows();
-  const int64_t cells = n * max_seq;
+  int64_t cells = 0;
+  if (__builtin_mul_overflow(n, max_seq, &cells) || cells > (int64_t{1} << 40))
+    fail(std::to_string(n) + " windows of max_seq " + std::to_string(max_seq) + " are too many tokens");
   expect_size("input_ids", input_ids.size(), cells);
   expect_size("token_type_ids", token_type_ids.size(), cells);
   expect_size("attention_mask", attention_mask.size(), cells);
@@ -42,14 +102,28 @@ void SquadFeatures::validate() const {
   const int64_t e = static_cast<int64_t>(example_ids.size());
   for (int64_t i = 0; i < n; ++i) {
     if (example_index[i] < 0 || example_index[i] >= e)
-      throw Error("squad features: example_index[" + std::to_string(i) + "] = " + std::to_string(example_index[i]) +
-                  " is outside the " + std::to_string(e) + " example ids");
+      fail("example_index[" + std::to_string(i) + "] = " + std::to_string(example_index[i]) + " is outside the " +
+           std::to_string(e) + " example ids");
     if (start_positions[i] < 0 || start_positions[i] >= max_seq || end_positions[i] < 0 || end_positions[i] >= max_seq)
-      throw Error("squad features: answer position of window " + std::to_string(i) + " is outside [0, max_seq)");
+      fail("answer position of window " + std::to_string(i) + " (" + std::to_string(start_positions[i]) + ".." +
+           std::to_string(end_positions[i]) + ") is outside [0, max_seq " + std::to_string(max_seq) + ")");
+  }
+  for (int64_t i = 0; i < cells; ++i) {
+    if (input_ids[i] < 0) fail(cell("input_ids", i, max_seq) + " is negative (" + std::to_string(input_ids[i]) + ")");
+    if (token_type_ids[i] < 0)
+      fail(cell("token_type_ids", i, max_seq) + " is negative (" + std::to_string(token_type_ids[i]) + ")");
+    if (attention_mask[i] != 0 && attention_mask[i] != 1)
+      fail(cell("attention_mask", i, max_seq) + " is " + std::to_string(attention_mask[i]) + ", expected 0 or 1");
+    const int32_t b = offsets[2 * i], en = offsets[2 * i + 1];
+    if (!(b == -1 && en == -1) && !(b >= 0 && b <= en))
+      fail(cell("offsets", i, max_seq) + " is [" + std::to_string(b) + ", " + std::to_string(en) +
+           "), expected -1,-1 or 0 <= begin <= end");
   }
   if (!teacher_start_logits.empty() || !teacher_end_logits.empty()) {
     expect_size("teacher_start_logits", teacher_start_logits.size(), cells);
     expect_size("teacher_end_logits", teacher_end_logits.size(), cells);
+    require_finite("squad features", "teacher_start_logits", teacher_start_logits, max_seq);
+    require_finite("squad features", "teacher_end_logits", teacher_end_logits, max_seq);
   }
 }
 
@@ -57,44 +131,48 @@ void write_squad_features(const fs::path& path, const SquadFeatures& f) {
   f.validate();
   AtomicPath out(path);
   {
-    hdf5::File file = hdf5::File::create(out.temp_path());
+    hdf5::File file = create_with_header(out.temp_path());
     const int64_t n = f.num_windows(), s = f.max_seq;
     file.set_attribute("format", std::string(kFeaturesFormat));
-    file.set_attribute("version", kFeaturesVersion);
     file.set_attribute("max_seq", f.max_seq);
     file.set_attribute("doc_stride", f.doc_stride);
     file.set_attribute("max_query", f.max_query);
     file.set_attribute("tokenizer", f.tokenizer);
-    file.write("input_ids", f.input_ids, {n, s});
-    file.write("token_type_ids", f.token_type_ids, {n, s});
-    file.write("attention_mask", f.attention_mask, {n, s});
-    file.write("start_positions", f.start_positions, {n});
-    file.write("end_positions", f.end_positions, {n});
-    file.write("offsets", f.offsets, {n, s, 2});
-    file.write("example_index", f.example_index, {n});
-    file.write_strings("example_ids", f.example_ids);
+    file.write("input_ids", f.input_ids, {n, s}, kWindowChunks);
+    file.write("token_type_ids", f.token_type_ids, {n, s}, kWindowChunks);
+    file.write("attention_mask", f.attention_mask, {n, s}, kWindowChunks);
+    file.write("start_positions", f.start_positions, {n}, kWindowChunks);
+    file.write("end_positions", f.end_positions, {n}, kWindowChunks);
+    file.write("offsets", f.offsets, {n, s, 2}, kWindowChunks);
+    file.write("example_index", f.example_index, {n}, kWindowChunks);
+    std::vector<uint8_t> id_bytes;
+    std::vector<int64_t> id_offsets{0};
+    for (const std::string& id : f.example_ids) {
+      id_bytes.insert(id_bytes.end(), id.begin(), id.end());
+      id_offsets.push_back(static_cast<int64_t>(id_bytes.size()));
+    }
+    file.write("example_id_bytes", id_bytes, {static_cast<int64_t>(id_bytes.size())});
+    file.write("example_id_offsets", id_offsets, {static_cast<int64_t>(id_offsets.size())});
     if (!f.teacher_start_logits.empty()) {
-      file.write("teacher_start_logits", f.teacher_start_logits, {n, s});
-      file.write("teacher_end_logits", f.teacher_end_logits, {n, s});
+      file.write("teacher_start_logits", f.teacher_start_logits, {n, s}, kWindowChunks);
+      file.write("teacher_end_logits", f.teacher_end_logits, {n, s}, kWindowChunks);
     }
     file.close();
   }
+  file_header::stamp(out.temp_path(), kSquadFeaturesFileKind);
   out.commit();
 }
 
-SquadFeatures read_squad_features(const fs::path& path) {
+SquadFeatures read_squad_features(const fs::path& path, const ModelLimits& limits) {
+  const std::string src = path.string();
+  file_header::check_file(path, kSquadFeaturesFileKind);
   hdf5::File file = hdf5::File::open(path);
-  check_format(file, kFeaturesFormat);
-  const int64_t version = file.int_attribute("version");
-  if (version != kFeaturesVersion)
-    throw Error(path.string() + ": features version " + std::to_string(version) + " is not supported (expected " +
-                std::to_string(kFeaturesVersion) + ")");
   SquadFeatures f;
   f.max_seq = file.int_attribute("max_seq");
   f.doc_stride = file.int_attribute("doc_stride");
   f.max_query = file.int_attribute("max_query");
   f.tokenizer = file.string_attribute("tokenizer");
-  if (f.max_seq <= 0) throw Error(path.string() + ": attribute 'max_seq' must be positive");
+  if (f.max_seq <= 0) throw Error(src + ": attribute 'max_seq' must be positive, got " + std::to_string(f.max_seq));
 
   std::vector<int64_t> shape;
   f.start_positions = file.read<int32_t>("start_positions", {-1}, &shape);
@@ -105,11 +183,11 @@ SquadFeatures read_squad_features(const fs::path& path) {
   f.attention_mask = file.read<int32_t>("attention_mask", {n, s});
   f.offsets = file.read<int32_t>("offsets", {n, s, 2});
   f.example_index = file.read<int32_t>("example_index", {n});
-  f.example_ids = file.read_strings("example_ids");
+  f.example_ids = read_ids(file);
   const bool has_start = file.has_dataset("teacher_start_logits");
   const bool has_end = file.has_dataset("teacher_end_logits");
   if (has_start != has_end)
-    throw Error(path.string() + ": teacher logits need both 'teacher_start_logits' and 'teacher_end_logits'");
+    throw Error(src + ": teacher logits need both 'teacher_start_logits' and 'teacher_end_logits'");
   if (has_start) {
     f.teacher_start_logits = file.read<float>("teacher_start_logits", {n, s});
     f.teacher_end_logits = file.read<float>("teacher_end_logits", {n, s});
@@ -117,8 +195,9 @@ SquadFeatures read_squad_features(const fs::path& path) {
   try {
     f.validate();
   } catch (const Error& e) {
-    throw Error(path.string() + ": " + e.what());
+    throw Error(src + ": " + e.what());
   }
+  check_limits(f, limits, src);
   return f;
 }
 
@@ -129,28 +208,29 @@ void write_squad_logits(const fs::path& path, const SquadLogits& logits) {
     throw Error("squad logits: start/end logits must both hold windows x max_seq values");
   AtomicPath out(path);
   {
-    hdf5::File file = hdf5::File::create(out.temp_path());
+    hdf5::File file = create_with_header(out.temp_path());
     const int64_t n = logits.num_windows();
     file.set_attribute("format", std::string(kLogitsFormat));
-    file.set_attribute("max_seq", logits.max_seq);
-    file.write("start_logits", logits.start_logits, {n, logits.max_seq});
-    file.write("end_logits", logits.end_logits, {n, logits.max_seq});
+    file.write("start_logits", logits.start_logits, {n, logits.max_seq}, kWindowChunks);
+    file.write("end_logits", logits.end_logits, {n, logits.max_seq}, kWindowChunks);
     file.close();
   }
+  file_header::stamp(out.temp_path(), kSquadLogitsFileKind);
   out.commit();
 }
 
 SquadLogits read_squad_logits(const fs::path& path) {
+  const std::string src = path.string();
+  file_header::check_file(path, kSquadLogitsFileKind);
   hdf5::File file = hdf5::File::open(path);
-  check_format(file, kLogitsFormat);
   SquadLogits logits;
   std::vector<int64_t> shape;
   logits.start_logits = file.read<float>("start_logits", {-1, -1}, &shape);
   logits.max_seq = shape[1];
+  if (logits.max_seq <= 0) throw Error(src + ": logits have an empty sequence dimension");
   logits.end_logits = file.read<float>("end_logits", {shape[0], shape[1]});
-  if (file.has_attribute("max_seq") && file.int_attribute("max_seq") != logits.max_seq)
-    throw Error(path.string() + ": attribute 'max_seq' disagrees with the logits' second dimension");
-  if (logits.max_seq <= 0) throw Error(path.string() + ": logits have an empty sequence dimension");
+  require_finite(src, "start_logits", logits.start_logits, logits.max_seq);
+  require_finite(src, "end_logits", logits.end_logits, logits.max_seq);
   return logits;
 }
 

@@ -80,3 +80,26 @@ TEST(AtomicFile, ReadMissingFileThrowsWithPath) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/fastbert/file"), std::string::npos);
   }
 }
+
+// A killed export left "<out>.tmp-<pid>" (a whole fp32 model for its
+// calibration) that nothing removed; the next writer of the same file now
+// removes those of processes that are gone and leaves a live writer's alone.
+TEST(AtomicFile, TemporariesOfKilledWritersAreRemovedByTheNextWriter) {
+  auto d = fresh_dir("stale");
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  int status = 0;
+  waitpid(child, &status, 0);  // reaped: its pid no longer runs
+  const std::string dead = std::to_string(child);
+  std::ofstream(d / ("m.fbm.calibration.tmp-" + dead)) << "fp32 model of a killed export";
+  std::ofstream(d / ("m.fbm.tmp-" + dead)) << "half an int8 model";
+  std::ofstream(d / "m.fbm.tmp-1") << "pid 1 runs: another writer";
+  std::ofstream(d / ("other.fbm.tmp-" + dead)) << "another file's temporary";
+  { fastbert::AtomicPath calibration(d / "m.fbm.calibration"); }
+  EXPECT_FALSE(fs::exists(d / ("m.fbm.calibration.tmp-" + dead)));
+  fastbert::write_file_atomic(d / "m.fbm", "model");
+  EXPECT_FALSE(fs::exists(d / ("m.fbm.tmp-" + dead)));
+  EXPECT_TRUE(fs::exists(d / "m.fbm.tmp-1"));
+  EXPECT_TRUE(fs::exists(d / ("other.fbm.tmp-" + dead)));
+  fs::remove_all(d);
+}

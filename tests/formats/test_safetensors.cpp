@@ -124,6 +124,39 @@ TEST_F(SafetensorsTest, RejectsUnknownDtype) {
   EXPECT_NE(msg.find("unknown safetensors dtype 'F8'"), std::string::npos) << msg;
 }
 
+TEST_F(SafetensorsTest, UnknownDtypeMessageNamesTheFileAndTheTensor) {
+  const std::string msg = rejection(file_bytes(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,2]}})", "ab"));
+  EXPECT_NE(msg.find("bad.safetensors: tensor 'w': unknown safetensors dtype 'Q4'"), std::string::npos) << msg;
+}
+
+// 2^62 F32 elements are 2^64 bytes, which wraps to 0 and matched empty
+// data_offsets; the reader then asked for a 2^62-element vector
+// ("cannot create std::vector larger than max_size()").
+TEST_F(SafetensorsTest, ShapeWhoseByteCountOverflowsIsRefusedNamingTheTensor) {
+  const std::string msg =
+      rejection(file_bytes(R"({"w":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}})", ""));
+  EXPECT_NE(msg.find("bad.safetensors: tensor 'w': shape [2147483648,2147483648] of dtype F32 needs more than 2^64 bytes"),
+            std::string::npos)
+      << msg;
+  const std::string huge = rejection(
+      file_bytes(R"({"w":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""));
+  EXPECT_NE(huge.find("tensor 'w': shape has more than 2^63 elements"), std::string::npos) << huge;
+}
+
+TEST_F(SafetensorsTest, DirectoryOrFifoInsteadOfAFileIsNamedAsSuch) {
+  const fs::path dir = fs::temp_directory_path() / ("fastbert-st-dir-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "model.safetensors");
+  try {
+    read_safetensors(dir / "model.safetensors");
+    ADD_FAILURE() << "a directory was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.safetensors: expected a safetensors file, found a directory"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST_F(SafetensorsTest, RejectsOffsetsOutsideTheFile) {
   const std::string msg =
       rejection(file_bytes(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", floats({1, 2})));

@@ -11,6 +11,7 @@
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/common/threads.h"
+#include "fastbert/model/bert_config.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/predict.h"
 
@@ -68,10 +69,15 @@ fs::path training_features_path(const Recipe& r) {
   return out;
 }
 
+SquadFeatures read_features_for_model(const fs::path& features, const fs::path& config_json) {
+  const BertConfig c = BertConfig::load(config_json);
+  return read_squad_features(features, ModelLimits{c.vocab_size, c.type_vocab_size, c.max_position_embeddings});
+}
+
 TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& options) {
   const Recipe recipe = Recipe::load(recipe_path);
   const fs::path features_path = training_features_path(recipe);
-  const SquadFeatures features = read_squad_features(features_path);
+  const SquadFeatures features = read_features_for_model(features_path, recipe.model / "config.json");
   TrainReport report = train_recipe(recipe, features, options);
   if (report.finished) {
     const double rate = report.train_seconds_total > 0 ? report.examples_total / report.train_seconds_total : 0;
@@ -98,7 +104,7 @@ void run_predict_command(const fs::path& checkpoint, const fs::path& features_pa
   set_num_threads(threads);
   torch::set_num_threads(num_threads());
   BertForQuestionAnswering model = load_bert_qa(checkpoint);
-  const SquadFeatures features = read_squad_features(features_path);
+  const SquadFeatures features = read_features_for_model(features_path, checkpoint / "config.json");
   const SquadLogits logits = predict_logits(model, features, batch_size, /*log_progress=*/true);
   write_squad_logits(out, logits);
 }

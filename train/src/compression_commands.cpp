@@ -30,7 +30,8 @@ TrainReport run_stage_kind_command(const fs::path& recipe_path, const std::strin
   const Recipe full = Recipe::load(recipe_path);
   const Recipe recipe = stages_of_kind(full, kind);
   // The prepared features of the whole recipe serve every kind.
-  const SquadFeatures features = read_squad_features(training_features_path(full));
+  const SquadFeatures features =
+      read_features_for_model(training_features_path(full), full.model / "config.json");
   TrainReport report = train_recipe(recipe, features, options);
   if (report.finished)
     std::fprintf(stderr, "%s: %zu %s stage(s) done in %.1f s; model in %s\n", recipe_path.string().c_str(),
@@ -43,7 +44,7 @@ void run_teacher_logits_command(const fs::path& teacher_dir, const fs::path& fea
   set_num_threads(threads);
   torch::set_num_threads(num_threads());
   BertForQuestionAnswering teacher = load_bert_qa(teacher_dir);
-  SquadFeatures features = read_squad_features(features_path);
+  SquadFeatures features = read_features_for_model(features_path, teacher_dir / "config.json");
   const SquadLogits logits = predict_logits(teacher, features, batch_size);
   features.teacher_start_logits = logits.start_logits;
   features.teacher_end_logits = logits.end_logits;
@@ -61,7 +62,7 @@ void run_predict_int8_command(const fs::path& checkpoint, const fs::path& featur
   for (const auto& name : all_linear_names(model))
     if (!q.layers.count(name))
       throw Error((checkpoint / "quantization.json").string() + ": no entry for linear layer '" + name + "'");
-  const SquadFeatures features = read_squad_features(features_path);
+  const SquadFeatures features = read_features_for_model(features_path, checkpoint / "config.json");
   write_squad_logits(out, predict_logits(model, features, batch_size, /*log_progress=*/true, q.fake_quant_linear()));
 }
 

@@ -7,7 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <cstring>
+
 #include "fastbert/common/error.h"
+#include "fastbert/common/input_file.h"
 
 namespace fastbert::fbm {
 namespace fs = std::filesystem;
@@ -33,6 +37,20 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+// A NaN or infinite weight, bias, scale or LayerNorm parameter would turn
+// every answer into NaN (or a quantized input into garbage) without an error:
+// refuse it at load, naming the dataset (and so the layer).
+template <class T>
+void require_finite(const unsigned char* data, uint64_t n, const std::string& src, const std::string& name) {
+  for (uint64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+    if (!std::isfinite(v))
+      throw Error(src + ": dataset '" + name + "' holds " + (std::isnan(v) ? "NaN" : "an infinite value") +
+                  " at index " + std::to_string(i) + "; every weight, bias and scale must be finite");
+  }
+}
+
 }  // namespace
 
 FbmFile::~FbmFile() {
@@ -41,8 +59,7 @@ FbmFile::~FbmFile() {
 
 std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
   const std::string src = path.string();
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error(src + ": no such model file");
+  require_regular_file(path, "model file");
   std::unique_ptr<FbmFile> f(new FbmFile());
   f->path_ = path;
 
@@ -62,7 +79,7 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
   if (map == MAP_FAILED) throw Error(src + ": cannot map the file into memory");
   f->mapping_ = map;
   const auto* bytes = static_cast<const unsigned char*>(map);
-  f->version_minor_ = check_file(bytes, f->mapping_bytes_, src).version_minor;
+  f->version_minor_ = file_header::check(bytes, f->mapping_bytes_, kFileKind, src).version_minor;
 
   hdf5::File h5 = hdf5::File::open(path);
   if (!h5.has_attribute(kAttrFormat) || h5.string_attribute(kAttrFormat) != kFormatName)
@@ -124,6 +141,8 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
       if (offset < kHeaderBytes || static_cast<uint64_t>(offset) > f->mapping_bytes_ - bytes_needed)
         throw Error(src + ": damaged .fbm model: dataset '" + name + "' lies outside the file's data");
       d.data = bytes + offset;
+      if (d.info.dtype == hdf5::DType::kFloat32) require_finite<float>(d.data, n, src, name);
+      if (d.info.dtype == hdf5::DType::kFloat64) require_finite<double>(d.data, n, src, name);
     }
     f->datasets_.emplace(name, std::move(d));
   }

@@ -71,19 +71,56 @@ class SparseLinearLayer : public Linear {
     w->rows = n;
     w->cols = k;
     const int64_t groups = w->groups();
+    // Every count below comes from the file, and a checksum proves nothing
+    // (anyone can recompute it): bound each group's chunk count by what K
+    // allows before any product is formed, and form the array sizes with
+    // overflow checks, so no wrapped size can pass the shape checks.
+    constexpr int64_t kChunk = kernels::BlockSparseMatrix::kChunk;
     auto begin = file.array<int64_t>(prefix + "group_chunk_begin", {groups + 1});
+    if (begin.data[0] != 0)
+      throw Error(src + "group_chunk_begin[0] is " + std::to_string(begin.data[0]) + ", expected 0");
+    const int64_t max_group_chunks = (k + kChunk - 1) / kChunk;
+    for (int64_t g = 0; g < groups; ++g) {
+      if (begin.data[g + 1] < begin.data[g])
+        throw Error(src + "group_chunk_begin decreases at group " + std::to_string(g + 1) + " (" +
+                    std::to_string(begin.data[g]) + " then " + std::to_string(begin.data[g + 1]) + ")");
+      if (begin.data[g + 1] - begin.data[g] > max_group_chunks)
+        throw Error(src + "group_chunk_begin gives group " + std::to_string(g) + " " +
+                    std::to_string(begin.data[g + 1] - begin.data[g]) + " chunks; " + std::to_string(k) +
+                    " input columns allow at most " + std::to_string(max_group_chunks));
+    }
     const int64_t chunks = begin.data[groups];
-    if (begin.data[0] != 0 || chunks < 0) throw Error(src + "group_chunk_begin does not start at 0");
-    for (int64_t g = 0; g < groups; ++g)
-      if (begin.data[g + 1] < begin.data[g]) throw Error(src + "group_chunk_begin is not non-decreasing");
-    auto columns = file.array<int32_t>(prefix + "columns", {4 * chunks + kernels::BlockSparseMatrix::kSentinelColumns});
-    auto values = file.array<int8_t>(prefix + "values", {16 * chunks});
+    int64_t column_count = 0, value_count = 0;
+    if (__builtin_mul_overflow(chunks, int64_t{kChunk}, &column_count) ||
+        __builtin_add_overflow(column_count, int64_t{kernels::BlockSparseMatrix::kSentinelColumns}, &column_count) ||
+        __builtin_mul_overflow(chunks, int64_t{kChunk * kernels::BlockSparseMatrix::kBlockRows}, &value_count))
+      throw Error(src + "group_chunk_begin ends at " + std::to_string(chunks) + " chunks, too many to address");
+    auto columns = file.array<int32_t>(prefix + "columns", {column_count});
+    auto values = file.array<int8_t>(prefix + "values", {value_count});
     auto scales = file.array<float>(prefix + "weight_scales", {n});
     auto row_sums = file.array<int32_t>(prefix + "row_sums", {n});
     auto nonzero = file.array<int64_t>(prefix + "nonzero_blocks", {1});
     for (int64_t i = 0; i < columns.size(); ++i)
       if (columns.data[i] < 0 || columns.data[i] >= k)
-        throw Error(src + "columns holds " + std::to_string(columns.data[i]) + ", outside 0.." + std::to_string(k - 1));
+        throw Error(src + "columns[" + std::to_string(i) + "] is " + std::to_string(columns.data[i]) +
+                    ", outside 0.." + std::to_string(k - 1));
+    if (nonzero.data[0] < 0 || nonzero.data[0] > kChunk * chunks)
+      throw Error(src + "nonzero_blocks is " + std::to_string(nonzero.data[0]) + ", outside 0.." +
+                  std::to_string(kChunk * chunks) + " (4 per chunk)");
+    // The kernel folds the activation zero point in through row_sums: a wrong
+    // sum would shift every output of its row without any error.
+    for (int64_t g = 0; g < groups; ++g) {
+      for (int64_t r = 0; r < kernels::BlockSparseMatrix::kBlockRows; ++r) {
+        const int64_t row = g * kernels::BlockSparseMatrix::kBlockRows + r;
+        int64_t sum = 0;
+        for (int64_t c = begin.data[g]; c < begin.data[g + 1]; ++c)
+          for (int64_t j = 0; j < kChunk; ++j) sum += values.data[16 * c + 4 * r + j];
+        if (row < n ? sum != row_sums.data[row] : sum != 0)
+          throw Error(src + (row < n ? "row_sums[" + std::to_string(row) + "] is " + std::to_string(row_sums.data[row]) +
+                                           ", the row's weights sum to " + std::to_string(sum)
+                                     : "values hold nonzero weights in padding row " + std::to_string(row)));
+      }
+    }
     w->group_chunk_begin.assign(begin.data, begin.data + groups + 1);
     w->columns.assign(columns.data, columns.data + columns.size());
     w->values.assign(values.data, values.data + values.size());
@@ -100,8 +137,15 @@ class SparseLinearLayer : public Linear {
   void read_input_quant(const fbm::FbmFile& file, const std::string& prefix, const std::string& src) {
     input_.scale = file.array<float>(prefix + "input_scale", {1}).data[0];
     input_.zero_point = file.array<int32_t>(prefix + "input_zero_point", {1}).data[0];
-    if (!(input_.scale > 0) || input_.zero_point < 0 || input_.zero_point > 255)
-      throw Error(src + "input_scale/input_zero_point out of range");
+    if (!(input_.scale > 0))
+      throw Error(src + "input_scale is " + std::to_string(input_.scale) + ", expected a positive number");
+    if (input_.zero_point < 0 || input_.zero_point > 255)
+      throw Error(src + "input_zero_point is " + std::to_string(input_.zero_point) + ", expected 0..255");
+    const float* scales = file.array<float>(prefix + "weight_scales", {n_}).data;
+    for (int64_t r = 0; r < n_; ++r)
+      if (!(scales[r] > 0))
+        throw Error(src + "weight_scales[" + std::to_string(r) + "] is " + std::to_string(scales[r]) +
+                    ", expected a positive number");
   }
 
   void create(std::shared_ptr<kernels::BlockSparseMatrix> w, const LinearFusion& wanted) {

@@ -12,7 +12,9 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 
 // For writers that need a path of their own (HDF5, directories): write to
 // temp_path(), then commit(). Destroying an uncommitted AtomicPath removes the
-// temporary file or directory.
+// temporary file or directory; creating one removes the temporaries of
+// `final_path` that killed processes left ("<final>.tmp-<pid>" of a pid that
+// no longer runs).
 class AtomicPath {
  public:
   explicit AtomicPath(std::filesystem::path final_path);

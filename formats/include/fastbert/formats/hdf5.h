@@ -1,6 +1,6 @@
 #pragma once
 // A small RAII layer over the HDF5 C API: the subset fastbert's files need
-// (contiguous typed datasets, scalar attributes, variable-length strings) with
+// (typed datasets, contiguous or chunked by rows, scalar attributes) with
 // every failure turned into a fastbert::Error that names the file and the
 // dataset. HDF5's own error-stack printing is switched off; its innermost
 // message is appended to ours instead.
@@ -81,6 +81,13 @@ struct FileOptions {
   int64_t user_block_bytes = 0;
 };
 
+// How a dataset is stored. Contiguous (the default) keeps the raw data in one
+// piece at a known offset, for mapping. Chunked by rows lets a reader read a
+// range of rows (a batch of windows) without reading the whole dataset.
+struct Layout {
+  int64_t chunk_rows = 0;  // 0 = contiguous; else rows of the first dimension per chunk
+};
+
 // Shape pattern for reads: -1 accepts any extent in that dimension.
 using ShapePattern = std::vector<int64_t>;
 
@@ -99,12 +106,13 @@ class File {
   int64_t dataset_offset(const std::string& name) const;
 
   template <class T>
-  void write(const std::string& name, const std::vector<T>& data, const std::vector<int64_t>& shape) {
-    write_raw(name, DTypeOf<T>::value, data.data(), static_cast<int64_t>(data.size()), shape);
+  void write(const std::string& name, const std::vector<T>& data, const std::vector<int64_t>& shape,
+             const Layout& layout = {}) {
+    write_raw(name, DTypeOf<T>::value, data.data(), static_cast<int64_t>(data.size()), shape, layout);
   }
   template <class T>
-  void write(const std::string& name, const T* data, const std::vector<int64_t>& shape) {
-    write_raw(name, DTypeOf<T>::value, data, -1, shape);
+  void write(const std::string& name, const T* data, const std::vector<int64_t>& shape, const Layout& layout = {}) {
+    write_raw(name, DTypeOf<T>::value, data, -1, shape, layout);
   }
   // Reads a dataset that must have exactly type T and a shape matching
   // `pattern`; the actual shape is stored in *shape when given.
@@ -118,13 +126,13 @@ class File {
     return out;
   }
 
-  void write_strings(const std::string& name, const std::vector<std::string>& strings);
-  std::vector<std::string> read_strings(const std::string& name) const;
-
   bool has_attribute(const std::string& name) const;
   void set_attribute(const std::string& name, int64_t value);
   void set_attribute(const std::string& name, const std::string& value);
   int64_t int_attribute(const std::string& name) const;
+  // Fixed-length strings only. Variable-length HDF5 strings live in a global
+  // heap that libhdf5 1.10 reads without bounds checks (a crafted heap object
+  // corrupts memory), so fastbert neither writes nor reads them.
   std::string string_attribute(const std::string& name) const;
 
   // Flushes and closes; errors surface here instead of in the destructor.
@@ -133,7 +141,7 @@ class File {
  private:
   File(std::filesystem::path path, Handle file) : path_(std::move(path)), file_(std::move(file)) {}
   void write_raw(const std::string& name, DType dtype, const void* data, int64_t count,
-                 const std::vector<int64_t>& shape);
+                 const std::vector<int64_t>& shape, const Layout& layout);
   void read_raw(const std::string& name, DType dtype, void* out) const;
   DatasetInfo checked_info(const std::string& name, DType dtype, const ShapePattern& pattern) const;
   Handle open_dataset(const std::string& name) const;
@@ -141,6 +149,7 @@ class File {
 
   std::filesystem::path path_;
   Handle file_;
+  uint64_t file_bytes_ = UINT64_MAX;  // of an opened file: no dataset or attribute is larger
 };
 
 // True when the file carries the HDF5 signature where the format allows it.

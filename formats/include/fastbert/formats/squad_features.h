@@ -4,26 +4,38 @@
 #include <string>
 #include <vector>
 
+#include "fastbert/formats/file_header.h"
+
 namespace fastbert {
 
+// The two kinds of file (fastbert/formats/file_header.h). Format 1 had no
+// file header and stored the question ids as HDF5 variable-length strings;
+// format 2 refuses it, naming the remedy.
+inline constexpr file_header::Kind kSquadFeaturesFileKind{
+    {'\x89', 'F', 'B', 'F', '\r', '\n', '\x1a', '\n'}, 2, 0, "tokenized-data file", "re-run fastbert prepare"};
+inline constexpr file_header::Kind kSquadLogitsFileKind{
+    {'\x89', 'F', 'B', 'L', '\r', '\n', '\x1a', '\n'}, 2, 0, "logits file",
+    "write it again (fastbert-train predict, or see docs/data-files.md)"};
+
 // Tokenized SQuAD windows: the one thing that crosses from the runtime side
-// (tokenizers) to the training side (LibTorch), as an HDF5 file.
-//
-// HDF5 layout (all datasets contiguous; N windows, S = max_seq, E examples):
-//   /input_ids        int32 [N,S]
-//   /token_type_ids   int32 [N,S]
-//   /attention_mask   int32 [N,S]     1 = real token, 0 = padding
-//   /start_positions  int32 [N]       token index of the answer start; 0 ([CLS]) when
-//   /end_positions    int32 [N]       the window does not contain the answer
-//   /offsets          int32 [N,S,2]   [begin,end) byte offsets of each context token
-//                                     in its UTF-8 context; -1,-1 for question,
-//                                     special and padding tokens
-//   /example_index    int32 [N]       row into /example_ids
-//   /example_ids      variable-length string [E]   SQuAD question ids
+// (tokenizers) to the training side (LibTorch), as an HDF5 file. Layout and
+// the rules a reader checks: docs/data-files.md. In short: the fastbert file
+// header (fastbert/formats/file_header.h, magic "\x89FBF\r\n\x1a\n", format
+// 2), then N windows of S = max_seq tokens over E questions:
+//   /input_ids, /token_type_ids, /attention_mask   int32 [N,S]
+//   /start_positions, /end_positions               int32 [N]   0 ([CLS]) = no answer
+//   /offsets                                       int32 [N,S,2] [begin,end) bytes in
+//                                                  the context; -1,-1 outside it
+//   /example_index                                 int32 [N]   question of the window
+//   /example_id_bytes                              uint8 [B]   the E question ids, concatenated
+//   /example_id_offsets                            int64 [E+1] id e = bytes [o[e], o[e+1])
 //   optional /teacher_start_logits, /teacher_end_logits  float32 [N,S]
-//   attributes on "/": format = "fastbert-squad-features", version = 1,
-//                      max_seq, doc_stride, max_query (int64), tokenizer (string)
+//   attributes max_seq, doc_stride, max_query (int64), tokenizer (string)
+// The per-window datasets are chunked by kWindowsPerChunk windows, so a reader
+// can read a batch of windows without reading the file.
 struct SquadFeatures {
+  static constexpr int64_t kWindowsPerChunk = 256;
+
   int64_t max_seq = 384;
   int64_t doc_stride = 128;
   int64_t max_query = 64;
@@ -41,20 +53,35 @@ struct SquadFeatures {
   std::vector<float> teacher_end_logits;
 
   int64_t num_windows() const { return static_cast<int64_t>(start_positions.size()); }
-  // Throws fastbert::Error naming the first inconsistent array.
+  // Throws fastbert::Error naming the first inconsistent array or value: sizes
+  // that disagree, an attention mask other than 0/1, negative ids, offsets
+  // that are not [begin, end) pairs, answer positions outside the window,
+  // example indices outside the ids, non-finite teacher logits.
   void validate() const;
+};
+
+// What a reader that knows its model checks on top of validate(): token ids
+// below vocab_size and token types below type_vocab_size (LibTorch would say
+// "index out of range in self"), windows no longer than max_position. Zero =
+// unknown, not checked.
+struct ModelLimits {
+  int64_t vocab_size = 0;
+  int64_t type_vocab_size = 0;
+  int64_t max_position = 0;
 };
 
 // Atomic: the file appears under `path` only when complete.
 void write_squad_features(const std::filesystem::path& path, const SquadFeatures& f);
-// Throws fastbert::Error with the path and the problem for a missing, truncated
-// or foreign file and for any dataset of the wrong type or shape.
-SquadFeatures read_squad_features(const std::filesystem::path& path);
+// Throws fastbert::Error with the path and the problem for a missing,
+// truncated, damaged, foreign or older file, any dataset of the wrong type or
+// shape, and any value validate() or `limits` refuses.
+SquadFeatures read_squad_features(const std::filesystem::path& path, const ModelLimits& limits = {});
 
-// Start/end logits of a model over the windows of a features file, row for row:
-//   /start_logits, /end_logits  float32 [N,S]; attribute format = "fastbert-logits".
-// The training side writes them for a checkpoint; the runtime side turns them
-// into answers, so one metric serves every engine.
+// Start/end logits of a model over the windows of a features file, row for row
+// (docs/data-files.md): the fastbert file header (magic "\x89FBL\r\n\x1a\n",
+// format 2), then /start_logits, /end_logits float32 [N,S], chunked like the
+// features. The training side writes them for a checkpoint; the runtime side
+// turns them into answers, so one metric serves every engine.
 struct SquadLogits {
   int64_t max_seq = 0;
   std::vector<float> start_logits;
@@ -62,6 +89,8 @@ struct SquadLogits {
   int64_t num_windows() const { return max_seq ? static_cast<int64_t>(start_logits.size()) / max_seq : 0; }
 };
 void write_squad_logits(const std::filesystem::path& path, const SquadLogits& logits);
+// Refuses, besides what read_squad_features refuses for its file, NaN or
+// infinite logits.
 SquadLogits read_squad_logits(const std::filesystem::path& path);
 
 }  // namespace fastbert

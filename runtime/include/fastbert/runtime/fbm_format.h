@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "fastbert/formats/file_header.h"
+
 namespace fastbert::fbm {
 
 inline constexpr const char* kFormatName = "fastbert-model";
@@ -17,38 +19,16 @@ inline constexpr uint32_t kVersionMajor = 2;
 inline constexpr uint32_t kVersionMinor = 0;
 inline constexpr int64_t kAlignment = 64;
 
-// The file starts with a header of kHeaderBytes (an HDF5 user block, which
-// libhdf5 skips) holding the format's magic, version, the file size and a
-// CRC-32 of everything after the header's own checksum fields. It is checked
-// on the raw bytes before libhdf5 parses anything: libhdf5 1.10 reads some
-// corrupt object headers out of bounds (tests/fuzz/regressions), so a damaged
-// file must never reach it. Layout (little-endian):
-//   [0, 8)   magic "\x89FBM\r\n\x1a\n"
-//   [8, 12)  version major     [12, 16) version minor
-//   [16, 24) file size in bytes
-//   [24, 28) CRC-32 of bytes [32, file size)
-//   [28, 32) CRC-32 of bytes [0, 28)
-//   [32, kHeaderBytes) zero
-inline constexpr int64_t kHeaderBytes = 512;
-inline constexpr char kMagic[8] = {'\x89', 'F', 'B', 'M', '\r', '\n', '\x1a', '\n'};
+// The file starts with the header every fastbert HDF5 file carries
+// (fastbert/formats/file_header.h), checked on the raw bytes before libhdf5
+// parses anything.
+inline constexpr int64_t kHeaderBytes = file_header::kBytes;
+inline constexpr file_header::Kind kFileKind{
+    {'\x89', 'F', 'B', 'M', '\r', '\n', '\x1a', '\n'}, kVersionMajor, kVersionMinor, ".fbm model", "export it again"};
 
-struct FileHeader {
-  uint32_t version_major = 0;
-  uint32_t version_minor = 0;
-  uint64_t file_bytes = 0;
-};
-
-// CRC-32 (zlib's polynomial), continued from `crc` (0 to start).
-uint32_t checksum_update(uint32_t crc, const void* data, size_t bytes);
-
-// Validates the header and the whole-file checksum of the `size` bytes of a
-// file; throws fastbert::Error naming `source` for a foreign file, a file of
-// another major version, a truncated or extended file, or a checksum mismatch.
-FileHeader check_file(const unsigned char* bytes, size_t size, const std::string& source);
-
-// Writes the header of this version into the first kHeaderBytes of `path` (an
-// HDF5 file created with that user block), covering the file as it is now.
-void stamp_file(const std::filesystem::path& path);
+// Writes the header into the first kHeaderBytes of `path` (an HDF5 file
+// created with that user block), covering the file as it is now.
+inline void stamp_file(const std::filesystem::path& path) { file_header::stamp(path, kFileKind); }
 
 // Root attributes (for h5dump readers; the header is what the loader trusts).
 inline constexpr const char* kAttrFormat = "format";

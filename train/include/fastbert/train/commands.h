@@ -21,4 +21,10 @@ void run_predict_command(const std::filesystem::path& checkpoint, const std::fil
 // executable is looked for beside the running one; FASTBERT_BIN overrides.
 std::filesystem::path training_features_path(const Recipe& recipe);
 
+// Reads a features file for the model whose config.json is given, refusing
+// token ids, token types or windows that model cannot take (LibTorch would
+// only say "index out of range in self").
+SquadFeatures read_features_for_model(const std::filesystem::path& features,
+                                      const std::filesystem::path& config_json);
+
 }  // namespace fastbert
