@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
+#include "fastbert/kernels/isa.h"
 #include "run_command.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
@@ -190,6 +191,21 @@ TEST_F(HostileCli, BenchSizesBeyondTheMachinesMemoryAreRefusedBeforeAllocating) 
   EXPECT_NE(model.output.find("bench model --batch 65536 --seq 8192 on " + path("long.fbm") + " needs about"),
             std::string::npos)
       << model.output;
+}
+
+// ------------------------------------------------ requests the machine cannot honour
+
+TEST_F(HostileCli, AmxRequestOnACpuWithoutAmxIsRefusedAsAnyMissingIsa) {
+  if (ops_cpu_isa() >= OpsIsa::amx_bf16)
+    GTEST_SKIP() << "this CPU has AMX tiles: FASTBERT_ISA=amx is rightly accepted, its refusal needs a CPU without";
+  ASSERT_EQ(fastbert("export --checkpoint " + path("ckpt") + " --out " + path("m.fbm") + " --precision fp32").rc, 0);
+  // An fp32 model never asks the int8 GEMM level: the engine checks the request itself.
+  const auto [rc, out] = run_command("FASTBERT_ISA=amx " + fastbert_ + " eval squad --data " + path("squad.json") +
+                                     " --model " + path("m.fbm") + " --max-seq 32 2>&1");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("error: FASTBERT_ISA=amx asks for an instruction set this CPU does not support"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace
