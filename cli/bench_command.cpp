@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "fastbert/bench/kernels_bench.h"
+#include "option_checks.h"
 
 namespace fastbert::cli {
 
@@ -15,15 +16,20 @@ void register_bench(CLI::App& app) {
   auto shapes = std::make_shared<std::vector<std::string>>();
   kernels->add_option("--shape", *shapes, "KxN (input x output features); repeatable or comma list")
       ->delimiter(',');
-  kernels->add_option("--m", options->ms, "tokens M; repeatable or comma list")->delimiter(',');
+  kernels->add_option("--m", options->ms, "tokens M; repeatable or comma list")
+      ->delimiter(',')
+      ->check(integer_in(1, 1 << 20));
   kernels->add_option("--sparsity", options->sparsities, "block sparsity in percent; repeatable or comma list")
       ->delimiter(',');
   kernels->add_option("--csv", options->csv, "write the results as CSV");
   kernels->add_option("--plot", options->plot, "write a PNG plot of speedup vs sparsity (gnuplot)");
   kernels->add_option("--repeats", options->repeats, "interleaved samples per point (median)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, 10000));
   kernels->add_flag("--fresh", options->fresh, "fresh activations for every call (not cache-hot)");
-  kernels->add_option("--threads", options->threads, "threads (0: all cores)")->capture_default_str();
+  kernels->add_option("--threads", options->threads, "threads (0: all cores)")
+      ->capture_default_str()
+      ->check(thread_count());
   kernels->add_flag("--cpu-time", options->cpu_time,
                     "time with the thread's CPU clock (needs --threads 1; for machines shared with other jobs)");
   kernels->callback([options, shapes] {

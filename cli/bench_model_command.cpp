@@ -20,9 +20,12 @@
 #include "commands.h"
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/memory.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/common/threads.h"
 #include "fastbert/kernels/peak.h"
 #include "fastbert/runtime/engine.h"
+#include "option_checks.h"
 #include "training_tool.h"
 
 namespace fastbert::cli {
@@ -160,9 +163,25 @@ nlohmann::ordered_json profile_shares(const EngineProfile& p) {
   return {{"share", shares}, {"linear_share", linear_shares}};
 }
 
+// Bytes one forward pass of `batch` x `seq` needs at most: this command's
+// inputs and logits, and the engine's buffers for the whole batch as one
+// bucket (runtime/src/engine/engine.cpp: seven fp32 [hidden] buffers of
+// activations, an fp32 and two u8 [intermediate] ones, the logits) plus one
+// [heads x seq x seq] fp32 attention score block per thread. An upper bound:
+// split batches use smaller per-thread buckets.
+double forward_bytes(const fbm::ModelConfig& c, int64_t batch, int64_t seq) {
+  const double tokens = static_cast<double>(batch) * static_cast<double>(seq);
+  const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
+  const double per_token = 5 * 4 + 4 * (6 * h + i + 2) + std::max(h, i) + i;
+  const double scores = static_cast<double>(c.num_heads) * static_cast<double>(seq) * static_cast<double>(seq) * 4;
+  return tokens * per_token + scores * num_threads();
+}
+
 void run_bench_model(const BenchModelArgs& a) {
+  std::vector<NamedPath> inputs = {{"--compare-checkpoint", a.compare_checkpoint}};
+  for (const std::string& spec : a.models) inputs.push_back({"--model", spec.substr(spec.find('=') + 1)});
+  refuse_outputs_over_inputs(inputs, {{"--json", a.json_out}});
   if (a.threads > 0) set_num_threads(a.threads);
-  if (a.rounds < 1) throw Error("--rounds must be at least 1");
   EngineOptions options;
   options.profile = a.profile;
   std::vector<BenchedModel> models;
@@ -182,6 +201,17 @@ void run_bench_model(const BenchModelArgs& a) {
                 attention_path_name(m.engine->attention_path()), num_threads());
     models.push_back(std::move(m));
   }
+  // Every size against every model before the first measurement.
+  for (const auto& m : models)
+    for (int64_t seq : a.seqs) {
+      if (seq > m.engine->config().max_position)
+        throw Error("--seq " + std::to_string(seq) + " exceeds the " + std::to_string(m.engine->config().max_position) +
+                    " positions of " + m.path);
+      for (int64_t batch : a.batches)
+        check_memory_fits("bench model --batch " + std::to_string(batch) + " --seq " + std::to_string(seq) + " on " +
+                              m.path,
+                          forward_bytes(m.engine->config(), batch, seq));
+    }
   // One model keeps the plain engine name "fastbert".
   auto engine_name = [&](const BenchedModel& m) { return models.size() == 1 ? std::string("fastbert") : "fastbert_" + m.label; };
   std::printf("%d rounds, engines interleaved; median round\n", a.rounds);
@@ -189,10 +219,6 @@ void run_bench_model(const BenchModelArgs& a) {
   std::vector<Measurement> results;
   nlohmann::ordered_json profiles = nlohmann::ordered_json::array();
   for (int64_t seq : a.seqs) {
-    for (const auto& m : models)
-      if (seq > m.engine->config().max_position)
-        throw Error("--seq " + std::to_string(seq) + " exceeds the " + std::to_string(m.engine->config().max_position) +
-                    " positions of " + m.path);
     for (int64_t batch : a.batches) {
       std::vector<std::vector<Measurement>> rounds(models.size() + 1);
       for (auto& m : models) m.engine->reset_profile();
@@ -258,16 +284,25 @@ void register_bench_model(CLI::App& bench) {
       ->required()
       ->delimiter(',');
   cmd->add_option("--rounds", a->rounds, "measure every engine this many times, interleaved; report the median")
-      ->capture_default_str();
-  cmd->add_option("--batch", a->batches, "batch sizes (comma list)")->delimiter(',')->capture_default_str();
-  cmd->add_option("--seq", a->seqs, "sequence lengths (comma list)")->delimiter(',')->capture_default_str();
-  cmd->add_option("--latency-ms", a->latency_ms, "report the best throughput whose p90 latency stays under this");
+      ->capture_default_str()
+      ->check(integer_in(1, 1000));
+  cmd->add_option("--batch", a->batches, "batch sizes (comma list)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxBatch));
+  cmd->add_option("--seq", a->seqs, "sequence lengths (comma list)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
+  cmd->add_option("--latency-ms", a->latency_ms, "report the best throughput whose p90 latency stays under this")
+      ->check(number_in(0, 1e9));
   cmd->add_flag("--profile", a->profile, "time share of each op kind");
   cmd->add_option("--compare-checkpoint", a->compare_checkpoint,
                   "also time LibTorch fp32 on this checkpoint (fastbert-train bench-forward), same run");
   cmd->add_option("--min-seconds", a->min_seconds, "measure each configuration at least this long")
-      ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "threads (0: all cores)")->capture_default_str();
+      ->capture_default_str()
+      ->check(number_in(0, 3600));
+  cmd->add_option("--threads", a->threads, "threads (0: all cores)")->capture_default_str()->check(thread_count());
   cmd->add_option("--json", a->json_out, "also write the results as JSON");
   cmd->callback([a] { run_bench_model(*a); });
 }

@@ -152,7 +152,7 @@ std::vector<std::string> demo_vocabulary() {
 
 }  // namespace
 
-void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
+std::map<std::string, std::string> demo_files(uint64_t seed, const DemoSizes& sizes) {
   std::mt19937_64 rng(seed);
   NameMaker names(rng);
   auto make_split = [&](const std::string& prefix, int articles) {
@@ -160,18 +160,15 @@ void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
     for (int a = 0; a < articles; ++a) data.push_back(make_article(a, prefix, names, rng));
     return json{{"version", "1.1"}, {"data", data}};
   };
-  const json train = make_split("train", sizes.train_articles);
-  const json dev = make_split("dev", sizes.dev_articles);
-
-  fs::create_directories(dir / "model");
-  write_file_atomic(dir / "train.json", train.dump());
-  write_file_atomic(dir / "dev.json", dev.dump());
+  std::map<std::string, std::string> files;
+  files["train.json"] = make_split("train", sizes.train_articles).dump();
+  files["dev.json"] = make_split("dev", sizes.dev_articles).dump();
 
   const std::vector<std::string> tokens = demo_vocabulary();
   std::string vocab;
   for (const auto& t : tokens) vocab += t + "\n";
   const size_t vocab_size = tokens.size();
-  write_file_atomic(dir / "model" / "vocab.txt", vocab);
+  files["model/vocab.txt"] = vocab;
   const json config = {{"architectures", {"BertForQuestionAnswering"}},
                        {"model_type", "bert"},
                        {"vocab_size", vocab_size},
@@ -190,9 +187,15 @@ void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
                        {"initializer_range", 0.02},
                        {"layer_norm_eps", 1e-12},
                        {"pad_token_id", 0}};
-  write_file_atomic(dir / "model" / "config.json", config.dump(2));
-  write_file_atomic(dir / "model" / "tokenizer_config.json",
-                    json{{"do_lower_case", true}, {"tokenizer_class", "BertTokenizer"}}.dump(2));
+  files["model/config.json"] = config.dump(2);
+  files["model/tokenizer_config.json"] =
+      json{{"do_lower_case", true}, {"tokenizer_class", "BertTokenizer"}}.dump(2);
+  return files;
+}
+
+void write_demo(const fs::path& dir, uint64_t seed, const DemoSizes& sizes) {
+  fs::create_directories(dir / "model");
+  for (const auto& [name, bytes] : demo_files(seed, sizes)) write_file_atomic(dir / name, bytes);
 }
 
 }  // namespace fastbert::cli

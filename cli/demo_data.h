@@ -1,6 +1,8 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <string>
 
 namespace fastbert::cli {
 
@@ -14,6 +16,8 @@ struct DemoSizes {
   int train_articles = 800;
   int dev_articles = 20;
 };
+// The files of the demo: path relative to DIR -> contents.
+std::map<std::string, std::string> demo_files(uint64_t seed, const DemoSizes& sizes = {});
 void write_demo(const std::filesystem::path& dir, uint64_t seed, const DemoSizes& sizes = {});
 
 }  // namespace fastbert::cli

@@ -13,7 +13,9 @@
 #include "commands.h"
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/common/threads.h"
+#include "fastbert/export/checkpoint_reader.h"
 #include "fastbert/formats/squad_features.h"
 #include "fastbert/runtime/engine.h"
 #include "fastbert/runtime/squad/squad_dataset.h"
@@ -21,6 +23,7 @@
 #include "fastbert/runtime/squad/squad_postprocess.h"
 #include "fastbert/runtime/squad/squad_windows.h"
 #include "fastbert/runtime/tokenizers/tokenizer.h"
+#include "option_checks.h"
 #include "training_tool.h"
 
 namespace fastbert::cli {
@@ -92,9 +95,18 @@ SquadPredictionMap answer_questions(const EvalArgs& args, const SquadDataset& da
   return predictions;
 }
 
+// Before any window is made: a window longer than the model's position table
+// would only be refused once every window exists (gigabytes for --max-seq 100000).
+void refuse_windows_longer_than_the_model(const EvalArgs& args, int64_t max_position) {
+  if (args.windows.max_seq > max_position)
+    throw Error("--max-seq " + std::to_string(args.windows.max_seq) + " exceeds the " + std::to_string(max_position) +
+                " positions of " + args.model);
+}
+
 // The runtime engine on a packed .fbm file, in this process.
 SquadPredictionMap predict_with_engine(const EvalArgs& args, const SquadDataset& data) {
   Engine engine(args.model);
+  refuse_windows_longer_than_the_model(args, engine.config().max_position);
   const SquadFeatures features = make_squad_features(data, engine.tokenizer(), args.windows);
   const auto t0 = std::chrono::steady_clock::now();
   const SquadLogits logits = engine.run(features, args.batch_size);
@@ -112,6 +124,7 @@ SquadPredictionMap predict_with_checkpoint(const EvalArgs& args, const SquadData
   if (!fs::is_directory(model, ec))
     throw Error(args.model + ": not a checkpoint directory (expected config.json, model.safetensors, vocab.txt)");
 
+  refuse_windows_longer_than_the_model(args, read_checkpoint_config(model).max_position);
   const auto tokenizer = load_tokenizer(model);
   const SquadFeatures features = make_squad_features(data, *tokenizer, args.windows);
   TempDir tmp;
@@ -140,6 +153,12 @@ void run_eval_squad(const EvalArgs& args) {
         "(with --features)");
   if (args.logits.empty() != args.features.empty())
     throw Error("--logits and --features go together: the logits are rows of that features file");
+  refuse_outputs_over_inputs({{"--data", args.data},
+                              {"--predictions", args.predictions},
+                              {"--model", args.model},
+                              {"--features", args.features},
+                              {"--logits", args.logits}},
+                             {{"--predictions-out", args.predictions_out}});
   set_num_threads(args.threads);
   const SquadDataset data = read_squad(args.data);
   SquadPredictionMap predictions;
@@ -170,15 +189,27 @@ void register_eval(CLI::App& app) {
       ->check(CLI::ExistingFile);
   squad->add_option("--predictions-out", args->predictions_out,
                     "write the answers here, question id -> text (with --model or --logits)");
-  squad->add_option("--max-seq", args->windows.max_seq, "tokens per window")->capture_default_str();
+  squad->add_option("--max-seq", args->windows.max_seq, "tokens per window")
+      ->capture_default_str()
+      ->check(integer_in(8, kMaxSequence));
   squad->add_option("--doc-stride", args->windows.doc_stride, "context tokens between window starts")
-      ->capture_default_str();
-  squad->add_option("--max-query", args->windows.max_query, "question tokens kept")->capture_default_str();
-  squad->add_option("--n-best", args->postprocess.n_best, "start/end candidates per window")->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
+  squad->add_option("--max-query", args->windows.max_query, "question tokens kept")
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
+  squad->add_option("--n-best", args->postprocess.n_best, "start/end candidates per window")
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
   squad->add_option("--max-answer-length", args->postprocess.max_answer_length, "longest answer in tokens")
-      ->capture_default_str();
-  squad->add_option("--batch-size", args->batch_size, "windows per forward pass")->capture_default_str();
-  squad->add_option("--threads", args->threads, "worker threads (0 = all cores)")->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
+  squad->add_option("--batch-size", args->batch_size, "windows per forward pass")
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxBatch));
+  squad->add_option("--threads", args->threads, "worker threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(thread_count());
   squad->callback([args] { run_eval_squad(*args); });
 }
 

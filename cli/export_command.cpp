@@ -2,7 +2,9 @@
 #include <iostream>
 
 #include "commands.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/export/fbm_export.h"
+#include "option_checks.h"
 
 namespace fastbert::cli {
 
@@ -28,13 +30,17 @@ void register_export(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sparse-threshold", args->sparse_threshold,
                   "int8 linears with at least this fraction of zero 4x1 blocks are packed sparse")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(number_in(0, 1));
   cmd->add_option("--calibration-data", args->calibration_data,
                   "int8 without quantization.json: calibrate activation ranges on this features .h5 or SQuAD .json")
       ->check(CLI::ExistingFile);
   cmd->add_option("--calibration-windows", args->calibration_windows, "windows used for calibration")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, 1 << 20));
   cmd->callback([args] {
+    refuse_outputs_over_inputs({{"--checkpoint", args->checkpoint}, {"--calibration-data", args->calibration_data}},
+                               {{"--out", args->out}});
     ExportOptions options;
     options.precision = parse_export_precision(args->precision);
     options.sparse_threshold = args->sparse_threshold;

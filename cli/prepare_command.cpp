@@ -5,11 +5,13 @@
 #include <iostream>
 
 #include "commands.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/common/threads.h"
 #include "fastbert/formats/squad_features.h"
 #include "fastbert/runtime/squad/squad_dataset.h"
 #include "fastbert/runtime/squad/squad_windows.h"
 #include "fastbert/runtime/tokenizers/tokenizer.h"
+#include "option_checks.h"
 
 namespace fastbert::cli {
 
@@ -42,6 +44,7 @@ SquadDataset first_questions(const SquadDataset& data, int64_t limit) {
 }
 
 void run_prepare(const PrepareArgs& args) {
+  refuse_outputs_over_inputs({{"--data", args.data}, {"--tokenizer", args.tokenizer}}, {{"--out", args.out}});
   set_num_threads(args.threads);
   const auto t0 = std::chrono::steady_clock::now();
   const SquadDataset data = first_questions(read_squad(args.data), args.limit);
@@ -75,12 +78,21 @@ void register_prepare(CLI::App& app) {
                   "vocab.txt, SentencePiece .model, or a checkpoint directory holding one")
       ->required();
   cmd->add_option("--out", args->out, "output features file (.h5)")->required();
-  cmd->add_option("--max-seq", args->windows.max_seq, "tokens per window")->capture_default_str();
+  cmd->add_option("--max-seq", args->windows.max_seq, "tokens per window")
+      ->capture_default_str()
+      ->check(integer_in(8, kMaxSequence));
   cmd->add_option("--doc-stride", args->windows.doc_stride, "context tokens between window starts")
-      ->capture_default_str();
-  cmd->add_option("--max-query", args->windows.max_query, "question tokens kept")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "worker threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--limit", args->limit, "keep only the first N questions (0 = all)")->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
+  cmd->add_option("--max-query", args->windows.max_query, "question tokens kept")
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxSequence));
+  cmd->add_option("--threads", args->threads, "worker threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(thread_count());
+  cmd->add_option("--limit", args->limit, "keep only the first N questions (0 = all)")
+      ->capture_default_str()
+      ->check(integer_in(0, INT64_MAX));
   cmd->callback([args] { run_prepare(*args); });
 }
 

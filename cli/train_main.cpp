@@ -14,8 +14,10 @@
 #include <string>
 
 #include "fastbert/common/error.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/train/bench_forward.h"
 #include "fastbert/train/trainer.h"
+#include "option_checks.h"
 #if FASTBERT_HAVE_FEATURES_FILE
 #include "fastbert/train/commands.h"
 #include "fastbert/train/compression_commands.h"
@@ -29,9 +31,11 @@ void register_train(CLI::App& app) {
   auto recipe = std::make_shared<std::string>();
   auto options = std::make_shared<fastbert::TrainOptions>();
   cmd->add_option("recipe", *recipe, "recipe YAML file")->required();
-  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)");
+  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)")
+      ->check(fastbert::cli::thread_count());
   cmd->add_option("--stop-after-steps", options->stop_after_steps,
-                  "save a checkpoint and stop after this many steps (to split a long run)");
+                  "save a checkpoint and stop after this many steps (to split a long run)")
+      ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
   cmd->callback([recipe, options] {
 #if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_train_command(*recipe, *options);
@@ -49,9 +53,11 @@ void register_stage_kind(CLI::App& app, const std::string& kind) {
   auto recipe = std::make_shared<std::string>();
   auto options = std::make_shared<fastbert::TrainOptions>();
   cmd->add_option("--recipe", *recipe, "recipe YAML file")->required();
-  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)");
+  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)")
+      ->check(fastbert::cli::thread_count());
   cmd->add_option("--stop-after-steps", options->stop_after_steps,
-                  "save a checkpoint and stop after this many steps (to split a long run)");
+                  "save a checkpoint and stop after this many steps (to split a long run)")
+      ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
   cmd->callback([recipe, options, kind] {
 #if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_stage_kind_command(*recipe, kind, *options);
@@ -72,8 +78,9 @@ void register_teacher_logits(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--teacher", a->teacher, "teacher checkpoint directory")->required();
   cmd->add_option("--features", a->features, "features .h5 (rewritten atomically with the logits)")->required();
-  cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
+  cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")
+      ->check(fastbert::cli::integer_in(1, fastbert::kMaxBatch));
+  cmd->add_option("--threads", a->threads, "threads (0 = all cores)")->check(fastbert::cli::thread_count());
   cmd->callback([a] {
 #if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_teacher_logits_command(a->teacher, a->features, a->batch_size, a->threads);
@@ -96,10 +103,13 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint directory (Hugging Face layout)")->required();
   cmd->add_option("--features", a->features, "features .h5 written by `fastbert prepare`")->required();
   cmd->add_option("--out", a->out, "logits .h5 to write")->required();
-  cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
+  cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")
+      ->check(fastbert::cli::integer_in(1, fastbert::kMaxBatch));
+  cmd->add_option("--threads", a->threads, "threads (0 = all cores)")->check(fastbert::cli::thread_count());
   cmd->add_flag("--int8", a->int8, "fake-quantize every linear as the checkpoint's quantization.json says");
   cmd->callback([a] {
+    fastbert::refuse_outputs_over_inputs({{"--checkpoint", a->checkpoint}, {"--features", a->features}},
+                                         {{"--out", a->out}});
 #if FASTBERT_HAVE_FEATURES_FILE
     if (a->int8)
       fastbert::run_predict_int8_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
@@ -123,10 +133,13 @@ void register_bench_forward(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint directory (Hugging Face layout)")->required();
-  cmd->add_option("--batch", a->batch, "windows per forward pass")->check(CLI::PositiveNumber);
-  cmd->add_option("--seq", a->seq, "tokens per window")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
-  cmd->add_option("--min-seconds", a->min_seconds, "measure at least this long");
+  cmd->add_option("--batch", a->batch, "windows per forward pass")
+      ->check(fastbert::cli::integer_in(1, fastbert::kMaxBatch));
+  cmd->add_option("--seq", a->seq, "tokens per window")
+      ->check(fastbert::cli::integer_in(1, fastbert::kMaxSequence));
+  cmd->add_option("--threads", a->threads, "threads (0 = all cores)")->check(fastbert::cli::thread_count());
+  cmd->add_option("--min-seconds", a->min_seconds, "measure at least this long")
+      ->check(fastbert::cli::number_in(0, 3600));
   cmd->callback([a] {
     if (a->threads > 0) at::set_num_threads(a->threads);
     const fastbert::ForwardTiming t = fastbert::bench_forward(a->checkpoint, a->batch, a->seq, a->min_seconds);

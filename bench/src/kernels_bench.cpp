@@ -20,7 +20,10 @@
 #include <sstream>
 
 #include "fastbert/common/atomic_file.h"
+#include "fastbert/common/bounded_number.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/memory.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/common/threads.h"
 #include "fastbert/kernels/block_sparse.h"
 #include "fastbert/kernels/dense_matmul.h"
@@ -32,6 +35,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace fastbert::kernels;
+
+// K and N of --shape: 2^20 features, far beyond any BERT layer (3072 at most).
+constexpr int64_t kMaxFeatures = int64_t{1} << 20;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -203,11 +209,14 @@ KernelShape parse_kernel_shape(const std::string& text) {
   std::istringstream in(text);
   if (!(in >> s.k >> x >> s.n) || x != 'x' || s.k <= 0 || s.n <= 0 || !in.eof())
     throw Error("bad --shape '" + text + "': expected KxN with positive integers, e.g. 768x3072");
+  check_bounded("--shape " + text + ": K", s.k, 1, kMaxFeatures);
+  check_bounded("--shape " + text + ": N", s.n, 1, kMaxFeatures);
   return s;
 }
 
 void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
   if (o.repeats < 1) throw Error("bench kernels: --repeats must be >= 1");
+  refuse_outputs_over_inputs({}, {{"--csv", o.csv}, {"--plot", o.plot}});
   set_num_threads(o.threads);
   const int threads = num_threads();
   if (o.cpu_time && threads != 1)
@@ -219,6 +228,18 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
     if (!(s >= 0 && s < 100)) throw Error("bench kernels: sparsity " + std::to_string(s) + " must be in [0, 100)");
   for (int64_t m : ms)
     if (m <= 0) throw Error("bench kernels: --m must be positive");
+  // Before anything is allocated: the largest (shape, M) point's weights in
+  // every form (int8, fp32, masked, mask, packed, oneDNN's two reordered
+  // copies: ~13 bytes per weight), activations (u8 both layouts, fp32, a ring
+  // copy of each) and fp32 outputs, plus the rings' cache-busting copies.
+  for (const KernelShape& shape : shapes)
+    for (int64_t m : ms) {
+      const double k = double(shape.k), n = double(shape.n), tokens = double(m);
+      const double bytes = 13 * n * k + 12 * k * tokens + 4 * n * tokens + (o.fresh ? 3.0 * (256 << 20) : 0.0);
+      check_memory_fits("bench kernels --shape " + std::to_string(shape.k) + "x" + std::to_string(shape.n) + " --m " +
+                            std::to_string(m),
+                        bytes);
+    }
 
   // The one-time code generation, measured on its own before any layer.
   double codegen_ms;

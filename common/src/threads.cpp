@@ -3,10 +3,13 @@
 #include <omp.h>
 #include <sched.h>
 
+#include "fastbert/common/bounded_number.h"
+
 namespace fastbert {
 
 void set_num_threads(int n) {
-  if (n <= 0) {
+  check_bounded("threads", n, 0, kMaxThreads);
+  if (n == 0) {
     cpu_set_t set;
     n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : omp_get_num_procs();
   }

@@ -152,6 +152,8 @@ std::map<std::string, LinearQuantization> read_quantization(const fs::path& file
 
 }  // namespace
 
+fbm::ModelConfig read_checkpoint_config(const fs::path& dir) { return read_config(dir / "config.json"); }
+
 std::string checkpoint_linear_name(int64_t layer, const std::string& name) {
   const std::string p = "encoder.layer." + std::to_string(layer) + ".";
   if (name == "query" || name == "key" || name == "value") return p + "attention.self." + name;

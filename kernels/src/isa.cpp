@@ -73,7 +73,15 @@ std::vector<Isa> supported_isas() {
 }
 
 Isa isa_from_override(const std::string& value) {
-  if (value.empty() || value == kAmx) return best_cpu_isa();
+  if (value.empty()) return best_cpu_isa();
+  // amx caps no GEMM level, but asks for the AMX ops tier: refused, as any
+  // other level, on a CPU (or OS) without it.
+  if (value == kAmx) {
+    if (ops_cpu_isa() < OpsIsa::amx_bf16)
+      throw Error(std::string("FASTBERT_ISA=") + value +
+                  " asks for an instruction set this CPU does not support (best: " + isa_name(best_cpu_isa()) + ")");
+    return best_cpu_isa();
+  }
   Isa isa = parse_isa(value);
   if (!cpu_supports(isa))
     throw Error(std::string("FASTBERT_ISA=") + value + " asks for an instruction set this CPU does not support (best: " +

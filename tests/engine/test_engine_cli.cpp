@@ -126,7 +126,7 @@ TEST_F(EngineCli, BenchModelRefusesSameLabelsZeroRoundsAndMissingFilesClearly) {
   const std::pair<std::string, std::string> cases[] = {
       {m + "," + m, "two models are labelled 'm'"},
       {"a=" + m + ",a=" + m, "two models are labelled 'a'"},
-      {m + " --rounds 0", "--rounds must be at least 1"},
+      {m + " --rounds 0", "--rounds: 0 is out of range [1, 1000]"},
       {"x=" + (dir_ / "absent.fbm").string(), "no such model file"},
   };
   for (const auto& [args, message] : cases) {

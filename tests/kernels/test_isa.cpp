@@ -44,13 +44,27 @@ TEST(Isa, OverrideRefusesLevelsTheCpuLacksWithAClearError) {
 }
 
 TEST(Isa, AmxOverrideKeepsTheBestGemmLevelAndCapsNoOpsTier) {
-  EXPECT_EQ(isa_from_override("amx"), best_cpu_isa());
+  if (ops_cpu_isa() >= OpsIsa::amx_bf16) EXPECT_EQ(isa_from_override("amx"), best_cpu_isa());
   EXPECT_EQ(ops_isa_cap_from_name("amx"), OpsIsa::amx_bf16);
   EXPECT_EQ(ops_isa_cap_from_name("avx512_vnni"), OpsIsa::avx512bf16);
   EXPECT_EQ(ops_isa_cap_from_name("avx512bw"), OpsIsa::avx512f);
   EXPECT_EQ(ops_isa_cap_from_name("avx_vnni"), OpsIsa::avx2);
   EXPECT_EQ(ops_isa_cap_from_name("reference"), OpsIsa::reference);
   EXPECT_THROW(ops_isa_cap_from_name("avx1024"), Error);
+}
+
+TEST(Isa, AmxOverrideIsRefusedOnACpuWithoutAmx) {
+  if (ops_cpu_isa() >= OpsIsa::amx_bf16)
+    GTEST_SKIP() << "this CPU has AMX tiles: FASTBERT_ISA=amx is rightly accepted, its refusal needs a CPU without";
+  try {
+    isa_from_override("amx");
+    FAIL() << "FASTBERT_ISA=amx was accepted on a CPU without AMX";
+  } catch (const Error& e) {
+    // The same words as for any other level the CPU lacks.
+    EXPECT_NE(std::string(e.what()).find("FASTBERT_ISA=amx asks for an instruction set this CPU does not support"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Isa, DefaultHonoursTheEnvironment) {

@@ -27,6 +27,11 @@ class SquadCli : public ::testing::Test {
                           "long", "story", "about", "many", "things"})
       vocab += std::string(w) + "\n";
     write_file_atomic(dir_ / "ckpt" / "vocab.txt", vocab);
+    // eval checks --max-seq against it before any window is made (the oracle
+    // tool that stands in for fastbert-train reads no weights).
+    write_file_atomic(dir_ / "ckpt" / "config.json",
+                      R"({"vocab_size": 28, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                          "intermediate_size": 64, "max_position_embeddings": 64, "type_vocab_size": 2})");
     std::string context = "The Denver Broncos won Super Bowl 50 in Santa Clara.";
     for (int i = 0; i < 20; ++i) context += " A long story about many things.";
     context += " The game, Santa Clara's.";

@@ -32,6 +32,19 @@ TEST(SquadDataset, ParsesV11AndConvertsAnswerStartFromCodePointsToBytes) {
   EXPECT_EQ(d.questions[1].context, 1);
 }
 
+// Answers, windows and predictions are keyed by question id: two questions
+// with one id in different paragraphs got answers from the other's context.
+TEST(SquadDataset, DuplicateQuestionIdsAreRefusedWithBothLocations) {
+  const std::string msg = error_of(R"({"version": "1.1", "data": [{"title": "T", "paragraphs": [
+      {"context": "First.", "qas": [{"id": "q", "question": "Q", "answers": [{"text": "First", "answer_start": 0}]}]}]},
+      {"title": "U", "paragraphs": [
+      {"context": "Second.", "qas": [{"id": "q", "question": "Q", "answers": [{"text": "Second", "answer_start": 0}]}]}
+    ]}]})");
+  EXPECT_EQ(msg,
+            "bad.json: data[1].paragraphs[0].qas[0].id: question id \"q\" is also the id of "
+            "data[0].paragraphs[0].qas[0].id; every question needs its own id");
+}
+
 TEST(SquadDataset, BadJsonNamesTheFieldPath) {
   EXPECT_NE(error_of("{\"data\": [").find("bad.json: invalid JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"version": "1.1"})").find("(root): missing field 'data'"), std::string::npos);

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <tuple>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -526,14 +528,17 @@ TEST(CompressionRecipes, ShippedRecipesAreValid) {
   TempDir tmp;
   const fs::path src = fs::path(FASTBERT_SOURCE_DIR) / "recipes";
   fs::create_directories(tmp / "recipes/examples");
-  // Layer counts as the recipes' models (hidden-state maps are checked against them).
-  for (const auto& [dir, layers] : std::vector<std::pair<std::string, int64_t>>{{"out/demo/run/final", 2},
-                                                                               {"out/minilm/run/final", 6},
-                                                                               {"out/minilm/full/final", 6},
-                                                                               {"models/bert-base-uncased-squad", 12},
-                                                                               {"models/bert-6l-768h", 6}}) {
+  // Layer counts and position tables as the recipes' models (hidden-state
+  // maps and data.max_seq are checked against them).
+  for (const auto& [dir, layers, positions] :
+       std::vector<std::tuple<std::string, int64_t, int64_t>>{{"out/demo/run/final", 2, 256},
+                                                              {"out/minilm/run/final", 6, 512},
+                                                              {"out/minilm/full/final", 6, 512},
+                                                              {"models/bert-base-uncased-squad", 12, 512},
+                                                              {"models/bert-6l-768h", 6, 512}}) {
     BertConfig c = testing::tiny_config();
     c.num_hidden_layers = layers;
+    c.max_position_embeddings = positions;
     testing::write_config_only_checkpoint(tmp / dir, c);
   }
   const std::vector<std::string> files = {"tiny-frontier.yaml", "minilm-squad-sparse80-int8.yaml",

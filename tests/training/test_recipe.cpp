@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/train/recipe.h"
 
@@ -93,7 +97,7 @@ TEST(Recipe, PrecisionIsFp32OrBf16AndOnlyBf16ChangesTheResumeKey) {
 
 TEST(Recipe, WrongTypeNamesKeyLineAndColumn) {
   const std::string msg = error_of(replace(kValid, "epochs: 2", "epochs: x"));
-  EXPECT_EQ(msg, "/work/recipes/recipe.yaml:11:13: key 'stages[0].epochs': expected a positive integer, got \"x\"");
+  EXPECT_EQ(msg, "/work/recipes/recipe.yaml:11:13: key 'stages[0].epochs': \"x\" is not an integer in [1, 10000]");
 }
 
 TEST(Recipe, ImpossibleValuesAreRefused) {
@@ -134,6 +138,60 @@ TEST(Recipe, DuplicateStageNamesAreRefused) {
   std::string text = kValid;
   text += "  - name: finetune\n    epochs: 1\n";
   EXPECT_NE(error_of(text).find("duplicate stage name"), std::string::npos) << error_of(text);
+}
+
+// yaml-cpp 0.7 keeps both of two equal keys and lookups see the first: the
+// second, maybe the one the user meant, would be ignored without a word.
+TEST(Recipe, DuplicateKeysAreRefusedWithBothPositions) {
+  const std::string top = error_of(replace(kValid, "threads: 2\n", "threads: 2\nthreads: 1\n"));
+  EXPECT_EQ(top, "/work/recipes/recipe.yaml:4:1: key 'threads': duplicate key (first given at line 3, column 1)");
+  const std::string stage = error_of(replace(kValid, "    epochs: 2\n", "    epochs: 2\n    epochs: 20\n"));
+  EXPECT_EQ(stage,
+            "/work/recipes/recipe.yaml:12:5: key 'stages[0].epochs': duplicate key (first given at line 11, column 5)");
+  const std::string data = error_of(replace(kValid, "  max_seq: 128\n", "  max_seq: 128\n  max_seq: 64\n"));
+  EXPECT_NE(data.find("key 'data.max_seq': duplicate key"), std::string::npos) << data;
+}
+
+// Every integer key has a stated range and one message: key, value, range
+// (once "error: stoll" for warmup and block, or a step count that overflowed).
+TEST(Recipe, IntegersOutOfRangeNameTheKeyTheValueAndTheRange) {
+  auto expect = [](const std::string& from, const std::string& to, const std::string& want) {
+    const std::string msg = error_of(replace(kValid, from, to));
+    EXPECT_NE(msg.find(want), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("stoll"), std::string::npos) << msg;
+  };
+  expect("threads: 2", "threads: 100000000", ":3:10: key 'threads': 100000000 is out of range [0, 1024]");
+  expect("threads: 2", "threads: -1", "key 'threads': -1 is out of range [0, 1024]");
+  expect("warmup: 0.1", "warmup: 99999999999999999999",
+         ":15:13: key 'stages[0].warmup': 99999999999999999999 is out of range [0, 1099511627776]");
+  expect("epochs: 2", "epochs: 9223372036854775807",
+         "key 'stages[0].epochs': 9223372036854775807 is out of range [1, 10000]");
+  expect("batch_size: 16", "batch_size: 9223372036854775807",
+         "key 'stages[0].batch_size': 9223372036854775807 is out of range [1, 65536]");
+  expect("grad_accum: 2", "grad_accum: 99999999999999999999999", "key 'stages[0].grad_accum': 99999999999999999999999 is out of range");
+  expect("seed: 7", "seed: -3", "key 'stages[0].seed': -3 is out of range [0, 9223372036854775807]");
+  expect("max_seq: 128", "max_seq: 100000", "key 'data.max_seq': 100000 is out of range [8, 8192]");
+  expect("    seed: 7\n", "    seed: 7\n    prune: {block: [99999999999999999999, 1], target_sparsity: 0.5}\n",
+         "key 'stages[0].prune.block[0]': 99999999999999999999 is out of range [1, 256]");
+}
+
+TEST(Recipe, MaxSeqBeyondTheModelsPositionsIsRefusedBeforeAnyDataIsPrepared) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("fastbert-test-recipe-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "models" / "tiny");
+  write_file_atomic(dir / "models" / "tiny" / "config.json",
+                    R"({"vocab_size": 30, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                        "intermediate_size": 64, "max_position_embeddings": 64})");
+  std::string msg;
+  try {
+    Recipe::parse(kValid, dir / "recipe.yaml");
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(msg.find("recipe.yaml:6:12: key 'data.max_seq': 128 exceeds the 64 positions (max_position_embeddings) of "),
+            std::string::npos)
+      << msg;
 }
 
 TEST(Recipe, ResumeKeyIgnoresLoggingButNotTrainingSettings) {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
+#include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/batch.h"
@@ -293,6 +295,117 @@ TEST(Trainer, FeaturesOfTheWrongShapeAreAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("token_type_ids"), std::string::npos) << e.what();
   }
+}
+
+// ------------------------------------------------- resuming a damaged checkpoint
+
+// A tiny run stopped after 2 of its 10 steps: checkpoint-last holds weights,
+// optimizer state and trainer_state.json for the tests to damage.
+class DamagedResume : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    recipe_ = tiny_recipe(tmp_, testing::tiny_config(), 2, 8, 1, 1e-3);
+    ASSERT_FALSE(train_recipe(recipe_, train_, quiet(2)).finished);
+    ckpt_ = recipe_.output / "checkpoint-last";
+    ASSERT_TRUE(fs::exists(ckpt_ / "optimizer.pt"));
+  }
+
+  // The message of the refusal to resume (and that nothing was trained).
+  std::string refusal() {
+    try {
+      const TrainReport report = train_recipe(recipe_, train_, quiet());
+      ADD_FAILURE() << "the damaged checkpoint was resumed (" << report.steps_run << " steps run)";
+    } catch (const Error& e) {
+      EXPECT_FALSE(fs::exists(recipe_.output / "final")) << "a final model was written";
+      return e.what();
+    }
+    return "";
+  }
+
+  void set_state_field(const std::string& key, const nlohmann::json& value) {
+    nlohmann::json j = nlohmann::json::parse(read_file(ckpt_ / "trainer_state.json"));
+    j[key] = value;
+    write_file_atomic(ckpt_ / "trainer_state.json", j.dump());
+  }
+
+  TempDir tmp_;
+  SquadFeatures train_ = testing::copy_span_task(40, 5);
+  Recipe recipe_;
+  fs::path ckpt_;
+};
+
+TEST_F(DamagedResume, MissingWeightsAreRefusedNamingTheFile) {
+  fs::remove(ckpt_ / "model.safetensors");
+  const std::string msg = refusal();
+  EXPECT_NE(msg.find((ckpt_ / "model.safetensors").string() + ": missing"), std::string::npos) << msg;
+}
+
+TEST_F(DamagedResume, StepOutOfRangeIsRefusedNamingTheFileAndField) {
+  for (const nlohmann::json& step : {nlohmann::json(-5), nlohmann::json(1000000000), nlohmann::json(1e9),
+                                     nlohmann::json(2.5), nlohmann::json(18446744073709551615ull)}) {
+    set_state_field("step", step);
+    const std::string msg = refusal();
+    EXPECT_NE(msg.find((ckpt_ / "trainer_state.json").string() + ": field 'step'"), std::string::npos)
+        << step.dump() << ": " << msg;
+  }
+  set_state_field("step", 7);  // in range, but the saved losses are of 2 steps
+  EXPECT_NE(refusal().find("field 'losses' holds 2 losses"), std::string::npos);
+  set_state_field("step", 2);
+  set_state_field("stage", -1);
+  EXPECT_NE(refusal().find("field 'stage': -1 is out of range [0, 0]"), std::string::npos);
+}
+
+TEST_F(DamagedResume, WeightsOfAnotherModelAreRefusedNamingTheKey) {
+  BertConfig other = testing::tiny_config();
+  other.intermediate_size = 96;
+  BertForQuestionAnswering model(other);
+  write_bert_qa_files(model, ckpt_, "");
+  const std::string msg = refusal();
+  EXPECT_NE(msg.find((ckpt_ / "config.json").string() + ": key 'intermediate_size' differs from"), std::string::npos)
+      << msg;
+}
+
+TEST_F(DamagedResume, OptimizerStateOfOtherParametersIsRefused) {
+  // The same parameter names and count, other shapes: another run's optimizer.pt.
+  TempDir other_tmp;
+  BertConfig other = testing::tiny_config();
+  other.intermediate_size = 96;
+  const Recipe other_recipe = tiny_recipe(other_tmp, other, 2, 8, 1, 1e-3);
+  train_recipe(other_recipe, train_, quiet(2));
+  fs::copy_file(other_recipe.output / "checkpoint-last" / "optimizer.pt", ckpt_ / "optimizer.pt",
+                fs::copy_options::overwrite_existing);
+  const std::string msg = refusal();
+  EXPECT_NE(msg.find((ckpt_ / "optimizer.pt").string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("written for other parameters"), std::string::npos) << msg;
+}
+
+TEST(Trainer, StepCountsThatOverflowAreRefused) {
+  TempDir tmp;
+  Recipe r = tiny_recipe(tmp, testing::tiny_config(), INT64_MAX, 8, 1, 1e-3);
+  try {
+    train_recipe(r, testing::copy_span_task(40, 5), quiet());
+    FAIL() << "epochs 2^63-1 was trained";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("overflows the step count"), std::string::npos) << e.what();
+  }
+  r.stages[0].epochs = 1;
+  r.stages[0].batch_size = r.stages[0].grad_accum = int64_t{1} << 62;
+  EXPECT_THROW(train_recipe(r, testing::copy_span_task(40, 5), quiet()), Error);
+}
+
+TEST(Trainer, StartingModelThatIsTheRunsOwnOutputIsRefused) {
+  TempDir tmp;
+  Recipe r = tiny_recipe(tmp, testing::tiny_config(), 1, 8, 1, 1e-3);
+  fs::create_directories(r.output);
+  fs::rename(r.model, r.output / "final");
+  r.model = r.output / "final";
+  try {
+    train_recipe(r, testing::copy_span_task(40, 5), quiet());
+    FAIL() << "a run was allowed to replace its own starting model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is the same file as the input model"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::exists(r.model / "config.json"));
 }
 
 }  // namespace

@@ -5,13 +5,18 @@
 
 #include <cmath>
 #include <deque>
+#include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <tuple>
 
 #include "fastbert/common/atomic_file.h"
+#include "fastbert/common/bounded_number.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/limits.h"
+#include "fastbert/common/threads.h"
 #include "fastbert/model/bert_config.h"
 
 namespace fastbert {
@@ -26,6 +31,17 @@ class MapReader {
   MapReader(const YAML::Node& node, std::string key_path, const fs::path& source)
       : node_(node), path_(std::move(key_path)), source_(source) {
     if (!node_.IsMap()) fail(node_, path_.empty() ? "the recipe" : path_, "expected a mapping");
+    // yaml-cpp keeps both of two equal keys and lookups find the first, so
+    // the second would be silently ignored.
+    std::map<std::string, YAML::Mark> first;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const auto [at, fresh] = first.emplace(it->first.Scalar(), it->first.Mark());
+      if (!fresh)
+        fail(it->first, child_path(it->first.Scalar()),
+             "duplicate key (first given at line " + std::to_string(at->second.line + 1) + ", column " +
+                 std::to_string(at->second.column + 1) + ")");
+    }
   }
 
   [[noreturn]] void fail(const YAML::Node& at, const std::string& key, const std::string& what) const {
@@ -63,21 +79,18 @@ class MapReader {
     return n.Scalar();
   }
 
-  int64_t integer(const std::string& key, int64_t fallback, int64_t min, const char* expected) {
+  // An integer in [min, max], with the message every bounded number gets
+  // (fastbert/common/bounded_number.h).
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min, int64_t max) {
     const YAML::Node* n = get(key);
     if (!n) return fallback;
-    const std::string s = scalar(*n, key, expected);
-    static const std::regex kInt("[+-]?[0-9]+");
-    if (!std::regex_match(s, kInt))
-      fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\"");
-    int64_t v = 0;
-    try {
-      v = std::stoll(s);
-    } catch (const std::exception&) {
-      fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\" (out of range)");
-    }
-    if (v < min) fail(*n, child_path(key), std::string("expected ") + expected + ", got \"" + s + "\"");
-    return v;
+    return integer_at(*n, key, min, max);
+  }
+
+  int64_t integer_at(const YAML::Node& n, const std::string& key, int64_t min, int64_t max) const {
+    const std::string s = scalar(n, key, "an integer");
+    if (std::string problem = integer_problem(s, min, max); !problem.empty()) fail(n, child_path(key), problem);
+    return parse_bounded_integer(key, s, min, max);
   }
 
   double number(const std::string& key, double fallback, double min, double max, bool max_inclusive,
@@ -158,18 +171,29 @@ bool boolean(MapReader& r, const std::string& key, bool fallback) {
   r.fail(*n, r.child_path(key), "expected true or false, got \"" + v + "\"");
 }
 
-// [a, b] of two integers >= min.
+// [a, b] of two integers in [min, max]; `key` is the full key path.
 std::pair<int64_t, int64_t> integer_pair(MapReader& r, const YAML::Node& n, const std::string& key, int64_t min,
-                                         const char* expected) {
+                                         int64_t max, const char* expected) {
   if (!n.IsSequence() || n.size() != 2) r.fail(n, key, std::string("expected ") + expected);
   int64_t v[2];
-  static const std::regex kInt("[+-]?[0-9]+");
   for (std::size_t i = 0; i < 2; ++i) {
-    if (!n[i].IsScalar() || !std::regex_match(n[i].Scalar(), kInt) || std::stoll(n[i].Scalar()) < min)
-      r.fail(n[i], key, std::string("expected ") + expected);
-    v[i] = std::stoll(n[i].Scalar());
+    const std::string item = key + "[" + std::to_string(i) + "]";
+    if (!n[i].IsScalar()) r.fail(n[i], item, std::string("expected ") + expected);
+    if (std::string problem = integer_problem(n[i].Scalar(), min, max); !problem.empty()) r.fail(n[i], item, problem);
+    v[i] = parse_bounded_integer(item, n[i].Scalar(), min, max);
   }
   return {v[0], v[1]};
+}
+
+// The recipe's model's config.json, so that sizes can be checked against it
+// before training; none when it is not readable yet (loading the model
+// refuses it then, with its own message).
+std::optional<BertConfig> config_of(const fs::path& model_dir) {
+  try {
+    return BertConfig::load(model_dir / "config.json");
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // Names of the encoder linear layers of the recipe's model, from its
@@ -196,7 +220,7 @@ PruneSettings parse_prune(const YAML::Node& node, const std::string& prefix, con
   p.enabled = true;
   if (const YAML::Node* n = r.get("block")) {
     std::tie(p.block_rows, p.block_cols) =
-        integer_pair(r, *n, r.child_path("block"), 1, "[rows, cols] of two positive integers, e.g. [4, 1]");
+        integer_pair(r, *n, r.child_path("block"), 1, 256, "[rows, cols] of two positive integers, e.g. [4, 1]");
   }
   p.criterion = choice<PruneCriterion>(r, "criterion", p.criterion,
                                        {{"magnitude", PruneCriterion::Magnitude},
@@ -204,8 +228,8 @@ PruneSettings parse_prune(const YAML::Node& node, const std::string& prefix, con
   p.schedule = choice<ScheduleKind>(
       r, "schedule", p.schedule,
       {{"cubic", ScheduleKind::Cubic}, {"exponential", ScheduleKind::Exponential}, {"linear", ScheduleKind::Linear}});
-  p.start_step = r.integer("start_step", p.start_step, 0, "a non-negative integer");
-  p.end_step = r.integer("end_step", p.end_step, 0, "a non-negative integer (0 = the stage's last step)");
+  p.start_step = r.integer("start_step", p.start_step, 0, kMaxSteps);
+  p.end_step = r.integer("end_step", p.end_step, 0, kMaxSteps);  // 0 = the stage's last step
   if (p.end_step > 0 && p.end_step <= p.start_step)
     r.fail(*r.get("end_step"), r.child_path("end_step"),
            "end_step " + std::to_string(p.end_step) + " is not after start_step " + std::to_string(p.start_step));
@@ -237,7 +261,7 @@ PruneSettings parse_prune(const YAML::Node& node, const std::string& prefix, con
       }
     }
   }
-  p.update_every_steps = r.integer("update_every_steps", p.update_every_steps, 1, "a positive integer");
+  p.update_every_steps = r.integer("update_every_steps", p.update_every_steps, 1, kMaxSteps);
   p.momentum = r.number("momentum", p.momentum, 0, 1, false, "a momentum in [0, 1)");
   r.refuse_unknown_keys();
   return p;
@@ -276,7 +300,7 @@ DistillSettings parse_distill(const YAML::Node& node, const std::string& prefix,
     for (std::size_t i = 0; i < map.size(); ++i) {
       const std::string key = h.child_path("layer_map") + "[" + std::to_string(i) + "]";
       d.layer_map.push_back(
-          integer_pair(h, map[i], key, 0, "[student, teacher] of two hidden-state indices (0 = embeddings)"));
+          integer_pair(h, map[i], key, 0, 1024, "[student, teacher] of two hidden-state indices (0 = embeddings)"));
       if (configs && (d.layer_map.back().first > student_config.num_hidden_layers ||
                       d.layer_map.back().second > teacher_config.num_hidden_layers))
         h.fail(map[i], key, "the student has hidden states 0.." + std::to_string(student_config.num_hidden_layers) +
@@ -299,8 +323,8 @@ QuantizeSettings parse_quantize(const YAML::Node& node, const std::string& prefi
       r, "calibration", q.calibration,
       {{"minmax", CalibrationMethod::MinMax}, {"percentile", CalibrationMethod::Percentile}});
   q.percentile = r.number("percentile", q.percentile, 50, 100, true, "a percentile in [50, 100]");
-  q.calibration_batches = r.integer("calibration_batches", q.calibration_batches, 1, "a positive integer");
-  q.start_step = r.integer("start_step", q.start_step, 0, "a non-negative integer");
+  q.calibration_batches = r.integer("calibration_batches", q.calibration_batches, 1, int64_t{1} << 20);
+  q.start_step = r.integer("start_step", q.start_step, 0, kMaxSteps);
   r.refuse_unknown_keys();
   return q;
 }
@@ -343,15 +367,15 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
   } else {
     s.name = "stage" + std::to_string(index);
   }
-  s.epochs = r.integer("epochs", s.epochs, 1, "a positive integer");
-  s.batch_size = r.integer("batch_size", s.batch_size, 1, "a positive integer");
-  s.grad_accum = r.integer("grad_accum", s.grad_accum, 1, "a positive integer");
+  s.epochs = r.integer("epochs", s.epochs, 1, kMaxEpochs);
+  s.batch_size = r.integer("batch_size", s.batch_size, 1, kMaxBatch);
+  s.grad_accum = r.integer("grad_accum", s.grad_accum, 1, kMaxBatch);
   s.learning_rate = r.number("learning_rate", s.learning_rate, 0, 1, true, "a learning rate in [0, 1]");
   if (const YAML::Node* n = r.get("warmup")) {
     const std::string v = r.scalar(*n, "warmup", "a fraction in [0, 1) or a whole number of steps");
     static const std::regex kInt("[0-9]+");
     if (std::regex_match(v, kInt)) {
-      s.warmup_steps = std::stoll(v);
+      s.warmup_steps = r.integer_at(*n, "warmup", 0, kMaxSteps);
     } else {
       std::size_t used = 0;
       double f = -1;
@@ -366,11 +390,11 @@ StageSettings parse_stage(const YAML::Node& node, std::size_t index, const fs::p
     }
   }
   s.weight_decay = r.number("weight_decay", s.weight_decay, 0, 1, true, "a weight decay in [0, 1]");
-  s.seed = static_cast<uint64_t>(r.integer("seed", static_cast<int64_t>(s.seed), 0, "a non-negative integer"));
-  s.max_steps = r.integer("max_steps", s.max_steps, 0, "a non-negative integer (0 = no cap)");
+  s.seed = static_cast<uint64_t>(r.integer("seed", static_cast<int64_t>(s.seed), 0, INT64_MAX));
+  s.max_steps = r.integer("max_steps", s.max_steps, 0, kMaxSteps);  // 0 = no cap
   s.max_grad_norm = r.number("max_grad_norm", s.max_grad_norm, 0, 1e9, true, "a non-negative number (0 = no clipping)");
-  s.save_every_steps = r.integer("save_every_steps", s.save_every_steps, 1, "a positive integer");
-  s.log_every_steps = r.integer("log_every_steps", s.log_every_steps, 1, "a positive integer");
+  s.save_every_steps = r.integer("save_every_steps", s.save_every_steps, 1, kMaxSteps);
+  s.log_every_steps = r.integer("log_every_steps", s.log_every_steps, 1, kMaxSteps);
   s.group_by_length = boolean(r, "group_by_length", s.group_by_length);
   s.snapshot = boolean(r, "snapshot", s.snapshot);
   if (const YAML::Node* n = r.get("precision")) {
@@ -401,7 +425,7 @@ Recipe Recipe::parse(const std::string& yaml_text, const fs::path& source) {
   recipe.source = source;
   recipe.model = relative_to(source, r.string("model", "a checkpoint directory"));
   recipe.output = relative_to(source, r.string("output", "an output directory"));
-  recipe.threads = static_cast<int>(r.integer("threads", 0, 0, "a non-negative integer (0 = all cores)"));
+  recipe.threads = static_cast<int>(r.integer("threads", 0, 0, kMaxThreads));  // 0 = all cores
 
   {
     const YAML::Node& data = r.require("data");
@@ -411,9 +435,15 @@ Recipe Recipe::parse(const std::string& yaml_text, const fs::path& source) {
     const std::string ext = recipe.data.train.extension().string();
     if (ext != ".json" && ext != ".h5" && ext != ".hdf5")
       d.fail(d.require("train"), "data.train", "expected a SQuAD .json or a features .h5 file, got \"" + train + "\"");
-    recipe.data.max_seq = d.integer("max_seq", recipe.data.max_seq, 8, "an integer >= 8");
-    recipe.data.doc_stride = d.integer("doc_stride", recipe.data.doc_stride, 1, "a positive integer");
-    recipe.data.max_query = d.integer("max_query", recipe.data.max_query, 1, "a positive integer");
+    recipe.data.max_seq = d.integer("max_seq", recipe.data.max_seq, 8, kMaxSequence);
+    // Before anything is tokenized: windows longer than the model's position
+    // table would be refused only after `prepare` wrote every one of them.
+    if (const auto c = config_of(recipe.model); c && recipe.data.max_seq > c->max_position_embeddings)
+      d.fail(d.require("max_seq"), "data.max_seq",
+             std::to_string(recipe.data.max_seq) + " exceeds the " + std::to_string(c->max_position_embeddings) +
+                 " positions (max_position_embeddings) of " + (recipe.model / "config.json").string());
+    recipe.data.doc_stride = d.integer("doc_stride", recipe.data.doc_stride, 1, kMaxSequence);
+    recipe.data.max_query = d.integer("max_query", recipe.data.max_query, 1, kMaxSequence);
     if (recipe.data.max_query + 3 >= recipe.data.max_seq)
       d.fail(d.require("max_query"), "data.max_query",
              "must leave room for the context: max_query + 3 < max_seq (" + std::to_string(recipe.data.max_seq) + ")");

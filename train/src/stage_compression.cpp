@@ -10,6 +10,7 @@
 #include "fastbert/model/traced_forward.h"
 #include "fastbert/train/autocast_scope.h"
 #include "fastbert/train/predict.h"
+#include "fastbert/train/stage_plan.h"
 #include "fastbert/train/trainer.h"
 
 namespace fastbert {
@@ -20,21 +21,12 @@ constexpr const char* kMaskFile = "masks.safetensors";
 constexpr const char* kQuantFile = "quantization.json";
 constexpr const char* kReportFile = "compression_report.json";
 
-// The optimizer steps of a stage, as the trainer plans them.
-int64_t stage_steps(const StageSettings& s, int64_t windows) {
-  if (s.quantize.enabled && s.quantize.mode == QuantMode::Ptq) return 0;
-  const int64_t per_step = s.batch_size * s.grad_accum;
-  int64_t steps = (windows + per_step - 1) / per_step * s.epochs;
-  if (s.max_steps > 0) steps = std::min(steps, s.max_steps);
-  return steps;
-}
-
 // Step numbers that the stage never reaches would silently leave the model
 // dense or unquantized: refused before any training.
 void check_steps(const Recipe& recipe, int64_t windows) {
   for (std::size_t i = 0; i < recipe.stages.size(); ++i) {
     const StageSettings& s = recipe.stages[i];
-    const int64_t steps = stage_steps(s, windows);
+    const int64_t steps = plan_stage(s, windows).total_steps;
     const std::string where = recipe.source.string() + ": stages[" + std::to_string(i) + "] (" + s.name + ") has " +
                               std::to_string(steps) + " optimizer steps on " + std::to_string(windows) + " windows, ";
     if (s.prune.enabled && s.prune.end_step > steps)

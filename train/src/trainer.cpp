@@ -9,11 +9,15 @@
 #include <numeric>
 
 #include "fastbert/common/atomic_file.h"
+#include "fastbert/common/bounded_number.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/output_paths.h"
 #include "fastbert/common/threads.h"
+#include "fastbert/model/bert_config.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/autocast_scope.h"
 #include "fastbert/train/batch.h"
+#include "fastbert/train/stage_plan.h"
 #include "fastbert/train/stage_compression.h"
 
 namespace fastbert {
@@ -24,6 +28,7 @@ namespace {
 
 constexpr const char* kStateFile = "trainer_state.json";
 constexpr const char* kOptimizerFile = "optimizer.pt";
+constexpr const char* kWeightsFile = "model.safetensors";
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -64,29 +69,53 @@ struct TrainerState {
             {"examples_seen", examples_seen}};
   }
 
-  static TrainerState load(const fs::path& file) {
+  // Every field is read as what it must be: an integer field holding -5,
+  // 1e9 or 2.5 is refused naming the field, never cast.
+  static TrainerState load(const fs::path& file, std::size_t num_stages) {
     json j;
     try {
       j = json::parse(read_file(file));
     } catch (const json::exception& e) {
       throw Error(file.string() + ": damaged trainer state (" + e.what() + "); delete the checkpoint to start over");
     }
+    auto field = [&](const char* name) -> const json& {
+      if (!j.is_object() || !j.contains(name))
+        throw Error(file.string() + ": field '" + name + "' missing; delete the checkpoint to start over");
+      return j[name];
+    };
+    auto integer = [&](const char* name, int64_t min, int64_t max) {
+      const json& v = field(name);
+      if (!v.is_number_integer())
+        throw Error(file.string() + ": field '" + name + "': expected an integer, got " + v.dump());
+      // A negative value stored as unsigned reads back as a huge one: out of range too.
+      if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+        throw Error(file.string() + ": field '" + name + "': " + v.dump() + " is out of range [" + std::to_string(min) +
+                    ", " + std::to_string(max) + "]");
+      check_bounded(file.string() + ": field '" + name + "'", v.get<int64_t>(), min, max);
+      return v.get<int64_t>();
+    };
+    if (field("format") != "fastbert-trainer-state" || field("version") != 1)
+      throw Error(file.string() + ": not a fastbert trainer state of version 1");
+    TrainerState s;
     try {
-      if (j.at("format") != "fastbert-trainer-state" || j.at("version") != 1)
-        throw Error(file.string() + ": not a fastbert trainer state of version 1");
-      TrainerState s;
-      s.stage = j.at("stage").get<std::size_t>();
-      s.step = j.at("step").get<int64_t>();
-      s.stage_done = j.at("stage_done").get<bool>();
-      s.resume_key = j.at("resume_key").get<std::string>();
-      s.num_windows = j.at("num_windows").get<int64_t>();
-      s.losses = j.at("losses").get<std::vector<std::vector<double>>>();
-      s.train_seconds = j.at("train_seconds").get<double>();
-      s.examples_seen = j.at("examples_seen").get<int64_t>();
-      return s;
+      s.stage = static_cast<std::size_t>(integer("stage", 0, static_cast<int64_t>(num_stages) - 1));
+      s.step = integer("step", 0, INT64_MAX);  // checked against the stage's steps once the plan is known
+      s.stage_done = field("stage_done").get<bool>();
+      s.resume_key = field("resume_key").get<std::string>();
+      s.num_windows = integer("num_windows", 1, INT64_MAX);
+      s.losses = field("losses").get<std::vector<std::vector<double>>>();
+      s.train_seconds = field("train_seconds").get<double>();
+      s.examples_seen = integer("examples_seen", 0, INT64_MAX);
     } catch (const json::exception& e) {
       throw Error(file.string() + ": damaged trainer state (" + e.what() + "); delete the checkpoint to start over");
     }
+    if (s.losses.size() > num_stages)
+      throw Error(file.string() + ": field 'losses' holds " + std::to_string(s.losses.size()) +
+                  " stages but the recipe has " + std::to_string(num_stages));
+    if (!std::isfinite(s.train_seconds) || s.train_seconds < 0)
+      throw Error(file.string() + ": field 'train_seconds': expected a non-negative number, got " +
+                  field("train_seconds").dump());
+    return s;
   }
 };
 
@@ -95,26 +124,6 @@ std::string first_difference(const std::string& saved_key, const std::string& re
   if (patch.empty()) return "?";
   std::string path = patch[0].value("path", "?");
   return path;
-}
-
-struct StagePlan {
-  int64_t per_step;  // windows per optimizer step
-  int64_t steps_per_epoch;
-  int64_t total_steps;
-  int64_t warmup_steps;
-};
-
-StagePlan plan_stage(const StageSettings& s, int64_t num_windows) {
-  StagePlan p;
-  p.per_step = s.batch_size * s.grad_accum;
-  p.steps_per_epoch = (num_windows + p.per_step - 1) / p.per_step;
-  p.total_steps = p.steps_per_epoch * s.epochs;
-  if (s.max_steps > 0) p.total_steps = std::min(p.total_steps, s.max_steps);
-  p.warmup_steps = s.warmup_steps >= 0 ? std::min(s.warmup_steps, p.total_steps)
-                                       : static_cast<int64_t>(s.warmup_fraction * static_cast<double>(p.total_steps));
-  // A post-training quantization stage only calibrates.
-  if (s.quantize.enabled && s.quantize.mode == QuantMode::Ptq) p.total_steps = p.warmup_steps = 0;
-  return p;
 }
 
 // AdamW without weight decay on biases and LayerNorm weights (the BERT recipe).
@@ -177,6 +186,63 @@ void write_snapshot(const Recipe& recipe, const StageSettings& stage, BertForQue
   if (log) std::fprintf(stderr, "stage %s: snapshot in %s\n", stage.name.c_str(), dir.string().c_str());
 }
 
+// The resumed checkpoint's parts against each other and the recipe, before
+// any step: weights present and of the recipe's model, progress inside the
+// stage. A damaged or foreign checkpoint-last is refused, never trained on.
+void check_resumed_progress(const TrainerState& state, const fs::path& state_file, const Recipe& recipe,
+                            int64_t num_windows) {
+  const StageSettings& st = recipe.stages[state.stage];
+  const StagePlan plan = plan_stage(st, num_windows);
+  check_bounded(state_file.string() + ": field 'step' (stage '" + st.name + "' has " +
+                    std::to_string(plan.total_steps) + " steps)",
+                state.step, 0, plan.total_steps);
+  if (state.stage_done && state.step != plan.total_steps)
+    throw Error(state_file.string() + ": field 'stage_done' is true at step " + std::to_string(state.step) +
+                " of the " + std::to_string(plan.total_steps) + " steps of stage '" + st.name + "'");
+  const std::size_t losses = state.stage < state.losses.size() ? state.losses[state.stage].size() : 0;
+  if (static_cast<int64_t>(losses) != state.step)
+    throw Error(state_file.string() + ": field 'losses' holds " + std::to_string(losses) + " losses for stage '" +
+                st.name + "' but field 'step' is " + std::to_string(state.step));
+}
+
+BertForQuestionAnswering load_resumed_model(const fs::path& ckpt_dir, const Recipe& recipe) {
+  const fs::path weights = ckpt_dir / kWeightsFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(weights, ec))
+    throw Error(weights.string() + ": missing; " + ckpt_dir.string() +
+                " cannot be resumed without its weights (delete it to start over)");
+  const BertConfig saved = BertConfig::load(ckpt_dir / "config.json");
+  const BertConfig wanted = BertConfig::load(recipe.model / "config.json");
+  if (saved.to_json() != wanted.to_json()) {
+    const json patch = json::diff(wanted.to_json(), saved.to_json());
+    throw Error((ckpt_dir / "config.json").string() + ": key '" + patch[0].value("path", "/?").substr(1) +
+                "' differs from " + (recipe.model / "config.json").string() +
+                ": the checkpoint is of another model than the recipe's (delete it to start over)");
+  }
+  CheckpointLoadInfo info;
+  BertForQuestionAnswering model = load_bert_qa(ckpt_dir, &info);
+  if (info.qa_head_initialised)
+    throw Error(weights.string() + ": holds no qa_outputs tensors; a checkpoint of this trainer always has them");
+  return model;
+}
+
+// torch::load fills AdamW's moments whatever their shapes; a state written
+// for other parameters would only fail (or broadcast) inside step().
+void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs::path& file) {
+  auto& state = optimizer.state();
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) {
+      auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));  // how LibTorch keys it
+      if (it == state.end()) continue;  // a parameter that has had no gradient yet
+      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+      if (s.exp_avg().sizes() != p.sizes() || s.exp_avg_sq().sizes() != p.sizes())
+        throw Error(file.string() + ": optimizer state of shape " + c10::str(s.exp_avg().sizes()) +
+                    " for a parameter of shape " + c10::str(p.sizes()) +
+                    ": it was written for other parameters (delete the checkpoint to start over)");
+    }
+  if (state.empty()) throw Error(file.string() + ": holds no optimizer state although the stage has taken steps");
+}
+
 }  // namespace
 
 double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t total) {
@@ -231,7 +297,16 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     throw Error("the training features have max_seq " + std::to_string(features.max_seq) + " but " +
                 recipe.source.string() + " asks for data.max_seq " + std::to_string(recipe.data.max_seq));
   check_features_shape(features);
+  for (const StageSettings& st : recipe.stages) plan_stage(st, n);  // step counts that overflow: before any work
 
+  {
+    std::vector<NamedPath> inputs = {{"model", recipe.model}, {"data.train", recipe.data.train}};
+    for (std::size_t i = 0; i < recipe.stages.size(); ++i)
+      if (recipe.stages[i].distill.enabled)
+        inputs.push_back({"stages[" + std::to_string(i) + "].distill.teacher", recipe.stages[i].distill.teacher});
+    refuse_outputs_over_inputs(inputs, {{"output/checkpoint-last", recipe.output / "checkpoint-last"},
+                                        {"output/final", recipe.output / "final"}});
+  }
   const int threads = options.threads >= 0 ? options.threads : recipe.threads;
   set_num_threads(threads);
   torch::set_num_threads(num_threads());
@@ -244,10 +319,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   TrainerState state;
   BertForQuestionAnswering model{nullptr};
   if (fs::exists(ckpt_dir / kStateFile)) {
-    state = TrainerState::load(ckpt_dir / kStateFile);
-    if (state.stage >= recipe.stages.size())
-      throw Error(ckpt_dir.string() + " is at stage " + std::to_string(state.stage) + " but " + recipe.source.string() +
-                  " has only " + std::to_string(recipe.stages.size()) + " stages");
+    state = TrainerState::load(ckpt_dir / kStateFile, recipe.stages.size());
     const std::string key = recipe.resume_key(state.stage);
     if (state.resume_key != key)
       throw Error(ckpt_dir.string() + " was written by a different recipe (first difference at '" +
@@ -258,7 +330,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     if (state.num_windows != n)
       throw Error(ckpt_dir.string() + " was trained on " + std::to_string(state.num_windows) +
                   " windows but the features now have " + std::to_string(n) + "; delete it to start over");
-    model = load_bert_qa(ckpt_dir);
+    check_resumed_progress(state, ckpt_dir / kStateFile, recipe, n);
+    model = load_resumed_model(ckpt_dir, recipe);
     report.resumed = true;
   } else {
     torch::manual_seed(recipe.stages.front().seed);  // fresh weights (QA head, demo model) depend on the seed only
@@ -301,6 +374,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       } catch (const c10::Error& e) {
         throw Error(opt_file.string() + ": cannot be read (" + e.msg() + ")");
       }
+      check_optimizer_matches_parameters(*optimizer, opt_file);
     }
     if (options.log && state.step < plan.total_steps)
       std::fprintf(stderr, "stage %s: %lld windows, %lld steps of %lld windows (%lld warm-up), %s step %lld\n",

@@ -393,6 +393,9 @@ Engine::Engine(const fs::path& path, const EngineOptions& options) : impl_(std::
   I.options = options;
   if (options.seq_bucket <= 0) throw Error("EngineOptions::seq_bucket must be positive");
   if (options.num_threads > 0) set_num_threads(options.num_threads);
+  // A FASTBERT_ISA this CPU cannot run is refused here, once, whatever the
+  // model's layers: an fp32 model would otherwise never ask the GEMM level.
+  kernels::default_isa();
   I.file = fbm::FbmFile::open(path);
   const fbm::FbmFile& f = *I.file;
   I.cfg = f.config();

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
@@ -33,6 +34,9 @@ class Parser {
 
   SquadDataset parse(const json& root) {
     SquadDataset out;
+    // Answers, features and predictions are keyed by question id: a second
+    // question with the same id would be answered from the other's context.
+    std::unordered_map<std::string, std::string> where_id;
     const json& data = field(root, "(root)", "data", json::value_t::array, "an array");
     for (size_t a = 0; a < data.size(); ++a) {
       const std::string apath = "data[" + std::to_string(a) + "]";
@@ -50,6 +54,9 @@ class Parser {
           SquadQuestion question;
           question.context = context_index;
           question.id = field(qas[q], qpath, "id", json::value_t::string, "a string").get<std::string>();
+          if (const auto [first, fresh] = where_id.emplace(question.id, qpath + ".id"); !fresh)
+            fail(qpath + ".id", "question id \"" + question.id + "\" is also the id of " + first->second +
+                                    "; every question needs its own id");
           question.question = field(qas[q], qpath, "question", json::value_t::string, "a string").get<std::string>();
           const json& answers = field(qas[q], qpath, "answers", json::value_t::array, "an array");
           if (answers.empty())

@@ -47,6 +47,10 @@ struct Checkpoint {
 // Throws fastbert::Error naming the file and key of anything missing or malformed.
 Checkpoint read_checkpoint(const std::filesystem::path& dir);
 
+// config.json of a checkpoint directory alone, validated as read_checkpoint
+// does: commands check their sizes against the model before any work.
+fbm::ModelConfig read_checkpoint_config(const std::filesystem::path& dir);
+
 // The checkpoint name of linear `name` (fbm::kLayerLinears) of `layer`, e.g.
 // "encoder.layer.0.attention.self.query".
 std::string checkpoint_linear_name(int64_t layer, const std::string& name);

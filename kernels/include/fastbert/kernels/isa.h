@@ -30,7 +30,8 @@ Isa best_cpu_isa();
 std::vector<Isa> supported_isas();
 
 // The level the GEMM kernels use by default: best_cpu_isa(), lowered by the
-// environment variable FASTBERT_ISA ("amx" does not lower it). Forcing a level the CPU lacks throws a
+// environment variable FASTBERT_ISA ("amx" does not lower it, and is refused
+// without AMX tiles like any other level). Forcing a level the CPU lacks throws a
 // fastbert::Error instead of dying later on an illegal instruction. Read once.
 Isa default_isa();
 // Parses an override value (as FASTBERT_ISA would hold) and checks it against
