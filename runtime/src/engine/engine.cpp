@@ -2,25 +2,23 @@
 
 #include <stdlib.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cmath>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <tuple>
 
-#include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/common/threads.h"
+#include "fastbert/kernels/attention.h"
 #include "fastbert/kernels/gelu.h"
 #include "fastbert/kernels/layer_norm.h"
 #include "fastbert/kernels/isa.h"
 #include "fastbert/runtime/fbm_file.h"
-#include "fastbert/runtime/tokenizers/sentencepiece_tokenizer.h"
-#include "fastbert/runtime/tokenizers/wordpiece_tokenizer.h"
 #include "layers/embeddings.h"
 #include "layers/linear.h"
 #include "layers/quantize.h"
@@ -54,36 +52,18 @@ std::unique_ptr<T[], FreeDeleter> aligned_array(int64_t count) {
   return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
 }
 
+// The tokenizer the manifest's spec names, built from its dataset in the
+// mapping (no temporary file), with errors naming the .fbm and the dataset.
 std::unique_ptr<Tokenizer> load_file_tokenizer(const fbm::FbmFile& file) {
-  if (file.tokenizer_kind() == fbm::TokenizerKind::wordpiece) {
-    WordPieceOptions options;
-    options.do_lower_case = file.do_lower_case();
-    auto blob = file.array<uint8_t>("tokenizer_vocab", {-1});
-    std::vector<std::string> vocab;
-    std::string token;
-    for (int64_t i = 0; i < blob.size(); ++i) {
-      if (blob.data[i] == '\n') {
-        vocab.push_back(std::move(token));
-        token.clear();
-      } else {
-        token.push_back(static_cast<char>(blob.data[i]));
-      }
-    }
-    if (!token.empty()) throw Error(file.path().string() + ": tokenizer_vocab does not end with a newline");
-    return std::make_unique<WordPieceTokenizer>(std::move(vocab), options);
-  }
-  // libsentencepiece loads models from files: hand it a private copy.
-  auto bytes = file.array<uint8_t>("tokenizer_sentencepiece_model", {-1});
-  std::string pattern = (fs::temp_directory_path() / "fastbert-spm-XXXXXX").string();
-  const int fd = ::mkstemp(pattern.data());
-  if (fd < 0) throw Error("cannot create a temporary file for the SentencePiece model of " + file.path().string());
-  ::close(fd);
-  struct Remove {
-    std::string path;
-    ~Remove() { std::remove(path.c_str()); }
-  } remove{pattern};
-  write_file_atomic(pattern, std::string_view(reinterpret_cast<const char*>(bytes.data), bytes.size()));
-  return std::make_unique<SentencePieceTokenizer>(pattern);
+  const TokenizerSpec& spec = file.tokenizer_spec();
+  const char* dataset =
+      spec.kind == TokenizerKind::wordpiece ? "tokenizer_vocab" : "tokenizer_sentencepiece_model";
+  const auto blob = file.array<uint8_t>(dataset, {-1});
+  const std::string_view bytes(reinterpret_cast<const char*>(blob.data), static_cast<size_t>(blob.size()));
+  const std::string source = file.path().string() + ": dataset '" + dataset + "'";
+  if (spec.kind == TokenizerKind::wordpiece && (bytes.empty() || bytes.back() != '\n'))
+    throw Error(source + " does not end with a newline");
+  return make_tokenizer(spec, bytes, source);
 }
 
 AttentionPath best_fp32_attention() {
@@ -127,6 +107,9 @@ struct Engine::Impl {
   static constexpr int kSharedBucket = -1;
 
   EngineOptions options;
+  // Held by every call that uses or reads the planned buckets (forward,
+  // profile, reset_profile): they run one at a time (engine.h).
+  mutable std::mutex mutex;
   std::unique_ptr<fbm::FbmFile> file;
   fbm::ModelConfig cfg;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -137,7 +120,6 @@ struct Engine::Impl {
   AttentionPath attention = AttentionPath::automatic;
   // (batch, sequence bucket, kSharedBucket or thread) -> its buffers.
   std::map<std::tuple<int64_t, int64_t, int>, std::unique_ptr<Bucket>> buckets;
-  EngineProfile merged_profile;  // what profile() returns: the buckets' sum
   int64_t sequences = 0;
 
   // Runs f, adding its seconds to `kind` when profiling; returns them (0
@@ -186,7 +168,7 @@ struct Engine::Impl {
                          static_cast<int>(cfg.head_dim())};
     b->attention_path = resolve_attention_path(attention, shape);
     b->attention_workspace_bytes =
-        attention_workspace_bytes(shape, b->attention_path, owner == kSharedBucket ? num_threads() : 1);
+        attention_workspace_bytes(shape, b->attention_path, owner == kSharedBucket ? fastbert::num_threads() : 1);
     b->attention_workspace = aligned_array<unsigned char>(static_cast<int64_t>(b->attention_workspace_bytes));
     for (auto& layer : encoder)
       for (Linear* l : {layer.query.get(), layer.key.get(), layer.value.get(), layer.attention_output.get(),
@@ -392,7 +374,7 @@ Engine::Engine(const fs::path& path, const EngineOptions& options) : impl_(std::
   Impl& I = *impl_;
   I.options = options;
   if (options.seq_bucket <= 0) throw Error("EngineOptions::seq_bucket must be positive");
-  if (options.num_threads > 0) set_num_threads(options.num_threads);
+  const ScopedNumThreads threads(options.num_threads);
   I.file = fbm::FbmFile::open(path);
   const fbm::FbmFile& f = *I.file;
   I.cfg = f.config();
@@ -443,9 +425,9 @@ AttentionPath Engine::attention_path() const {
   AttentionShape shape{1, 128, static_cast<int>(impl_->cfg.num_heads), static_cast<int>(impl_->cfg.head_dim())};
   return resolve_attention_path(impl_->attention, shape);
 }
-const EngineProfile& Engine::profile() const {
-  EngineProfile& merged = impl_->merged_profile;
-  merged = EngineProfile();
+EngineProfile Engine::profile() const {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  EngineProfile merged;
   for (const auto& [key, b] : impl_->buckets) {
     for (const auto& [kind, seconds] : b->profile.seconds) merged.seconds[kind] += seconds;
     for (const auto& [name, seconds] : b->profile.linear_seconds) merged.linear_seconds[name] += seconds;
@@ -454,8 +436,12 @@ const EngineProfile& Engine::profile() const {
   return merged;
 }
 void Engine::reset_profile() {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
   for (auto& [key, b] : impl_->buckets) b->profile = EngineProfile();
   impl_->sequences = 0;
+}
+int Engine::num_threads() const {
+  return impl_->options.num_threads > 0 ? impl_->options.num_threads : fastbert::num_threads();
 }
 
 std::vector<LinearSummary> Engine::linears() const {
@@ -478,6 +464,8 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
                      int64_t batch, int64_t seq, float* start_logits, float* end_logits) {
   Impl& I = *impl_;
   if (batch <= 0 || seq <= 0) throw Error("Engine::forward: batch and seq must be positive");
+  const std::lock_guard<std::mutex> lock(I.mutex);
+  const ScopedNumThreads scoped_threads(I.options.num_threads);
   std::vector<int64_t> lengths(static_cast<size_t>(batch));
   int64_t longest = 1;
   for (int64_t r = 0; r < batch; ++r) {
@@ -504,7 +492,7 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
   // the units one after the other (dev-set eval at batch 32 of seq 256, one
   // thread: 176 examples/s and 118 MB resident, against 103 and 467 MB for
   // the whole batch as one).
-  const int threads = num_threads();
+  const int threads = fastbert::num_threads();
   const int64_t unit = std::max<int64_t>(1, kUnitTokens / seq);
   const int64_t units = (batch + unit - 1) / unit;
   // Nested OpenMP must be inactive: the ops inside a unit then run on the
@@ -538,39 +526,6 @@ void Engine::forward(const int32_t* input_ids, const int32_t* token_type_ids, co
     if (failure) std::rethrow_exception(failure);
   }
   I.sequences += batch;
-}
-
-SquadLogits Engine::run(const SquadFeatures& features, int64_t batch_size) {
-  if (batch_size <= 0) throw Error("Engine::run: batch size must be positive");
-  features.validate();
-  const int64_t n = features.num_windows(), s = features.max_seq;
-  SquadLogits out;
-  out.max_seq = s;
-  out.start_logits.resize(static_cast<size_t>(n * s));
-  out.end_logits.resize(static_cast<size_t>(n * s));
-  for (int64_t r = 0; r < n; r += batch_size) {
-    const int64_t nb = std::min(batch_size, n - r);
-    forward(features.input_ids.data() + r * s, features.token_type_ids.data() + r * s,
-            features.attention_mask.data() + r * s, nb, s, out.start_logits.data() + r * s,
-            out.end_logits.data() + r * s);
-  }
-  return out;
-}
-
-SquadPrediction Engine::answer(std::string_view question, std::string_view context, const SquadWindowOptions& windows,
-                               const SquadPostprocessOptions& post) {
-  SquadDataset data;
-  data.contexts.emplace_back(context);
-  SquadQuestion q;
-  q.id = "question";
-  q.question = std::string(question);
-  // The windowing maps a gold answer to tokens; an empty placeholder maps to
-  // none, so every window is labelled "no answer" and nothing else changes.
-  q.answers.push_back(SquadAnswer{"", 0});
-  data.questions.push_back(q);
-  const SquadFeatures features = make_squad_features(data, *impl_->tokenizer, windows);
-  const SquadLogits logits = run(features, 8);
-  return postprocess_squad(features, logits, {context}, post).at(0);
 }
 
 }  // namespace fastbert
