@@ -20,7 +20,7 @@ add_library(fastbert_kernels_ops
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_reference.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp)
-target_include_directories(fastbert_kernels_ops PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
+target_include_directories(fastbert_kernels_ops PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(fastbert_kernels_ops PUBLIC fastbert_kernels fastbert_common OpenMP::OpenMP_CXX)
 add_library(fastbert::kernels_ops ALIAS fastbert_kernels_ops)
 
