@@ -37,3 +37,7 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_twopass_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp
   PROPERTIES COMPILE_OPTIONS "-Wno-uninitialized;-Wno-maybe-uninitialized")
+# The scalar GELU must not contract its multiplies into fused multiply-adds
+# of its own: it matches the SIMD paths and the SpMM epilogues bit for bit.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_reference.cpp
+  PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
