@@ -13,6 +13,7 @@
 #include "fastbert/kernels/block_sparse.h"
 #include "fastbert/kernels/epilogue.h"
 #include "fastbert/kernels/isa.h"
+#include "fastbert/kernels/quantize.h"
 #include "fastbert/kernels/spmm.h"
 #include "ops_test_util.h"
 
@@ -142,6 +143,34 @@ TEST(Gelu, DenseAndSparsePathsComputeGeluByOneFormulaBitForBit) {
       ASSERT_TRUE(same_bits(got[i], want[i])) << kernels::isa_name(isa) << " row " << i / m << " token " << i % m
                                                << ": " << got[i] << " vs dense " << want[i];
   }
+}
+
+
+// The stand-alone quantizer is the fused one: quantizing GELU's fp32 output
+// gives the u8 GELU wrote itself, on every path, saturation included.
+TEST(QuantizeU8, EqualsTheFusedU8OutputOfEveryGeluPathAndRefusesABadScale) {
+  const int64_t cols = 1000;
+  const std::vector<float> x = test::random_floats(size_t(cols), 21, -6.0f, 6.0f);
+  for (GeluPath path : {GeluPath::reference, GeluPath::avx2, GeluPath::avx512f}) {
+    if (!cpu_runs(path)) continue;
+    std::vector<float> y(x.size());
+    std::vector<uint8_t> fused(x.size()), separate(x.size());
+    GeluArgs a;
+    a.rows = 1, a.cols = cols;
+    a.x = x.data(), a.ld_x = cols;
+    a.y = y.data(), a.ld_y = cols;
+    a.y_u8 = fused.data(), a.ld_y_u8 = cols;
+    a.u8_scale = 0.013f, a.u8_zero_point = 17;
+    gelu(a, path);
+    kernels::quantize_u8(y.data(), cols, 0.013f, 17, separate.data());
+    EXPECT_EQ(separate, fused) << "path " << int(path);
+  }
+  std::vector<uint8_t> out(4);
+  const float v[4] = {1e30f, -1e30f, 0.5f, -0.5f};
+  kernels::quantize_u8(v, 4, 1.0f, 3, out.data());
+  EXPECT_EQ(out, (std::vector<uint8_t>{255, 0, 3, 3})) << "saturation and round half to even";
+  EXPECT_THROW(kernels::quantize_u8(v, 4, 0.0f, 3, out.data()), Error);
+  EXPECT_THROW(kernels::quantize_u8(v, 4, 1.0f, 256, out.data()), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, GeluPathTest,

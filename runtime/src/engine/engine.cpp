@@ -17,11 +17,11 @@
 #include "fastbert/kernels/attention.h"
 #include "fastbert/kernels/gelu.h"
 #include "fastbert/kernels/layer_norm.h"
+#include "fastbert/kernels/quantize.h"
 #include "fastbert/kernels/isa.h"
 #include "fastbert/runtime/fbm_file.h"
 #include "layers/embeddings.h"
 #include "layers/linear.h"
-#include "layers/quantize.h"
 
 namespace fastbert {
 namespace fs = std::filesystem;
@@ -183,7 +183,7 @@ struct Engine::Impl {
   void ensure_u8(Bucket& b, const Linear& l, const float* x, int64_t count, uint8_t* u8,
                  std::optional<QuantParams>* held) {
     if (!l.int8() || (*held && **held == l.input_quant())) return;
-    timed(b, "other", [&] { fastbert::layers::quantize_u8(x, count, l.input_quant(), u8); });
+    timed(b, "other", [&] { kernels::quantize_u8(x, count, l.input_quant().scale, l.input_quant().zero_point, u8); });
     *held = l.input_quant();
   }
 
@@ -304,7 +304,10 @@ struct Engine::Impl {
       }
       timed(b, "other", [&] { gelu(g); });
     } else if (ol.int8() && !il.fusion().output_u8) {
-      timed(b, "other", [&] { fastbert::layers::quantize_u8(b.inter.get(), inter * ld, ol.input_quant(), b.u8_b.get()); });
+      timed(b, "other", [&] {
+        kernels::quantize_u8(b.inter.get(), inter * ld, ol.input_quant().scale, ol.input_quant().zero_point,
+                             b.u8_b.get());
+      });
     }
     io = LinearIo();
     io.m = m;
