@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
 
 namespace fastbert {
 
@@ -34,6 +35,8 @@ SquadPrediction answer(Engine& engine, std::string_view question, std::string_vi
   // none, so every window is labelled "no answer" and nothing else changes.
   q.answers.push_back(SquadAnswer{"", 0});
   data.questions.push_back(q);
+  // The windowing tokenizes in parallel: on the engine's threads too.
+  const ScopedNumThreads threads(engine.num_threads());
   const SquadFeatures features = make_squad_features(data, engine.tokenizer(), windows);
   const SquadLogits logits = run_squad(engine, features, 8);
   return postprocess_squad(features, logits, {context}, post).at(0);
