@@ -16,11 +16,9 @@
 #include "fastbert/common/error.h"
 #include "fastbert/train/bench_forward.h"
 #include "fastbert/train/trainer.h"
-#if FASTBERT_HAVE_FEATURES_FILE
 #include "fastbert/train/commands.h"
 #include "fastbert/train/compression_commands.h"
 #include "run_app.h"
-#endif
 
 namespace {
 
@@ -33,11 +31,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--stop-after-steps", options->stop_after_steps,
                   "save a checkpoint and stop after this many steps (to split a long run)");
   cmd->callback([recipe, options] {
-#if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_train_command(*recipe, *options);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
@@ -53,11 +47,7 @@ void register_stage_kind(CLI::App& app, const std::string& kind) {
   cmd->add_option("--stop-after-steps", options->stop_after_steps,
                   "save a checkpoint and stop after this many steps (to split a long run)");
   cmd->callback([recipe, options, kind] {
-#if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_stage_kind_command(*recipe, kind, *options);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
@@ -75,11 +65,7 @@ void register_teacher_logits(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "windows per forward pass")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
   cmd->callback([a] {
-#if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_teacher_logits_command(a->teacher, a->features, a->batch_size, a->threads);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
@@ -100,14 +86,10 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "threads (0 = all cores)");
   cmd->add_flag("--int8", a->int8, "fake-quantize every linear as the checkpoint's quantization.json says");
   cmd->callback([a] {
-#if FASTBERT_HAVE_FEATURES_FILE
     if (a->int8)
       fastbert::run_predict_int8_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
     else
       fastbert::run_predict_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
