@@ -21,6 +21,7 @@
 #include "fastbert/runtime/squad/squad_dataset.h"
 #include "fastbert/runtime/squad/squad_metric.h"
 #include "fastbert/runtime/squad/squad_postprocess.h"
+#include "fastbert/runtime/squad/squad_runner.h"
 #include "fastbert/runtime/squad/squad_windows.h"
 #include "fastbert/runtime/tokenizers/tokenizer.h"
 #include "option_checks.h"
@@ -109,7 +110,7 @@ SquadPredictionMap predict_with_engine(const EvalArgs& args, const SquadDataset&
   refuse_windows_longer_than_the_model(args, engine.config().max_position);
   const SquadFeatures features = make_squad_features(data, engine.tokenizer(), args.windows);
   const auto t0 = std::chrono::steady_clock::now();
-  const SquadLogits logits = engine.run(features, args.batch_size);
+  const SquadLogits logits = run_squad(engine, features, args.batch_size);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "engine predicted " << data.questions.size() << " questions (" << features.num_windows()
             << " windows) in " << seconds << " s: " << static_cast<double>(data.questions.size()) / seconds

@@ -18,11 +18,9 @@
 #include "fastbert/train/bench_forward.h"
 #include "fastbert/train/trainer.h"
 #include "option_checks.h"
-#if FASTBERT_HAVE_FEATURES_FILE
 #include "fastbert/train/commands.h"
 #include "fastbert/train/compression_commands.h"
 #include "run_app.h"
-#endif
 
 namespace {
 
@@ -37,11 +35,7 @@ void register_train(CLI::App& app) {
                   "save a checkpoint and stop after this many steps (to split a long run)")
       ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
   cmd->callback([recipe, options] {
-#if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_train_command(*recipe, *options);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
@@ -59,11 +53,7 @@ void register_stage_kind(CLI::App& app, const std::string& kind) {
                   "save a checkpoint and stop after this many steps (to split a long run)")
       ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
   cmd->callback([recipe, options, kind] {
-#if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_stage_kind_command(*recipe, kind, *options);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
@@ -82,11 +72,7 @@ void register_teacher_logits(CLI::App& app) {
       ->check(fastbert::cli::integer_in(1, fastbert::kMaxBatch));
   cmd->add_option("--threads", a->threads, "threads (0 = all cores)")->check(fastbert::cli::thread_count());
   cmd->callback([a] {
-#if FASTBERT_HAVE_FEATURES_FILE
     fastbert::run_teacher_logits_command(a->teacher, a->features, a->batch_size, a->threads);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 
@@ -110,14 +96,10 @@ void register_predict(CLI::App& app) {
   cmd->callback([a] {
     fastbert::refuse_outputs_over_inputs({{"--checkpoint", a->checkpoint}, {"--features", a->features}},
                                          {{"--out", a->out}});
-#if FASTBERT_HAVE_FEATURES_FILE
     if (a->int8)
       fastbert::run_predict_int8_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
     else
       fastbert::run_predict_command(a->checkpoint, a->features, a->out, a->batch_size, a->threads);
-#else
-    throw fastbert::Error("this build has no features-file support (fastbert_formats was not built)");
-#endif
   });
 }
 

@@ -20,7 +20,7 @@ add_library(fastbert_kernels_ops
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_reference.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp)
-target_include_directories(fastbert_kernels_ops PUBLIC ${CMAKE_CURRENT_LIST_DIR}/include)
+target_include_directories(fastbert_kernels_ops PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_LIST_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(fastbert_kernels_ops PUBLIC fastbert_kernels fastbert_common OpenMP::OpenMP_CXX)
 add_library(fastbert::kernels_ops ALIAS fastbert_kernels_ops)
 
@@ -37,3 +37,7 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_twopass_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_avx512f.cpp
   PROPERTIES COMPILE_OPTIONS "-Wno-uninitialized;-Wno-maybe-uninitialized")
+# The scalar GELU must not contract its multiplies into fused multiply-adds
+# of its own: it matches the SIMD paths and the SpMM epilogues bit for bit.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/src/activation/gelu_reference.cpp
+  PROPERTIES COMPILE_OPTIONS -ffp-contract=off)

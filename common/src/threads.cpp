@@ -18,4 +18,12 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+ScopedNumThreads::ScopedNumThreads(int n) : previous_(omp_get_max_threads()), changed_(n > 0) {
+  if (changed_) omp_set_num_threads(n);
+}
+
+ScopedNumThreads::~ScopedNumThreads() {
+  if (changed_) omp_set_num_threads(previous_);
+}
+
 }  // namespace fastbert

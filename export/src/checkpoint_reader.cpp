@@ -4,12 +4,12 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/common/input_file.h"
 #include "fastbert/formats/safetensors.h"
+#include "fastbert/runtime/tokenizers/tokenizer.h"
 
 namespace fastbert {
 namespace fs = std::filesystem;
@@ -67,36 +67,23 @@ fbm::ModelConfig read_config(const fs::path& file) {
   return c;
 }
 
-CheckpointTokenizer read_tokenizer(const fs::path& dir) {
+// Reads the tokenizer of the checkpoint and builds it the way the engine
+// will build it from the export, so that an export that succeeds loads: a
+// vocabulary without [UNK]/[CLS]/[SEP]/[PAD], a SentencePiece model
+// libsentencepiece cannot load, or more tokens than the embeddings have rows
+// is refused here, naming the file.
+CheckpointTokenizer read_tokenizer(const fs::path& dir, const fbm::ModelConfig& config) {
   CheckpointTokenizer t;
-  std::error_code ec;
-  const fs::path tc = dir / "tokenizer_config.json";
-  if (fs::is_regular_file(tc, ec)) {
-    const json j = parse_json_file(tc);
-    if (j.is_object() && j.contains("do_lower_case")) {
-      if (!j["do_lower_case"].is_boolean()) throw Error(tc.string() + ": key 'do_lower_case' must be true or false");
-      t.do_lower_case = j["do_lower_case"].get<bool>();
-    }
-  }
-  if (fs::is_regular_file(dir / "vocab.txt", ec)) {
-    std::istringstream in(read_file(dir / "vocab.txt"));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      t.vocab.push_back(line);
-    }
-    if (t.vocab.empty()) throw Error((dir / "vocab.txt").string() + ": empty vocabulary");
-    return t;
-  }
-  for (const char* name : {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
-    if (fs::is_regular_file(dir / name, ec)) {
-      t.sentencepiece = true;
-      t.model_bytes = read_file(dir / name);
-      return t;
-    }
-  }
-  throw Error(dir.string() + ": no tokenizer in the checkpoint (looked for vocab.txt, spiece.model, "
-                             "sentencepiece.bpe.model, tokenizer.model)");
+  t.spec = read_tokenizer_spec(dir);
+  const std::string source = t.spec.file.string();
+  const std::string data = read_file(t.spec.file);
+  const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(t.spec, data, source);
+  if (tokenizer->vocab_size() > config.vocab_size)
+    throw Error(source + ": the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                " tokens but config.json's vocab_size (the embedding rows) is " + std::to_string(config.vocab_size));
+  if (t.spec.kind == TokenizerKind::wordpiece) t.vocab = parse_wordpiece_vocab(data, source);
+  else t.model_bytes = data;
+  return t;
 }
 
 float positive_float(const json& v, const fs::path& file, const std::string& key) {
@@ -180,7 +167,7 @@ Checkpoint read_checkpoint(const fs::path& dir) {
   Checkpoint c;
   c.dir = dir;
   c.config = read_config(dir / "config.json");
-  c.tokenizer = read_tokenizer(dir);
+  c.tokenizer = read_tokenizer(dir, c.config);
   const fs::path weights = dir / "model.safetensors";
   if (!fs::is_regular_file(weights, ec)) throw Error(weights.string() + ": missing");
   c.weights_bytes = static_cast<int64_t>(fs::file_size(weights));

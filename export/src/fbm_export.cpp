@@ -109,9 +109,8 @@ void write_fbm(const Checkpoint& ck, const fs::path& path, ExportPrecision preci
                         {"intermediate_size", inter},         {"max_position", c.max_position},
                         {"type_vocab_size", c.type_vocab_size}, {"layer_norm_eps", c.layer_norm_eps},
                         {"hidden_act", "gelu"}};
-  manifest["tokenizer"] = {{"kind", ck.tokenizer.sentencepiece ? "sentencepiece" : "wordpiece"},
-                           {"do_lower_case", ck.tokenizer.do_lower_case}};
-  if (ck.tokenizer.sentencepiece) {
+  manifest["tokenizer"] = nlohmann::ordered_json::parse(tokenizer_spec_to_json(ck.tokenizer.spec));
+  if (ck.tokenizer.spec.kind == TokenizerKind::sentencepiece) {
     const std::vector<uint8_t> bytes(ck.tokenizer.model_bytes.begin(), ck.tokenizer.model_bytes.end());
     out.write("tokenizer_sentencepiece_model", bytes, {static_cast<int64_t>(bytes.size())});
   } else {

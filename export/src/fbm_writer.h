@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "fastbert/formats/hdf5.h"
-#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/formats/fbm_format.h"
 
 namespace fastbert {
 

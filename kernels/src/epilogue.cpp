@@ -6,25 +6,16 @@
 
 #include "fastbert/kernels/isa.h"
 #include "math/erf_rational.h"
+#include "math/quantize_u8.h"
 
 namespace fastbert::kernels {
 namespace {
 
-// Round half to even by the 1.5 * 2^23 trick: exact for |v| < 2^22, which the
-// clamp to the output range guarantees. Plain float ops, so it vectorises.
+// Quantizes `count` values by the runtime's one rule (math/quantize_u8.h).
 template <typename T>
-__attribute__((always_inline)) inline void quantize(const float* y, float inv_scale, int32_t zero_point, T* out, int64_t count) {
-  constexpr float lo = std::is_same_v<T, uint8_t> ? 0.0f : -128.0f;
-  constexpr float hi = std::is_same_v<T, uint8_t> ? 255.0f : 127.0f;
-  const float zp = float(zero_point);
-  const float magic = 12582912.0f;
-  for (int64_t i = 0; i < count; ++i) {
-    float v = y[i] * inv_scale;
-    v = std::min(std::max(v, lo - zp - 1.0f), hi - zp + 1.0f);
-    v = (v + magic) - magic;
-    v = std::min(std::max(v + zp, lo), hi);
-    out[i] = T(int32_t(v));
-  }
+__attribute__((always_inline)) inline void quantize(const float* y, float inv_scale, int32_t zero_point, T* out,
+                                                    int64_t count) {
+  for (int64_t i = 0; i < count; ++i) out[i] = detail::quantize<T>(y[i], inv_scale, zero_point);
 }
 
 __attribute__((always_inline)) inline void post_ops_body(const Epilogue& e, const float* y, const float* residual,

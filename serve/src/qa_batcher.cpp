@@ -8,6 +8,7 @@
 #include "fastbert/common/error.h"
 #include "fastbert/kernels/attention.h"
 #include "fastbert/kernels/isa.h"
+#include "fastbert/runtime/squad/squad_dataset.h"
 
 namespace fastbert::serve {
 

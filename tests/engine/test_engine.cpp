@@ -13,6 +13,7 @@
 #include "fastbert/export/fbm_export.h"
 #include "fastbert/formats/squad_features.h"
 #include "fastbert/runtime/engine.h"
+#include "fastbert/runtime/squad/squad_runner.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
 
@@ -209,7 +210,7 @@ TEST_F(EngineTest, BatchSplitIntoUnitsGivesTheLogitsOfSingleWindowRunsAndPassesE
       o.num_threads = threads;
       o.seq_bucket = 16;
       Engine engine(dir_ / file, o);
-      ASSERT_EQ(num_threads(), threads);
+      ASSERT_EQ(engine.num_threads(), threads);
       std::vector<float> start, end;
       engine_logits(engine, windows, &start, &end);
       for (size_t r = 0; r < windows.size(); ++r)
@@ -269,7 +270,7 @@ TEST_F(EngineTest, AnswerReturnsASpanOfTheContextFromTheFilesTokenizer) {
   w.max_seq = 32;
   w.doc_stride = 8;
   w.max_query = 8;
-  const SquadPrediction p = engine.answer("Who won the game?", context, w);
+  const SquadPrediction p = answer(engine, "Who won the game?", context, w);
   ASSERT_GE(p.begin, 0);
   ASSERT_LE(p.end, static_cast<int32_t>(context.size()));
   EXPECT_EQ(p.text, context.substr(p.begin, p.end - p.begin));
@@ -310,7 +311,7 @@ TEST_F(EngineTest, Fp32ExportMatchesFastbertTrainPredictWithin1e4Relative) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const SquadLogits torch_logits = read_squad_logits(dir_ / "l.h5");
   Engine engine(dir_ / "m.fbm");
-  const SquadLogits ours = engine.run(f, 3);
+  const SquadLogits ours = run_squad(engine, f, 3);
   double max_diff = 0, max_ref = 0;
   for (size_t r = 0; r < windows.size(); ++r)
     for (int64_t s = 0; s < windows[r].length; ++s) {

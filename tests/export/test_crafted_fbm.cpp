@@ -18,7 +18,7 @@
 #include "fastbert/formats/hdf5.h"
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/runtime/engine.h"
-#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/formats/fbm_format.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
 

@@ -8,6 +8,7 @@
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/formats/safetensors.h"
+#include "test_dir.h"
 
 namespace fastbert {
 namespace {
@@ -41,12 +42,7 @@ std::string rejection(const std::string& bytes) {
 
 class SafetensorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fastbert-safetensors-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  fastbert::testing::TestDir dir_{"fastbert-safetensors"};
 };
 
 TEST_F(SafetensorsTest, RoundTripKeepsEveryDtypeShapeValueAndMetadata) {

@@ -13,6 +13,7 @@
 #include "fastbert/formats/file_header.h"
 #include "fastbert/formats/hdf5.h"
 #include "fastbert/formats/squad_features.h"
+#include "test_dir.h"
 
 namespace fastbert {
 namespace {
@@ -20,13 +21,6 @@ namespace fs = std::filesystem;
 
 class SquadFeaturesFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fastbert-test-features-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Three windows of two examples, every array filled with distinct values.
   static SquadFeatures sample() {
@@ -110,7 +104,7 @@ class SquadFeaturesFile : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  fastbert::testing::TestDir dir_{"fastbert-test-features"};
 };
 
 TEST_F(SquadFeaturesFile, RoundTripPreservesEveryArrayAndAttribute) {
@@ -147,7 +141,7 @@ TEST_F(SquadFeaturesFile, RoundTripKeepsTeacherLogits) {
 TEST_F(SquadFeaturesFile, WriteLeavesOnlyTheFinalFile) {
   write_squad_features(dir_ / "f.h5", sample());
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir_.path())) names.push_back(e.path().filename().string());
   EXPECT_EQ(names, std::vector<std::string>{"f.h5"});
 }
 
@@ -160,7 +154,7 @@ TEST_F(SquadFeaturesFile, InconsistentFeaturesAreNotWritten) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("input_ids"), std::string::npos) << e.what();
   }
-  EXPECT_TRUE(fs::is_empty(dir_));
+  EXPECT_TRUE(fs::is_empty(dir_.path()));
 }
 
 TEST_F(SquadFeaturesFile, ExampleIndexOutsideTheIdsIsRejected) {

@@ -6,8 +6,15 @@
 #include <string>
 #include <vector>
 
+#include <cstring>
+#include <memory>
+
 #include "fastbert/common/error.h"
+#include "fastbert/kernels/block_sparse.h"
+#include "fastbert/kernels/epilogue.h"
 #include "fastbert/kernels/isa.h"
+#include "fastbert/kernels/quantize.h"
+#include "fastbert/kernels/spmm.h"
 #include "ops_test_util.h"
 
 namespace fastbert {
@@ -72,6 +79,98 @@ TEST_P(GeluPathTest, FusedU8OutputIsExactlyQuantizingTheFp32OutputAndXIsUntouche
     for (int64_t c = cols; c < ld; ++c) ASSERT_EQ(q[r * ld + c], 0xAB) << "wrote past the row";
   }
   EXPECT_GT(saturated, 0) << "the data should exercise the clamp";
+}
+
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// The dense fp32 path (gelu() after the sgemm) and the sparse int8 path
+// (GELU fused into the SpMM epilogue, JIT or intrinsics) compute GELU by one
+// formula: on a sweep of pre-activations, every GELU path gives the bits of
+// the epilogue's gelu_erf, and the SpMM of every ISA gives the bits of
+// gelu() of its own pre-activations.
+TEST(Gelu, DenseAndSparsePathsComputeGeluByOneFormulaBitForBit) {
+  std::vector<float> sweep;
+  for (float v = -12.0f; v <= 12.0f; v += 1.0f / 4096) sweep.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 5.656854f, -5.656854f, 5.6568546f, -5.6568546f, 30.0f, -30.0f, 1e6f})
+    sweep.push_back(v);
+  for (GeluPath path : {GeluPath::reference, GeluPath::avx2, GeluPath::avx512f}) {
+    if (!cpu_runs(path)) continue;
+    std::vector<float> y(sweep.size());
+    GeluArgs a;
+    a.rows = 1, a.cols = static_cast<int64_t>(sweep.size());
+    a.x = sweep.data(), a.ld_x = a.cols;
+    a.y = y.data(), a.ld_y = a.cols;
+    gelu(a, path);
+    for (size_t i = 0; i < sweep.size(); ++i)
+      ASSERT_TRUE(same_bits(y[i], kernels::gelu_erf(sweep[i])))
+          << "path " << int(path) << " x=" << sweep[i] << ": " << y[i] << " vs " << kernels::gelu_erf(sweep[i]);
+  }
+
+  // A sparse weight with one 1 per row: output (n, t) is
+  // gelu(fma(t - 128, w_scale[n], bias[n])), 64 rows x 256 tokens of
+  // pre-activations spread over about [-12, 12].
+  const int64_t n = 64, k = 4, m = 256;
+  std::vector<int8_t> w(n * k, 0);
+  std::vector<float> w_scale(n), bias(n);
+  for (int64_t r = 0; r < n; ++r) {
+    w[r * k + r % k] = 1;
+    w_scale[r] = 12.0f / 128 * (1.0f + 0.013f * float(r));
+    bias[r] = 0.0371f * float(r - n / 2);
+  }
+  auto packed = std::make_shared<const kernels::BlockSparseMatrix>(kernels::pack_4x1(w.data(), n, k, nullptr, w_scale.data()));
+  std::vector<uint8_t> x(k * m);
+  for (int64_t f = 0; f < k; ++f)
+    for (int64_t t = 0; t < m; ++t) x[f * m + t] = static_cast<uint8_t>(t);
+  std::vector<float> pre(n * m), want(n * m);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t t = 0; t < m; ++t) pre[r * m + t] = std::fma(float(t - 128), 1.0f * w_scale[r], bias[r]);
+  want = pre;
+  gelu(want.data(), n, m, m, nullptr);  // the dense path
+  for (kernels::Isa isa : kernels::supported_isas()) {
+    kernels::SpmmDesc desc;
+    desc.epilogue.gelu = true;
+    desc.isa = isa;
+    const kernels::SpmmPrimitive spmm(packed, desc);
+    std::vector<float> got(n * m);
+    kernels::SpmmArgs args;
+    args.x = x.data(), args.ldx = m, args.m = m;
+    args.x_scale = 1.0f, args.x_zero_point = 128;
+    args.bias = bias.data();
+    args.y = got.data(), args.ldy = m;
+    spmm.execute(args);
+    for (int64_t i = 0; i < n * m; ++i)
+      ASSERT_TRUE(same_bits(got[i], want[i])) << kernels::isa_name(isa) << " row " << i / m << " token " << i % m
+                                               << ": " << got[i] << " vs dense " << want[i];
+  }
+}
+
+
+// The stand-alone quantizer is the fused one: quantizing GELU's fp32 output
+// gives the u8 GELU wrote itself, on every path, saturation included.
+TEST(QuantizeU8, EqualsTheFusedU8OutputOfEveryGeluPathAndRefusesABadScale) {
+  const int64_t cols = 1000;
+  const std::vector<float> x = test::random_floats(size_t(cols), 21, -6.0f, 6.0f);
+  for (GeluPath path : {GeluPath::reference, GeluPath::avx2, GeluPath::avx512f}) {
+    if (!cpu_runs(path)) continue;
+    std::vector<float> y(x.size());
+    std::vector<uint8_t> fused(x.size()), separate(x.size());
+    GeluArgs a;
+    a.rows = 1, a.cols = cols;
+    a.x = x.data(), a.ld_x = cols;
+    a.y = y.data(), a.ld_y = cols;
+    a.y_u8 = fused.data(), a.ld_y_u8 = cols;
+    a.u8_scale = 0.013f, a.u8_zero_point = 17;
+    gelu(a, path);
+    kernels::quantize_u8(y.data(), cols, 0.013f, 17, separate.data());
+    EXPECT_EQ(separate, fused) << "path " << int(path);
+  }
+  std::vector<uint8_t> out(4);
+  const float v[4] = {1e30f, -1e30f, 0.5f, -0.5f};
+  kernels::quantize_u8(v, 4, 1.0f, 3, out.data());
+  EXPECT_EQ(out, (std::vector<uint8_t>{255, 0, 3, 3})) << "saturation and round half to even";
+  EXPECT_THROW(kernels::quantize_u8(v, 4, 0.0f, 3, out.data()), Error);
+  EXPECT_THROW(kernels::quantize_u8(v, 4, 1.0f, 256, out.data()), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, GeluPathTest,

@@ -8,6 +8,7 @@
 #include "fastbert/common/atomic_file.h"
 #include "run_command.h"
 #include "fastbert/formats/squad_features.h"
+#include "test_dir.h"
 
 namespace fastbert {
 namespace {
@@ -18,8 +19,6 @@ using fastbert::testing::run_command;
 class SquadCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fastbert-test-cli-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "ckpt");
     fs::create_directories(dir_ / "tmp");
     std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nwho\nwhere\nwhat\n?\n.\n,\n##s\n";
@@ -51,9 +50,8 @@ class SquadCli : public ::testing::Test {
     write_file_atomic(dir_ / "squad.json", squad.dump());
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
-  fs::path dir_;
+  fastbert::testing::TestDir dir_{"fastbert-test-cli"};
   std::string fastbert_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "fastbert/export/fbm_export.h"
 #include "fastbert/runtime/engine.h"
+#include "fastbert/runtime/squad/squad_runner.h"
 #include "fastbert/serve/qa_batcher.h"
 #include "tiny_bert.h"
 

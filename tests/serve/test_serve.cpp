@@ -49,7 +49,7 @@ class ServeTest : public ::testing::Test {
     }());
     static std::mutex mutex;
     std::lock_guard<std::mutex> lock(mutex);
-    return engine.answer(item.question, item.context, testing::serve_test_windows());
+    return answer(engine, item.question, item.context, testing::serve_test_windows());
   }
   static json v1_body(const serve::QaItem& item) {
     return json{{"question", item.question}, {"context", item.context}};

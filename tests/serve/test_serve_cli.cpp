@@ -45,7 +45,7 @@ class ServeCliTest : public ::testing::Test {
     EngineOptions o;
     o.num_threads = 1;
     Engine engine(testing::serve_test_model(), o);
-    return engine.answer(item.question, item.context, testing::serve_test_windows()).text;
+    return answer(engine, item.question, item.context, testing::serve_test_windows()).text;
   }
   static std::string body(const serve::QaItem& item) {
     return json{{"question", item.question}, {"context", item.context}}.dump();

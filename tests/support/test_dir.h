@@ -1,10 +1,12 @@
 #pragma once
-// A fresh directory for the running test under the system's temp folder,
-// named after the process and the test (tests of one binary may run in
-// parallel under ctest), removed when it goes out of scope.
+// The one temporary-directory helper of the tests: a fresh directory under
+// the system's temp folder, named after the process, the running test and a
+// counter (tests of one binary may run in parallel under ctest, and one test
+// may want several), removed when it goes out of scope.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 
@@ -12,10 +14,7 @@ namespace fastbert::testing {
 
 class TestDir {
  public:
-  explicit TestDir(const std::string& prefix)
-      : path_(std::filesystem::temp_directory_path() /
-              (prefix + "-" + std::to_string(::getpid()) + "-" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+  explicit TestDir(const std::string& prefix = "fastbert-test") : path_(unique_path(prefix)) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -30,6 +29,14 @@ class TestDir {
   std::filesystem::path operator/(const std::filesystem::path& name) const { return path_ / name; }
 
  private:
+  static std::filesystem::path unique_path(const std::string& prefix) {
+    static std::atomic<int> counter{0};
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    return std::filesystem::temp_directory_path() /
+           (prefix + "-" + std::to_string(::getpid()) + "-" + (test ? test->name() : "suite") + "-" +
+            std::to_string(counter++));
+  }
+
   std::filesystem::path path_;
 };
 

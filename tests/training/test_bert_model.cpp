@@ -6,12 +6,12 @@
 #include "fastbert/common/error.h"
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/model/checkpoint.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
-using testing::TempDir;
+using testing::TestDir;
 using testing::tiny_config;
 
 struct Input {
@@ -68,7 +68,7 @@ TEST(BertModel, ParameterNamesAreExactlyHuggingFaces) {
 }
 
 TEST(BertModel, SaveThenLoadGivesIdenticalOutputs) {
-  TempDir tmp;
+  TestDir tmp;
   torch::manual_seed(1);
   BertForQuestionAnswering model(tiny_config());
   model->eval();
@@ -90,7 +90,7 @@ TEST(BertModel, SaveThenLoadGivesIdenticalOutputs) {
 }
 
 TEST(BertModel, LoadsBertModelNamesWithoutPrefixAndInitialisesQaHead) {
-  TempDir tmp;
+  TestDir tmp;
   torch::manual_seed(2);
   BertForQuestionAnswering source(tiny_config());
   // Rewrite the weights the way a plain BertModel checkpoint stores them.
@@ -123,7 +123,7 @@ TEST(BertModel, LoadsBertModelNamesWithoutPrefixAndInitialisesQaHead) {
 }
 
 TEST(BertModel, ConfigOnlyDirectoryGivesRandomModel) {
-  TempDir tmp;
+  TestDir tmp;
   testing::write_config_only_checkpoint(tmp / "demo", tiny_config());
   CheckpointLoadInfo info;
   BertForQuestionAnswering model = load_bert_qa(tmp / "demo", &info);
@@ -132,7 +132,7 @@ TEST(BertModel, ConfigOnlyDirectoryGivesRandomModel) {
 }
 
 TEST(BertModel, ShapeMismatchIsAClearError) {
-  TempDir tmp;
+  TestDir tmp;
   BertForQuestionAnswering model(tiny_config());
   save_bert_qa(model, tmp / "ckpt", {});
   BertConfig wider = tiny_config();
@@ -144,7 +144,7 @@ TEST(BertModel, ShapeMismatchIsAClearError) {
 }
 
 TEST(BertModel, TensorOfAMissingLayerIsAClearError) {
-  TempDir tmp;
+  TestDir tmp;
   BertForQuestionAnswering model(tiny_config());
   save_bert_qa(model, tmp / "ckpt", {});
   BertConfig fewer = tiny_config();
@@ -156,7 +156,7 @@ TEST(BertModel, TensorOfAMissingLayerIsAClearError) {
 }
 
 TEST(BertModel, BadConfigIsAClearErrorNamingTheFile) {
-  TempDir tmp;
+  TestDir tmp;
   fs::create_directories(tmp / "bad");
   write_file_atomic(tmp / "bad" / "config.json", R"({"hidden_size": 30, "num_attention_heads": 4})");
   std::string msg = message_of([&] { load_bert_qa(tmp / "bad"); });

@@ -15,12 +15,12 @@
 #include "fastbert/train/compression_commands.h"
 #include "fastbert/train/recipe.h"
 #include "fastbert/train/trainer.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
-using testing::TempDir;
+using testing::TestDir;
 
 // ---------------------------------------------------------------- validation
 
@@ -42,7 +42,7 @@ class CompressionRecipe : public ::testing::Test {
     return "model: model\noutput: out\ndata:\n  train: train.h5\n  max_seq: 32\n  max_query: 4\nstages:\n"
            "  - name: s\n    batch_size: 8\n" + stage_extra;
   }
-  TempDir tmp_;
+  TestDir tmp_;
 };
 
 const char* kFull = R"(    prune:
@@ -166,7 +166,7 @@ double evaluate(BertForQuestionAnswering& model, const SquadFeatures& f, const L
 }
 
 // One thread: these matrices are too small for threads to pay off.
-std::string write_recipe(const TempDir& tmp, const std::string& name, const std::string& model,
+std::string write_recipe(const TestDir& tmp, const std::string& name, const std::string& model,
                          const std::string& stages, int max_seq = 32) {
   const std::string text = "model: " + model + "\noutput: " + name + "\nthreads: 1\ndata:\n  train: train.h5\n"
                            "  max_seq: " + std::to_string(max_seq) + "\n  max_query: 4\nstages:\n" + stages;
@@ -174,7 +174,7 @@ std::string write_recipe(const TempDir& tmp, const std::string& name, const std:
   return name + ".yaml";
 }
 
-TrainReport run(const TempDir& tmp, const std::string& recipe_file, const SquadFeatures& train, int64_t stop = 0) {
+TrainReport run(const TestDir& tmp, const std::string& recipe_file, const SquadFeatures& train, int64_t stop = 0) {
   TrainOptions o;
   o.log = false;
   o.stop_after_steps = stop;
@@ -226,7 +226,7 @@ const char* kStudentStages = R"(  - name: prune
 )";
 
 TEST(CompressionTraining, TinyModelPrunedTo80PercentWithDistillationKeepsF1WithinThreePointsOfTeacher) {
-  TempDir tmp;
+  TestDir tmp;
   const auto t0 = std::chrono::steady_clock::now();
   // Short windows without dropout: the task is learned in a few hundred steps.
   const SquadFeatures train = testing::copy_span_task(1024, 11, 32, 16, 10);
@@ -267,7 +267,7 @@ TEST(CompressionTraining, TinyModelPrunedTo80PercentWithDistillationKeepsF1Withi
 }
 
 TEST(CompressionTraining, ResumedPruneAndQatRunEqualsTheUninterruptedRun) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(160, 21);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   const std::string stages = R"(  - name: prune
@@ -306,7 +306,7 @@ TEST(CompressionTraining, ResumedPruneAndQatRunEqualsTheUninterruptedRun) {
 }
 
 TEST(CompressionTraining, PtqStageOnlyCalibratesAndKeepsTheMasks) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(64, 31);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   const std::string stages = R"(  - name: prune
@@ -336,7 +336,7 @@ TEST(CompressionTraining, PtqStageOnlyCalibratesAndKeepsTheMasks) {
 }
 
 TEST(CompressionTraining, RecipeStartingFromAPrunedCheckpointKeepsItsMasksThroughFinetuneAndQat) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(64, 41);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   ASSERT_TRUE(run(tmp, write_recipe(tmp, "pruned", "init", R"(  - name: prune
@@ -369,7 +369,7 @@ TEST(CompressionTraining, RecipeStartingFromAPrunedCheckpointKeepsItsMasksThroug
 }
 
 TEST(CompressionTraining, StartingModelWithACorruptOrEmptyMaskFileIsRefusedNamingTheFile) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(32, 61);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   const std::string recipe = write_recipe(tmp, "next", "init", "  - name: finetune\n    batch_size: 16\n");
@@ -394,7 +394,7 @@ TEST(CompressionTraining, StartingModelWithACorruptOrEmptyMaskFileIsRefusedNamin
 }
 
 TEST(CompressionTraining, Bf16StageRoundsTheMatmulsButKeepsLossesCloseAndMasksExact) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(64, 51);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   const std::string stages = R"(  - name: prune
@@ -452,7 +452,7 @@ TEST_F(CompressionRecipe, StageKindCommandKeepsOnlyThoseStagesInItsOwnOutput) {
 }
 
 TEST(CompressionTraining, StepsBeyondTheStageAreRefusedBeforeTraining) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(64, 41);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   // 64 windows / 16 = 4 steps: end_step 10 is never reached.
@@ -480,7 +480,7 @@ std::pair<int64_t, int64_t> zero_blocks(const fs::path& dir) {
 }
 
 TEST(CompressionTraining, ProgressiveRecipeWritesOneSnapshotPerLevelWithExactlyThatSparsity) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(64, 51);
   testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
   std::string stages;
@@ -525,7 +525,7 @@ TEST_F(CompressionRecipe, SnapshotIsABooleanAndLeavesTheResumeKeyAlone) {
 // The recipes in recipes/ parse and validate once the checkpoints they name
 // exist (here: config-only stand-ins at the same relative places).
 TEST(CompressionRecipes, ShippedRecipesAreValid) {
-  TempDir tmp;
+  TestDir tmp;
   const fs::path src = fs::path(FASTBERT_SOURCE_DIR) / "recipes";
   fs::create_directories(tmp / "recipes/examples");
   // Layer counts and position tables as the recipes' models (hidden-state

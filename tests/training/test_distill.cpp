@@ -6,7 +6,7 @@
 #include "fastbert/common/error.h"
 #include "fastbert/distill/distillation_loss.h"
 #include "fastbert/model/traced_forward.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {

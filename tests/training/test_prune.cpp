@@ -4,12 +4,12 @@
 #include "fastbert/common/error.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/prune/block_pruner.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {
 
-using testing::TempDir;
+using testing::TestDir;
 using testing::tiny_config;
 
 // Every 4x1 block of `w` (4 consecutive rows, one column) is all zero or has no zero.
@@ -97,7 +97,7 @@ TEST(Prune, EachScheduleHitsItsValuesAtItsSteps) {
 
 TEST(Prune, MasksSurviveOptimizerStepsAndResumeFromTheMaskFile) {
   torch::manual_seed(4);
-  TempDir tmp;
+  TestDir tmp;
   BertForQuestionAnswering model(tiny_config());
   PruneSettings s;
   s.criterion = PruneCriterion::SnipMomentum;
@@ -161,7 +161,7 @@ TEST(Prune, LayerPatternMatchingNothingIsRefusedWithItsLocation) {
 }
 
 TEST(Prune, DamagedMaskFileIsAClearError) {
-  TempDir tmp;
+  TestDir tmp;
   BertForQuestionAnswering model(tiny_config());
   PruneSettings s;
   BlockPruner pruner(model, s, 10);

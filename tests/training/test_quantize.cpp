@@ -4,7 +4,7 @@
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "fastbert/quantize/quantization_file.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {
@@ -64,7 +64,7 @@ TEST(Quantize, MinMaxAndPercentileCalibration) {
 }
 
 TEST(Quantize, QuantizationFileRoundTripsAndRefusesDamage) {
-  testing::TempDir tmp;
+  testing::TestDir tmp;
   torch::manual_seed(2);
   BertForQuestionAnswering model(testing::tiny_config());
   ActivationObserver obs(CalibrationMethod::MinMax, 99.99);

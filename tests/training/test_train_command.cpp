@@ -14,16 +14,16 @@
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/commands.h"
 #include "fastbert/train/predict.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using testing::TempDir;
+using testing::TestDir;
 
 // A recipe in `dir` training a config-only tiny model on dir/train.h5.
-fs::path write_recipe(const TempDir& dir, const std::string& output, int64_t epochs, int64_t save_every) {
+fs::path write_recipe(const TestDir& dir, const std::string& output, int64_t epochs, int64_t save_every) {
   testing::write_config_only_checkpoint(dir / "init", testing::tiny_config());
   const std::string text = "model: init\noutput: " + output +
                            "\nthreads: 1\ndata:\n  train: train.h5\n  max_seq: 32\n  max_query: 4\n"
@@ -43,7 +43,7 @@ TrainOptions quiet() {
 }
 
 TEST(TrainCommand, TrainsFromAFeaturesFileAndWritesReport) {
-  TempDir tmp;
+  TestDir tmp;
   write_squad_features(tmp / "train.h5", testing::copy_span_task(40, 1));
   const TrainReport report = run_train_command(write_recipe(tmp, "run", 1, 100), quiet());
   ASSERT_TRUE(report.finished);
@@ -56,7 +56,7 @@ TEST(TrainCommand, TrainsFromAFeaturesFileAndWritesReport) {
 }
 
 TEST(TrainCommand, PredictWritesTheLogitsOfEveryWindow) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures f = testing::copy_span_task(9, 2);
   write_squad_features(tmp / "dev.h5", f);
   torch::manual_seed(1);
@@ -74,7 +74,7 @@ TEST(TrainCommand, PredictWritesTheLogitsOfEveryWindow) {
 }
 
 TEST(TrainCommand, RunKilledWithSigkillResumesToTheSameLossCurve) {
-  TempDir tmp;
+  TestDir tmp;
   write_squad_features(tmp / "train.h5", testing::copy_span_task(160, 3));
   const fs::path reference = write_recipe(tmp, "reference", 8, 1000);  // 160 steps
   const fs::path killed = write_recipe(tmp, "killed", 8, 3);

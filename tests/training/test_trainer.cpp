@@ -9,14 +9,14 @@
 #include "fastbert/train/batch.h"
 #include "fastbert/train/predict.h"
 #include "fastbert/train/trainer.h"
-#include "tiny_bert.h"
+#include "training_fixtures.h"
 
 namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
-using testing::TempDir;
+using testing::TestDir;
 
-Recipe tiny_recipe(const TempDir& tmp, const BertConfig& config, int64_t epochs, int64_t batch, int64_t accum,
+Recipe tiny_recipe(const TestDir& tmp, const BertConfig& config, int64_t epochs, int64_t batch, int64_t accum,
                    double lr) {
   Recipe r;
   r.source = tmp / "recipe.yaml";
@@ -128,7 +128,7 @@ TEST(Trainer, BatchCutsTrailingPaddingOnly) {
 }
 
 TEST(Trainer, TinyModelLearnsTheCopyTheSpanTaskToF1Above90) {
-  TempDir tmp;
+  TestDir tmp;
   BertConfig config = testing::tiny_config();
   config.hidden_size = 64;
   config.intermediate_size = 128;
@@ -153,7 +153,7 @@ TEST(Trainer, TinyModelLearnsTheCopyTheSpanTaskToF1Above90) {
 TEST(Trainer, KillAndResumeGivesTheSameLossCurveAndWeights) {
   const BertConfig config = testing::tiny_config();
   const SquadFeatures train = testing::copy_span_task(200, 3);
-  TempDir straight, split;
+  TestDir straight, split;
   // grad_accum 2 with an odd batch size: the resume point falls inside an
   // epoch and steps span several micro-batches.
   const Recipe a = tiny_recipe(straight, config, 3, 7, 2, 5e-4);
@@ -184,7 +184,7 @@ TEST(Trainer, KillAndResumeGivesTheSameLossCurveAndWeights) {
 }
 
 TEST(Trainer, FinishedRunDoesNothingWhenStartedAgain) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(40, 4);
   const Recipe r = tiny_recipe(tmp, testing::tiny_config(), 1, 8, 1, 1e-3);
   const TrainReport done = train_recipe(r, train, quiet());
@@ -198,7 +198,7 @@ TEST(Trainer, FinishedRunDoesNothingWhenStartedAgain) {
 }
 
 TEST(Trainer, ResumeWithAChangedRecipeIsRefused) {
-  TempDir tmp;
+  TestDir tmp;
   const SquadFeatures train = testing::copy_span_task(40, 5);
   Recipe r = tiny_recipe(tmp, testing::tiny_config(), 2, 8, 1, 1e-3);
   train_recipe(r, train, quiet(2));
@@ -218,7 +218,7 @@ TEST(Trainer, ResumeWithAChangedRecipeIsRefused) {
 
 TEST(Trainer, KillAndResumeWithGroupedBatchesGivesTheSameLossCurve) {
   const SquadFeatures train = testing::copy_span_task(120, 12, 64, 32, 20);
-  TempDir straight, split;
+  TestDir straight, split;
   Recipe a = tiny_recipe(straight, testing::tiny_config(), 2, 5, 1, 5e-4);
   Recipe b = tiny_recipe(split, testing::tiny_config(), 2, 5, 1, 5e-4);
   a.stages[0].group_by_length = b.stages[0].group_by_length = true;
@@ -235,7 +235,7 @@ TEST(Trainer, GradientAccumulationEqualsOneLargerBatch) {
   config.hidden_dropout_prob = 0;
   config.attention_probs_dropout_prob = 0;
   const SquadFeatures train = testing::copy_span_task(48, 6);
-  TempDir one, two;
+  TestDir one, two;
   const TrainReport big = train_recipe(tiny_recipe(one, config, 1, 12, 1, 1e-3), train, quiet());
   const TrainReport small = train_recipe(tiny_recipe(two, config, 1, 4, 3, 1e-3), train, quiet());
   ASSERT_EQ(big.stages[0].losses.size(), 4u);
@@ -285,7 +285,7 @@ TEST(Trainer, PredictDoesNotDependOnBatchSizeOrWindowLengths) {
 }
 
 TEST(Trainer, FeaturesOfTheWrongShapeAreAClearError) {
-  TempDir tmp;
+  TestDir tmp;
   SquadFeatures f = testing::copy_span_task(4, 8);
   f.token_type_ids.pop_back();
   const Recipe r = tiny_recipe(tmp, testing::tiny_config(), 1, 2, 1, 1e-3);
@@ -328,7 +328,7 @@ class DamagedResume : public ::testing::Test {
     write_file_atomic(ckpt_ / "trainer_state.json", j.dump());
   }
 
-  TempDir tmp_;
+  TestDir tmp_;
   SquadFeatures train_ = testing::copy_span_task(40, 5);
   Recipe recipe_;
   fs::path ckpt_;
@@ -367,7 +367,7 @@ TEST_F(DamagedResume, WeightsOfAnotherModelAreRefusedNamingTheKey) {
 
 TEST_F(DamagedResume, OptimizerStateOfOtherParametersIsRefused) {
   // The same parameter names and count, other shapes: another run's optimizer.pt.
-  TempDir other_tmp;
+  TestDir other_tmp;
   BertConfig other = testing::tiny_config();
   other.intermediate_size = 96;
   const Recipe other_recipe = tiny_recipe(other_tmp, other, 2, 8, 1, 1e-3);
@@ -380,7 +380,7 @@ TEST_F(DamagedResume, OptimizerStateOfOtherParametersIsRefused) {
 }
 
 TEST(Trainer, StepCountsThatOverflowAreRefused) {
-  TempDir tmp;
+  TestDir tmp;
   Recipe r = tiny_recipe(tmp, testing::tiny_config(), INT64_MAX, 8, 1, 1e-3);
   try {
     train_recipe(r, testing::copy_span_task(40, 5), quiet());
@@ -394,7 +394,7 @@ TEST(Trainer, StepCountsThatOverflowAreRefused) {
 }
 
 TEST(Trainer, StartingModelThatIsTheRunsOwnOutputIsRefused) {
-  TempDir tmp;
+  TestDir tmp;
   Recipe r = tiny_recipe(tmp, testing::tiny_config(), 1, 8, 1, 1e-3);
   fs::create_directories(r.output);
   fs::rename(r.model, r.output / "final");

@@ -1,9 +1,16 @@
-// GELU (erf form) with AVX-512F; the erf approximation is in gelu_kernels.h.
-#include "../math/exp_split_avx512f.h"
+// GELU with AVX-512F: erf_rational::gelu's float operations in its order
+// (clamp, Horner steps as fused multiply-adds, one true division), so every
+// element has the bits of the scalar formula and of the SpMM epilogues.
+#include <immintrin.h>
+
+#include <iterator>
+
+#include "../math/erf_rational.h"
 #include "../math/quantize_u8.h"
 #include "gelu_kernels.h"
 
 namespace fastbert::detail {
+namespace er = kernels::erf_rational;
 
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void gelu_row_avx512f(const float* x, int64_t n, float bias,
                                                                          const GeluRowOutput& out) {
@@ -13,22 +20,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void gelu_row_avx512f(const
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
     const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), b);
-    const __m512 a = _mm512_mul_ps(_mm512_abs_ps(v), _mm512_set1_ps(kInvSqrt2));
-    // t = 1 / den by vrcp14ps and one Newton step (~2^-28 relative): vdivps
-    // alone would bound this loop at ~1 cycle per element.
-    const __m512 den = _mm512_fmadd_ps(a, _mm512_set1_ps(kErfP), _mm512_set1_ps(1.0f));
-    const __m512 r0 = _mm512_rcp14_ps(den);
-    const __m512 t = _mm512_mul_ps(r0, _mm512_fnmadd_ps(den, r0, _mm512_set1_ps(2.0f)));
-    __m512 poly = _mm512_set1_ps(kErfA5);
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kErfA4));
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kErfA3));
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kErfA2));
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kErfA1));
-    const ExpSplit512 e = exp_split_avx512f(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a));
-    const __m512 erfc = _mm512_mul_ps(_mm512_mul_ps(poly, t), _mm512_scalef_ps(e.p, e.n));
-    const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
-    const __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), one_plus_erf);
+    // std::min(std::max(a, -c), c) with its NaN behaviour: max_ps(c, a) is (c > a) ? c : a.
+    const __m512 a = _mm512_mul_ps(v, _mm512_set1_ps(er::kInvSqrt2));
+    const __m512 xc = _mm512_min_ps(_mm512_set1_ps(er::kClamp), _mm512_max_ps(_mm512_set1_ps(-er::kClamp), a));
+    const __m512 x2 = _mm512_mul_ps(xc, xc);
+    __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(er::kP[0]), _mm512_set1_ps(er::kP[1]));
+    for (size_t k = 2; k < std::size(er::kP); ++k) p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(er::kP[k]));
+    p = _mm512_mul_ps(xc, p);
+    __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(er::kQ[0]), _mm512_set1_ps(er::kQ[1]));
+    for (size_t k = 2; k < std::size(er::kQ); ++k) q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(er::kQ[k]));
+    const __m512 erf = _mm512_div_ps(p, q);
+    const __m512 h = _mm512_mul_ps(_mm512_set1_ps(0.5f), v);
+    const __m512 y = _mm512_fmadd_ps(h, erf, h);
     if (out.y) _mm512_mask_storeu_ps(out.y + i, m, y);
     if (out.q) store_quantized_u8_avx512(out.q + i, m, y, inv_scale, zero_point);
   }

@@ -1,24 +1,40 @@
 #pragma once
-// fp32 -> u8 activation quantization shared by the kernel epilogues:
-//   q = clamp(round_half_even(y * (1/scale)) + zero_point, 0, 255)
-// The value is bounded before the float->int conversion so that an absurd y
-// saturates to 0 or 255 instead of wrapping through INT_MIN. The scalar and
-// SIMD versions do exactly the same float operations, so every path's u8
-// output is bit-identical to quantizing its own fp32 output.
+// The one activation quantization rule of the runtime (u8 for the next int8
+// GEMM's input, s8 where an epilogue asks for it):
+//   q = clamp(round_half_even(y * (1/scale)) + zero_point, lo, hi)
+// The scalar form bounds the value before rounding, so an absurd y saturates
+// instead of wrapping through INT_MIN, and rounds by the 1.5 * 2^23 trick
+// (exact for the bounded value): plain float operations that vectorise. The
+// SIMD stores below do the same with the CPU's round-to-nearest-even
+// conversion, so every path's output is bit-identical to quantizing its own
+// fp32 output. Users: the SpMM epilogues, LayerNorm, GELU, attention, and
+// kernels::quantize_u8 (kernels/quantize.h) where nothing can fuse it.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace fastbert::detail {
 
 constexpr float kQuantizeBound = 1e9f;
 
+template <class T>
+__attribute__((always_inline)) inline T quantize(float y, float inv_scale, int32_t zero_point) {
+  static_assert(std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t>);
+  constexpr float lo = std::is_same_v<T, uint8_t> ? 0.0f : -128.0f;
+  constexpr float hi = std::is_same_v<T, uint8_t> ? 255.0f : 127.0f;
+  constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+  const float zp = float(zero_point);
+  float v = y * inv_scale;
+  v = std::min(std::max(v, lo - zp - 1.0f), hi - zp + 1.0f);
+  v = (v + kRoundMagic) - kRoundMagic;
+  v = std::min(std::max(v + zp, lo), hi);
+  return T(int32_t(v));
+}
+
 inline uint8_t quantize_u8(float y, float inv_scale, int32_t zero_point) {
-  const float scaled = std::min(std::max(y * inv_scale, -kQuantizeBound), kQuantizeBound);
-  const int32_t q = int32_t(std::nearbyint(scaled)) + zero_point;
-  return uint8_t(std::min(255, std::max(0, q)));
+  return quantize<uint8_t>(y, inv_scale, zero_point);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void store_quantized_u8_avx512(

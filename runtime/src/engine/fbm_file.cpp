@@ -104,11 +104,7 @@ std::unique_ptr<FbmFile> FbmFile::open(const fs::path& path) {
     cfg.type_vocab_size = c.at("type_vocab_size").get<int64_t>();
     cfg.layer_norm_eps = c.at("layer_norm_eps").get<double>();
     key = "tokenizer";
-    const std::string kind = m.at("tokenizer").at("kind").get<std::string>();
-    if (kind == "wordpiece") f->tokenizer_kind_ = TokenizerKind::wordpiece;
-    else if (kind == "sentencepiece") f->tokenizer_kind_ = TokenizerKind::sentencepiece;
-    else throw Error(src + ": manifest 'tokenizer.kind' is '" + kind + "' (expected wordpiece or sentencepiece)");
-    f->do_lower_case_ = m.at("tokenizer").at("do_lower_case").get<bool>();
+    f->tokenizer_spec_ = tokenizer_spec_from_json(m.at("tokenizer").dump(), src);
     key = "linears";
     for (const auto& [name, fmt] : m.at("linears").items())
       f->linear_formats_[name] = parse_linear_format(fmt.get<std::string>(), src + ": manifest 'linears." + name + "'");

@@ -9,22 +9,39 @@
 
 namespace fastbert {
 
+SentencePieceTokenizer::SentencePieceTokenizer(std::string source, SentencePieceOptions options)
+    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()), source_(std::move(source)), options_(options) {}
+
 SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file, SentencePieceOptions options)
-    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()), path_(model_file), options_(options) {
+    : SentencePieceTokenizer(model_file.string(), options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model_file, ec))
     throw Error(model_file.string() + ": SentencePiece model not found");
   const auto status = sp_->Load(model_file.string());
   if (!status.ok()) throw Error(model_file.string() + ": cannot load SentencePiece model: " + status.ToString());
+  find_special_pieces();
+}
+
+std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_bytes(std::string_view model_bytes,
+                                                                           const std::string& source,
+                                                                           SentencePieceOptions options) {
+  std::unique_ptr<SentencePieceTokenizer> t(new SentencePieceTokenizer(source, options));
+  const auto status = t->sp_->LoadFromSerializedProto(absl::string_view(model_bytes.data(), model_bytes.size()));
+  if (!status.ok()) throw Error(source + ": cannot load SentencePiece model: " + status.ToString());
+  t->find_special_pieces();
+  return t;
+}
+
+void SentencePieceTokenizer::find_special_pieces() {
   unk_id_ = sp_->unk_id();
   cls_id_ = first_present({"[CLS]", "<cls>", "<s>"});
   sep_id_ = first_present({"[SEP]", "<sep>", "</s>"});
   pad_id_ = first_present({"<pad>", "[PAD]"});
   if (pad_id_ < 0) pad_id_ = sp_->pad_id();
   if (cls_id_ < 0 || sep_id_ < 0)
-    throw Error(model_file.string() + ": SentencePiece model has no classifier/separator pieces " +
+    throw Error(source_ + ": SentencePiece model has no classifier/separator pieces " +
                 "([CLS]/<cls>/<s> and [SEP]/<sep>/</s>) needed for question answering");
-  if (pad_id_ < 0) throw Error(model_file.string() + ": SentencePiece model has no padding piece (<pad>/[PAD])");
+  if (pad_id_ < 0) throw Error(source_ + ": SentencePiece model has no padding piece (<pad>/[PAD])");
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
@@ -78,7 +95,7 @@ std::string SentencePieceTokenizer::id_to_token(int32_t id) const {
 int32_t SentencePieceTokenizer::vocab_size() const { return sp_->GetPieceSize(); }
 
 std::string SentencePieceTokenizer::description() const {
-  return "sentencepiece:" + path_.string() + (options_.lower_case ? " (lower-case)" : "") +
+  return "sentencepiece:" + source_ + (options_.lower_case ? " (lower-case)" : "") +
          (options_.strip_accents ? " (no accents)" : "");
 }
 

@@ -1,8 +1,8 @@
 #include "fastbert/runtime/tokenizers/wordpiece_tokenizer.h"
 
 #include <cstdint>
-#include <fstream>
 
+#include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
 #include "unicode/unicode.h"
 
@@ -128,26 +128,27 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
 
 int32_t WordPieceTokenizer::required_id(const std::string& token) const {
   auto it = ids_.find(token);
-  if (it == ids_.end()) throw Error("WordPiece vocabulary (" + source_ + ") has no special token '" + token + "'");
+  if (it == ids_.end())
+    throw Error("WordPiece vocabulary has no special token '" + token + "' (a line holding exactly it)");
   return it->second;
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_file(const std::filesystem::path& vocab_txt, WordPieceOptions options) {
-  std::ifstream in(vocab_txt, std::ios::binary);
-  if (!in) throw Error(vocab_txt.string() + ": cannot open WordPiece vocabulary");
-  std::vector<std::string> vocab;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    vocab.push_back(line);
-  }
-  if (vocab.empty()) throw Error(vocab_txt.string() + ": WordPiece vocabulary is empty");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(vocab_txt, ec))
+    throw Error(vocab_txt.string() + ": cannot open WordPiece vocabulary");
+  return from_text(read_file(vocab_txt), vocab_txt.string(), std::move(options));
+}
+
+WordPieceTokenizer WordPieceTokenizer::from_text(std::string_view text, const std::string& source,
+                                                 WordPieceOptions options) {
+  std::vector<std::string> vocab = parse_wordpiece_vocab(text, source);
   try {
     WordPieceTokenizer t(std::move(vocab), std::move(options));
-    t.source_ = vocab_txt.string();
+    t.source_ = source;
     return t;
   } catch (const Error& e) {
-    throw Error(vocab_txt.string() + ": " + e.what());
+    throw Error(source + ": " + e.what());
   }
 }
 

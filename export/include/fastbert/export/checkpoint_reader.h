@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/formats/fbm_format.h"
+#include "fastbert/formats/tokenizer_spec.h"
 
 namespace fastbert {
 
@@ -21,11 +22,12 @@ struct LinearQuantization {
   int32_t input_zero_point = 0;
 };
 
+// The checkpoint's tokenizer: its spec (formats/tokenizer_spec.h) and the
+// file it names, checked to load and to fit the embeddings.
 struct CheckpointTokenizer {
-  bool sentencepiece = false;
-  std::vector<std::string> vocab;  // WordPiece
-  std::string model_bytes;         // SentencePiece
-  bool do_lower_case = true;
+  TokenizerSpec spec;
+  std::vector<std::string> vocab;  // WordPiece: the tokens, id = index
+  std::string model_bytes;         // SentencePiece: the .model file
 };
 
 struct Checkpoint {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/formats/fbm_format.h"
 
 namespace fastbert {
 

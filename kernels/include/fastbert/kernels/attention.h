@@ -2,6 +2,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastbert/kernels/attention_path.h"
+
 namespace fastbert {
 
 // Scaled dot-product attention of BERT, multi-head, on feature-major
@@ -25,16 +27,6 @@ namespace fastbert {
 // A precaution, not measured on a quiet machine: when B*S*4 bytes is a
 // multiple of 4 KiB, a slightly wider ld (B*S + 16) keeps the rows of a head
 // from all mapping to the same L1 sets.
-enum class AttentionPath {
-  automatic,        // the best the CPU supports, capped by FASTBERT_ISA
-  bf16_amx,         // Q·Kᵀ and P·V on AMX tiles (bf16 inputs, fp32 sums)
-  bf16_avx512bf16,  // Q·Kᵀ and P·V with vdpbf16ps (bf16 inputs, fp32 sums)
-  fp32_avx512f,
-  fp32_avx2,
-  fp32_reference,   // scalar, double accumulation: the ground truth
-};
-
-const char* attention_path_name(AttentionPath path);
 
 struct AttentionShape {
   int batch = 1;

@@ -2,27 +2,37 @@
 // The runtime engine: BERT question answering from a .fbm file, without
 // LibTorch. Activations are feature-major ([features][tokens]); buffers and
 // oneDNN primitives are planned once per (batch, sequence bucket) and reused,
-// so the hot loop allocates nothing.
+// so the hot loop allocates nothing. The SQuAD runner (windows, logits,
+// answer spans) is fastbert/runtime/squad/squad_runner.h; docs/runtime-api.md
+// shows both in a complete program.
+//
+// Threads. Every member function may be called from several threads at once.
+// Calls of forward() on one Engine (and of the SQuAD runner, which calls it)
+// run one at a time: a call waits for the one before it to finish, since
+// they share the Engine's planned buffers. Distinct Engines run concurrently
+// and share nothing, so a server answering N requests in parallel opens N
+// Engines of the same file (one per worker thread), like CTranslate2's
+// replicas. Inside a call the engine parallelises with OpenMP over
+// EngineOptions::num_threads threads of the calling thread's team; it sets
+// no process-wide state (the thread count applies to its own calls only).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "fastbert/formats/squad_features.h"
-#include "fastbert/kernels/attention.h"
-#include "fastbert/runtime/fbm_format.h"
-#include "fastbert/runtime/squad/squad_postprocess.h"
-#include "fastbert/runtime/squad/squad_windows.h"
+#include "fastbert/formats/fbm_format.h"
+#include "fastbert/kernels/attention_path.h"
 #include "fastbert/runtime/tokenizers/tokenizer.h"
 
 namespace fastbert {
 
 struct EngineOptions {
-  int num_threads = 0;  // 0 = leave OpenMP's setting alone
+  // OpenMP threads of every call on this engine; 0 = the calling thread's
+  // current OpenMP setting (omp_get_max_threads()) at each call.
+  int num_threads = 0;
   // `automatic`: bf16/AMX attention when any linear is int8, the best fp32
   // path for an all-fp32 model (so an fp32 export matches fp32 LibTorch).
   AttentionPath attention = AttentionPath::automatic;
@@ -57,6 +67,7 @@ struct LinearSummary {
 
 class Engine {
  public:
+  // Throws fastbert::Error naming the file for anything it cannot use.
   explicit Engine(const std::filesystem::path& fbm_file, const EngineOptions& options = {});
   ~Engine();
   Engine(const Engine&) = delete;
@@ -66,6 +77,8 @@ class Engine {
   const Tokenizer& tokenizer() const;
   AttentionPath attention_path() const;
   std::vector<LinearSummary> linears() const;
+  // The OpenMP threads a call from this thread would use now.
+  int num_threads() const;
 
   // Start/end logits for `batch` windows of `seq` tokens (row-major
   // [batch][seq] inputs and outputs). attention_mask must be 1 for a prefix
@@ -76,14 +89,8 @@ class Engine {
   void forward(const int32_t* input_ids, const int32_t* token_type_ids, const int32_t* attention_mask, int64_t batch,
                int64_t seq, float* start_logits, float* end_logits);
 
-  // Every window of `features`, batch_size windows per forward pass.
-  SquadLogits run(const SquadFeatures& features, int64_t batch_size);
-
-  // The best answer span of `context` for `question`.
-  SquadPrediction answer(std::string_view question, std::string_view context,
-                         const SquadWindowOptions& windows = {}, const SquadPostprocessOptions& post = {});
-
-  const EngineProfile& profile() const;
+  // A copy: another thread may be running forward().
+  EngineProfile profile() const;
   void reset_profile();
 
  private:

@@ -11,11 +11,10 @@
 #include <vector>
 
 #include "fastbert/formats/hdf5.h"
-#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/formats/tokenizer_spec.h"
+#include "fastbert/formats/fbm_format.h"
 
 namespace fastbert::fbm {
-
-enum class TokenizerKind { wordpiece, sentencepiece };
 
 template <class T>
 struct ArrayView {
@@ -41,8 +40,8 @@ class FbmFile {
   const std::filesystem::path& path() const { return path_; }
   const ModelConfig& config() const { return config_; }
   int64_t version_minor() const { return version_minor_; }
-  TokenizerKind tokenizer_kind() const { return tokenizer_kind_; }
-  bool do_lower_case() const { return do_lower_case_; }
+  // The manifest's tokenizer (its vocabulary or model is a dataset).
+  const TokenizerSpec& tokenizer_spec() const { return tokenizer_spec_; }
   // The format of linear `name` of `layer` (see kLayerLinears).
   LinearFormat linear_format(int64_t layer, const std::string& name) const;
 
@@ -66,8 +65,7 @@ class FbmFile {
   std::filesystem::path path_;
   ModelConfig config_;
   int64_t version_minor_ = 0;
-  TokenizerKind tokenizer_kind_ = TokenizerKind::wordpiece;
-  bool do_lower_case_ = true;
+  TokenizerSpec tokenizer_spec_;
   std::map<std::string, LinearFormat> linear_formats_;
   std::map<std::string, Dataset> datasets_;
   void* mapping_ = nullptr;

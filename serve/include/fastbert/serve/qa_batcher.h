@@ -33,7 +33,10 @@
 #include <thread>
 #include <vector>
 
+#include "fastbert/formats/squad_features.h"
 #include "fastbert/runtime/engine.h"
+#include "fastbert/runtime/squad/squad_postprocess.h"
+#include "fastbert/runtime/squad/squad_windows.h"
 #include "fastbert/serve/metrics.h"
 
 namespace fastbert::serve {

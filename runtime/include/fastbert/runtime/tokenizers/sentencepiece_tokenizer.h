@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "fastbert/runtime/tokenizers/tokenizer.h"
 
@@ -26,6 +27,10 @@ struct SentencePieceOptions {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::filesystem::path& model_file, SentencePieceOptions options = {});
+  // A model held in memory (the bytes of a .model file); errors name `source`
+  // (e.g. "model.fbm: dataset 'tokenizer_sentencepiece_model'").
+  static std::unique_ptr<SentencePieceTokenizer> from_bytes(std::string_view model_bytes, const std::string& source,
+                                                            SentencePieceOptions options = {});
   ~SentencePieceTokenizer() override;
 
   Encoding encode(std::string_view text) const override;
@@ -39,10 +44,13 @@ class SentencePieceTokenizer : public Tokenizer {
   std::string description() const override;
 
  private:
+  SentencePieceTokenizer(std::string source, SentencePieceOptions options);
+  // Finds the special pieces once sp_ holds the model.
+  void find_special_pieces();
   int32_t first_present(std::initializer_list<const char*> pieces) const;
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
-  std::filesystem::path path_;
+  std::string source_;
   SentencePieceOptions options_;
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
 };

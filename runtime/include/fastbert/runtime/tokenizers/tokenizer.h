@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fastbert/formats/tokenizer_spec.h"
+
 namespace fastbert {
 
 // [begin, end) byte offsets of a token in the text given to encode(). Answers
@@ -40,10 +42,13 @@ class Tokenizer {
   virtual std::string description() const = 0;
 };
 
-// Accepts a vocab.txt (WordPiece), a SentencePiece .model file, or a directory
-// holding vocab.txt (preferred) or spiece.model / sentencepiece.bpe.model /
-// tokenizer.model. do_lower_case comes from tokenizer_config.json beside the
-// file when present, otherwise true for WordPiece.
+// The tokenizer `spec` describes, from `data`: the text of a WordPiece
+// vocabulary or the bytes of a SentencePiece model. Errors name `source`.
+std::unique_ptr<Tokenizer> make_tokenizer(const TokenizerSpec& spec, std::string_view data, const std::string& source);
+
+// make_tokenizer of read_tokenizer_spec(path) (formats/tokenizer_spec.h): a
+// vocab.txt, a SentencePiece .model file, or a directory holding either, with
+// the options of tokenizer_config.json beside it.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 
 }  // namespace fastbert

@@ -1,6 +1,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,8 @@ class WordPieceTokenizer : public Tokenizer {
   // vocab: one token per line, id = line number.
   WordPieceTokenizer(std::vector<std::string> vocab, WordPieceOptions options = {});
   static WordPieceTokenizer from_file(const std::filesystem::path& vocab_txt, WordPieceOptions options = {});
+  // The vocabulary's text, one token per line; errors name `source`.
+  static WordPieceTokenizer from_text(std::string_view text, const std::string& source, WordPieceOptions options = {});
 
   Encoding encode(std::string_view text) const override;
   int32_t token_to_id(std::string_view token) const override;

@@ -1,4 +1,4 @@
-#include "fastbert/runtime/fbm_format.h"
+#include "fastbert/formats/fbm_format.h"
 
 #include "fastbert/common/error.h"
 

@@ -1,6 +1,7 @@
 #pragma once
-// Helpers shared by the training-side tests: tiny BERT configs, temporary
-// directories and a synthetic "copy the span" SQuAD-like task.
+// Helpers shared by the training-side tests: tiny BERT configs and a
+// synthetic "copy the span" SQuAD-like task (temporary directories:
+// tests/support/test_dir.h).
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/formats/squad_features.h"
 #include "fastbert/model/bert_config.h"
+#include "test_dir.h"
 
 namespace fastbert::testing {
 
@@ -25,26 +27,6 @@ inline BertConfig tiny_config(int64_t vocab = 64, int64_t max_pos = 32) {
   c.max_position_embeddings = max_pos;
   return c;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("fastbert-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A checkpoint directory with config.json only: loading it gives a randomly
 // initialised model.
