@@ -142,7 +142,7 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
   json header;
   try {
     header = json::parse(bytes.substr(8, header_len));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double's range
     throw Error(source + ": safetensors header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) throw Error(source + ": safetensors header is not a JSON object");

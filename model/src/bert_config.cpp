@@ -84,7 +84,7 @@ BertConfig BertConfig::load(const std::filesystem::path& config_json) {
   json j;
   try {
     j = json::parse(read_file(config_json));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double's range
     throw Error(config_json.string() + ": not valid JSON: " + e.what());
   }
   return from_json(j, config_json.string());

@@ -47,7 +47,7 @@ json parse_body(std::string_view body) {
   };
   try {
     return json::parse(body.begin(), body.end(), track);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double's range
     std::string path;
     for (const Frame& f : stack)
       path += f.array ? "[" + std::to_string(f.index) + "]" : (path.empty() ? "" : ".") + f.key;

@@ -262,6 +262,7 @@ TEST_F(ServeTest, EveryKindOfBadInputGetsItsStatusAndAMessageNamingTheField) {
       R"(, {"name": "context", "datatype": "BYTES", "shape": [1], "data": ["the broncos won"]}]})";
   const std::vector<BadCase> cases = {
       {"/v1/qa", "POST", "{\"question\": \"who\", ", 400, {"not valid JSON"}},
+      {"/v1/qa", "POST", "{\"question\": \"who\", \"x\": 1e99999}", 400, {"not valid JSON", "number overflow"}},
       {"/v1/qa", "POST", "[1, 2]", 400, {"must be a JSON object"}},
       {"/v1/qa",
        "POST",

@@ -168,6 +168,9 @@ TEST(BertModel, BadConfigIsAClearErrorNamingTheFile) {
   write_file_atomic(tmp / "bad" / "config.json", R"({"hidden_size": )");
   msg = message_of([&] { load_bert_qa(tmp / "bad"); });
   EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
+  write_file_atomic(tmp / "bad" / "config.json", R"({"hidden_size": 1e99999})");
+  msg = message_of([&] { load_bert_qa(tmp / "bad"); });
+  EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
 }
 
 TEST(BertModel, ConfigRoundTripKeepsUnknownKeys) {
