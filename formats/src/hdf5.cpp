@@ -317,6 +317,58 @@ void File::write_raw(const std::string& name, DType dtype, const void* data, int
     fail("cannot write dataset '" + name + "' (disk full?)");
 }
 
+void File::append_raw(const std::string& name, DType dtype, const void* data, int64_t rows,
+                      const std::vector<int64_t>& row_shape, int64_t chunk_rows) {
+  silence_hdf5();
+  if (rows < 0 || chunk_rows <= 0)
+    throw Error(path_.string() + ": cannot append " + std::to_string(rows) + " rows in chunks of " +
+                std::to_string(chunk_rows) + " to '" + name + "'");
+  std::vector<hsize_t> block{static_cast<hsize_t>(rows)};
+  for (int64_t d : row_shape) {
+    if (d < 0) throw Error(path_.string() + ": negative extent in row shape " + shape_string(row_shape) + " of '" + name + "'");
+    block.push_back(static_cast<hsize_t>(d));
+  }
+  const int rank = static_cast<int>(block.size());
+  Handle ds;
+  if (!has_dataset(name)) {
+    std::vector<hsize_t> dims = block, max_dims = block, chunk = block;
+    dims[0] = 0;
+    max_dims[0] = H5S_UNLIMITED;
+    chunk[0] = static_cast<hsize_t>(chunk_rows);
+    for (int i = 1; i < rank; ++i) chunk[i] = std::max<hsize_t>(chunk[i], 1);
+    Handle space(H5Screate_simple(rank, dims.data(), max_dims.data()), H5Sclose);
+    Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (!space.valid() || H5Pset_chunk(dcpl.get(), rank, chunk.data()) < 0)
+      fail("cannot set up the growing dataset '" + name + "'");
+    ds = Handle(H5Dcreate2(file_.get(), name.c_str(), file_type(dtype), space.get(), lcpl.get(), dcpl.get(),
+                           H5P_DEFAULT),
+                H5Dclose);
+    if (!ds.valid()) fail("cannot create dataset '" + name + "'");
+  } else {
+    ds = open_dataset(name);
+  }
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  if (!space.valid() || H5Sget_simple_extent_ndims(space.get()) != rank ||
+      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0 ||
+      !std::equal(dims.begin() + 1, dims.end(), block.begin() + 1))
+    throw Error(path_.string() + ": rows of shape " + shape_string(row_shape) + " do not fit dataset '" + name + "'");
+  if (rows == 0) return;
+  std::vector<hsize_t> start(static_cast<size_t>(rank), 0);
+  start[0] = dims[0];
+  dims[0] += block[0];
+  if (H5Dset_extent(ds.get(), dims.data()) < 0) fail("cannot grow dataset '" + name + "'");
+  Handle file_space(H5Dget_space(ds.get()), H5Sclose);
+  Handle memory_space(H5Screate_simple(rank, block.data(), nullptr), H5Sclose);
+  if (!file_space.valid() || !memory_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr) < 0)
+    fail("cannot select rows to append to '" + name + "'");
+  if (H5Dwrite(ds.get(), native_type(dtype), memory_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+    fail("cannot write dataset '" + name + "' (disk full?)");
+}
+
 void File::read_raw(const std::string& name, DType dtype, void* out) const {
   Handle ds = open_dataset(name);
   Handle space(H5Dget_space(ds.get()), H5Sclose);

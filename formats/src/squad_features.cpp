@@ -1,5 +1,6 @@
 #include "fastbert/formats/squad_features.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fastbert/common/atomic_file.h"
@@ -127,40 +128,89 @@ void SquadFeatures::validate() const {
   }
 }
 
-void write_squad_features(const fs::path& path, const SquadFeatures& f) {
-  f.validate();
-  AtomicPath out(path);
-  {
-    hdf5::File file = create_with_header(out.temp_path());
-    const int64_t n = f.num_windows(), s = f.max_seq;
-    file.set_attribute("format", std::string(kFeaturesFormat));
-    file.set_attribute("max_seq", f.max_seq);
-    file.set_attribute("doc_stride", f.doc_stride);
-    file.set_attribute("max_query", f.max_query);
-    file.set_attribute("tokenizer", f.tokenizer);
-    file.write("input_ids", f.input_ids, {n, s}, kWindowChunks);
-    file.write("token_type_ids", f.token_type_ids, {n, s}, kWindowChunks);
-    file.write("attention_mask", f.attention_mask, {n, s}, kWindowChunks);
-    file.write("start_positions", f.start_positions, {n}, kWindowChunks);
-    file.write("end_positions", f.end_positions, {n}, kWindowChunks);
-    file.write("offsets", f.offsets, {n, s, 2}, kWindowChunks);
-    file.write("example_index", f.example_index, {n}, kWindowChunks);
-    std::vector<uint8_t> id_bytes;
-    std::vector<int64_t> id_offsets{0};
-    for (const std::string& id : f.example_ids) {
-      id_bytes.insert(id_bytes.end(), id.begin(), id.end());
-      id_offsets.push_back(static_cast<int64_t>(id_bytes.size()));
-    }
-    file.write("example_id_bytes", id_bytes, {static_cast<int64_t>(id_bytes.size())});
-    file.write("example_id_offsets", id_offsets, {static_cast<int64_t>(id_offsets.size())});
-    if (!f.teacher_start_logits.empty()) {
-      file.write("teacher_start_logits", f.teacher_start_logits, {n, s}, kWindowChunks);
-      file.write("teacher_end_logits", f.teacher_end_logits, {n, s}, kWindowChunks);
-    }
-    file.close();
+struct SquadFeaturesWriter::State {
+  explicit State(const fs::path& path) : out(path), file(create_with_header(out.temp_path())) {}
+  AtomicPath out;
+  hdf5::File file;
+  bool started = false;
+  SquadFeatures first;  // the metadata of the first block; its arrays stay empty
+  bool teacher_logits = false;
+  int64_t windows = 0;
+  int64_t chunk_rows = 0;
+  std::vector<uint8_t> id_bytes;
+  std::vector<int64_t> id_offsets{0};
+};
+
+SquadFeaturesWriter::SquadFeaturesWriter(const fs::path& path) : state_(std::make_unique<State>(path)) {}
+SquadFeaturesWriter::~SquadFeaturesWriter() = default;
+
+int64_t SquadFeaturesWriter::num_windows() const { return state_->windows; }
+int64_t SquadFeaturesWriter::num_examples() const { return static_cast<int64_t>(state_->id_offsets.size()) - 1; }
+
+void SquadFeaturesWriter::append(const SquadFeatures& b) {
+  if (!state_) fail("append after finish");
+  b.validate();
+  State& st = *state_;
+  const bool logits = !b.teacher_start_logits.empty();
+  if (!st.started) {
+    st.started = true;
+    st.first.max_seq = b.max_seq;
+    st.first.doc_stride = b.doc_stride;
+    st.first.max_query = b.max_query;
+    st.first.tokenizer = b.tokenizer;
+    st.teacher_logits = logits;
+    st.file.set_attribute("format", std::string(kFeaturesFormat));
+    st.file.set_attribute("max_seq", b.max_seq);
+    st.file.set_attribute("doc_stride", b.doc_stride);
+    st.file.set_attribute("max_query", b.max_query);
+    st.file.set_attribute("tokenizer", b.tokenizer);
+  } else if (b.max_seq != st.first.max_seq || b.doc_stride != st.first.doc_stride ||
+             b.max_query != st.first.max_query || b.tokenizer != st.first.tokenizer || logits != st.teacher_logits) {
+    fail("a block of windows differs from the first in max_seq, doc_stride, max_query, tokenizer or teacher logits");
   }
-  file_header::stamp(out.temp_path(), kSquadFeaturesFileKind);
-  out.commit();
+  const int64_t n = b.num_windows(), s = b.max_seq, base = num_examples();
+  // Chunks of kWindowsPerChunk windows, or fewer for a file that is one small
+  // block: HDF5 allocates whole chunks.
+  if (st.chunk_rows == 0) st.chunk_rows = std::clamp<int64_t>(n, 1, kWindowChunks.chunk_rows);
+  const int64_t rows = st.chunk_rows;
+  if (base + static_cast<int64_t>(b.example_ids.size()) > INT32_MAX) fail("more than 2^31 questions");
+  std::vector<int32_t> example_index(b.example_index);
+  for (int32_t& e : example_index) e += static_cast<int32_t>(base);
+  hdf5::File& file = st.file;
+  file.append_rows("input_ids", b.input_ids.data(), n, {s}, rows);
+  file.append_rows("token_type_ids", b.token_type_ids.data(), n, {s}, rows);
+  file.append_rows("attention_mask", b.attention_mask.data(), n, {s}, rows);
+  file.append_rows("start_positions", b.start_positions.data(), n, {}, rows);
+  file.append_rows("end_positions", b.end_positions.data(), n, {}, rows);
+  file.append_rows("offsets", b.offsets.data(), n, {s, 2}, rows);
+  file.append_rows("example_index", example_index.data(), n, {}, rows);
+  if (logits) {
+    file.append_rows("teacher_start_logits", b.teacher_start_logits.data(), n, {s}, rows);
+    file.append_rows("teacher_end_logits", b.teacher_end_logits.data(), n, {s}, rows);
+  }
+  for (const std::string& id : b.example_ids) {
+    st.id_bytes.insert(st.id_bytes.end(), id.begin(), id.end());
+    st.id_offsets.push_back(static_cast<int64_t>(st.id_bytes.size()));
+  }
+  st.windows += n;
+}
+
+void SquadFeaturesWriter::finish() {
+  if (!state_) fail("finish called twice");
+  State& st = *state_;
+  if (!st.started) fail("no block of windows was appended");
+  st.file.write("example_id_bytes", st.id_bytes, {static_cast<int64_t>(st.id_bytes.size())});
+  st.file.write("example_id_offsets", st.id_offsets, {static_cast<int64_t>(st.id_offsets.size())});
+  st.file.close();
+  file_header::stamp(st.out.temp_path(), kSquadFeaturesFileKind);
+  st.out.commit();
+  state_.reset();
+}
+
+void write_squad_features(const fs::path& path, const SquadFeatures& f) {
+  SquadFeaturesWriter writer(path);
+  writer.append(f);
+  writer.finish();
 }
 
 SquadFeatures read_squad_features(const fs::path& path, const ModelLimits& limits) {

@@ -145,6 +145,42 @@ TEST_F(SquadFeaturesFile, WriteLeavesOnlyTheFinalFile) {
   EXPECT_EQ(names, std::vector<std::string>{"f.h5"});
 }
 
+TEST_F(SquadFeaturesFile, BlocksWrittenOneByOneReadBackAsTheirConcatenation) {
+  const SquadFeatures a = sample();
+  SquadFeatures b = sample();
+  b.input_ids.assign(b.input_ids.size(), 7);
+  b.example_ids = {"q3", "q4"};
+  {
+    SquadFeaturesWriter writer(dir_ / "f.h5");
+    writer.append(a);
+    writer.append(b);
+    writer.append(a);
+    EXPECT_EQ(writer.num_windows(), 9);
+    EXPECT_EQ(writer.num_examples(), 6);
+    EXPECT_FALSE(fs::exists(dir_ / "f.h5")) << "the file appears only at finish()";
+    writer.finish();
+  }
+  const SquadFeatures r = read_squad_features(dir_ / "f.h5");
+  std::vector<int32_t> ids = a.input_ids;
+  ids.insert(ids.end(), b.input_ids.begin(), b.input_ids.end());
+  ids.insert(ids.end(), a.input_ids.begin(), a.input_ids.end());
+  EXPECT_EQ(r.input_ids, ids);
+  EXPECT_EQ(r.example_index, (std::vector<int32_t>{0, 0, 1, 2, 2, 3, 4, 4, 5}));
+  EXPECT_EQ(r.example_ids, (std::vector<std::string>{"q-éa", "q2", "q3", "q4", "q-éa", "q2"}));
+  EXPECT_EQ(r.offsets.size(), 3 * a.offsets.size());
+}
+
+TEST_F(SquadFeaturesFile, WriterLeavesNothingWithoutFinishAndRefusesABlockOfAnotherShape) {
+  {
+    SquadFeaturesWriter writer(dir_ / "f.h5");
+    writer.append(sample());
+    SquadFeatures other = sample();
+    other.tokenizer = "wordpiece:other";
+    EXPECT_THROW(writer.append(other), Error);
+  }
+  EXPECT_TRUE(fs::is_empty(dir_.path()));
+}
+
 TEST_F(SquadFeaturesFile, InconsistentFeaturesAreNotWritten) {
   SquadFeatures f = sample();
   f.input_ids.pop_back();

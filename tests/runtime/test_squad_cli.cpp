@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
+#include <iostream>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -67,6 +70,44 @@ TEST_F(SquadCli, PrepareWritesReadableFeaturesAndReportsCounts) {
   EXPECT_GT(f.num_windows(), 4);
   EXPECT_NE(out.find("examples: 2 (0 with the answer in no window"), std::string::npos) << out;
   EXPECT_NE(out.find("windows: " + std::to_string(f.num_windows())), std::string::npos) << out;
+}
+
+// 6,000 questions over 300 contexts of ~700 tokens, at max_seq 64 and
+// doc_stride 16: about 250,000 windows, a features file of ~330 MB. Writing
+// every window at once held all of them (the file's size and more); prepare
+// streams blocks of questions, so it stays far below the file.
+TEST_F(SquadCli, PrepareOfALargeFileStaysUnder100MBPeakMemoryWhileWritingMoreThan300MB) {
+  std::string context = "The Denver Broncos won Super Bowl 50 in Santa Clara.";
+  for (int i = 0; i < 110; ++i) context += " A long story about many things.";
+  nlohmann::json paragraphs = nlohmann::json::array();
+  for (int c = 0; c < 300; ++c) {
+    nlohmann::json qas = nlohmann::json::array();
+    for (int q = 0; q < 20; ++q)
+      qas.push_back({{"id", "q" + std::to_string(c) + "-" + std::to_string(q)},
+                     {"question", "Who won?"},
+                     {"answers", {{{"text", "Denver Broncos"}, {"answer_start", 4}}}}});
+    paragraphs.push_back({{"context", context}, {"qas", qas}});
+  }
+  write_file_atomic(dir_ / "large.json",
+                    nlohmann::json{{"version", "1.1"}, {"data", {{{"title", "t"}, {"paragraphs", paragraphs}}}}}.dump());
+  const auto [rc, out] = run_command(fastbert_ + " prepare --data " + (dir_ / "large.json").string() + " --tokenizer " +
+                                     (dir_ / "ckpt").string() + " --out " + (dir_ / "large.h5").string() +
+                                     " --max-seq 64 --doc-stride 16 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  // Linux keeps, for RUSAGE_CHILDREN, the largest peak RSS of any reaped
+  // descendant: the fastbert process under popen's shell.
+  rusage usage{};
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &usage), 0);
+  const double peak_mb = usage.ru_maxrss / 1024.0;
+  const double file_mb = static_cast<double>(fs::file_size(dir_ / "large.h5")) / (1 << 20);
+  std::cout << "prepare: peak RSS " << peak_mb << " MB, features file " << file_mb << " MB\n";
+  EXPECT_GT(file_mb, 300) << "the test needs a file larger than the bound";
+  EXPECT_LT(peak_mb, 100) << "peak RSS " << peak_mb << " MB while writing " << file_mb << " MB";
+  EXPECT_NE(out.find("examples: 6000 "), std::string::npos) << out;
+  const SquadFeatures f = read_squad_features(dir_ / "large.h5");
+  ASSERT_EQ(f.example_ids.size(), 6000u);
+  EXPECT_EQ(f.example_ids[2048], "q102-8") << "ids stay in order across blocks";
+  EXPECT_EQ(f.example_index.back(), 5999);
 }
 
 TEST_F(SquadCli, PrepareLimitKeepsTheFirstQuestions) {

@@ -114,6 +114,15 @@ class File {
   void write(const std::string& name, const T* data, const std::vector<int64_t>& shape, const Layout& layout = {}) {
     write_raw(name, DTypeOf<T>::value, data, -1, shape, layout);
   }
+  // Appends rows to a dataset that grows along its first dimension, creating
+  // it (chunked by `chunk_rows`, unlimited rows) on the first call: `data`
+  // holds `rows` rows of shape `row_shape`. Lets a writer stream a dataset
+  // larger than it wants to hold; later calls must give the same row shape.
+  template <class T>
+  void append_rows(const std::string& name, const T* data, int64_t rows, const std::vector<int64_t>& row_shape,
+                   int64_t chunk_rows) {
+    append_raw(name, DTypeOf<T>::value, data, rows, row_shape, chunk_rows);
+  }
   // Reads a dataset that must have exactly type T and a shape matching
   // `pattern`; the actual shape is stored in *shape when given.
   template <class T>
@@ -142,6 +151,8 @@ class File {
   File(std::filesystem::path path, Handle file) : path_(std::move(path)), file_(std::move(file)) {}
   void write_raw(const std::string& name, DType dtype, const void* data, int64_t count,
                  const std::vector<int64_t>& shape, const Layout& layout);
+  void append_raw(const std::string& name, DType dtype, const void* data, int64_t rows,
+                  const std::vector<int64_t>& row_shape, int64_t chunk_rows);
   void read_raw(const std::string& name, DType dtype, void* out) const;
   DatasetInfo checked_info(const std::string& name, DType dtype, const ShapePattern& pattern) const;
   Handle open_dataset(const std::string& name) const;

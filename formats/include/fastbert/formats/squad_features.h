@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,33 @@ struct ModelLimits {
   int64_t max_position = 0;
 };
 
-// Atomic: the file appears under `path` only when complete.
+// Writes a features file block of windows by block, so that a writer of a
+// large file (fastbert prepare on the full training set) holds one block at a
+// time, not every window. Each block is a SquadFeatures of its own: its
+// example_index counts within its own example_ids, and every block must agree
+// with the first on max_seq, doc_stride, max_query, tokenizer and on carrying
+// teacher logits. Atomic: the file appears under `path` only at finish();
+// a writer destroyed before that leaves nothing behind. Not thread-safe.
+class SquadFeaturesWriter {
+ public:
+  explicit SquadFeaturesWriter(const std::filesystem::path& path);
+  ~SquadFeaturesWriter();
+  SquadFeaturesWriter(const SquadFeaturesWriter&) = delete;
+  SquadFeaturesWriter& operator=(const SquadFeaturesWriter&) = delete;
+
+  // Validates the block (SquadFeatures::validate) and appends it.
+  void append(const SquadFeatures& block);
+  int64_t num_windows() const;
+  int64_t num_examples() const;
+  // Writes the question ids and the file header, and moves the file into place.
+  void finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// One block: SquadFeaturesWriter with a single append. Atomic.
 void write_squad_features(const std::filesystem::path& path, const SquadFeatures& f);
 // Throws fastbert::Error with the path and the problem for a missing,
 // truncated, damaged, foreign or older file, any dataset of the wrong type or
