@@ -4,7 +4,8 @@
 # progressive 50/70/80/90 % 4x1 students (recipes/minilm-squad-frontier.yaml,
 # resumable), then bench/frontier.sh on dev.json. Writes
 # bench/results/squad-dense.json (the teacher), bench/results/frontier.json,
-# frontier.md and frontier.png. Tens of CPU-hours on 2 cores: run the two
+# frontier.md, frontier.png, and through bench/run-compression.sh the 80 %
+# student's compression.json and runtime.json. Tens of CPU-hours on 2 cores: run the two
 # `fastbert train` steps in pieces first (--stop-after-steps), and this script
 # with nothing else running when it measures speed.
 set -euo pipefail
@@ -35,3 +36,6 @@ cat bench/results/squad-dense.json
 "$fb" train recipes/minilm-squad-frontier.yaml
 FASTBERT=$fb bench/frontier.sh recipes/minilm-squad-frontier.yaml "$teacher" "$data/dev.json" "$features" \
   bench/results/frontier.json bench/results/frontier.png "${windows[@]}"
+
+# The 80 % student against its teacher: compression.json and runtime.json.
+FASTBERT=$fb bench/run-compression.sh

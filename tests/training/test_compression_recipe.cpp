@@ -541,8 +541,7 @@ TEST(CompressionRecipes, ShippedRecipesAreValid) {
     c.max_position_embeddings = positions;
     testing::write_config_only_checkpoint(tmp / dir, c);
   }
-  const std::vector<std::string> files = {"tiny-frontier.yaml", "minilm-squad-sparse80-int8.yaml",
-                                          "minilm-squad-frontier.yaml",
+  const std::vector<std::string> files = {"tiny-frontier.yaml", "minilm-squad-frontier.yaml",
                                           "examples/bert-base-squad-sparse90-int8.yaml",
                                           "examples/distilbert-squad-sparse80.yaml"};
   for (const auto& f : files) {
