@@ -24,5 +24,19 @@ TEST(VnniPeak, InterleaveMixCeilingIsBelowThePeak) {
   EXPECT_LT(ceiling, 1.1 * peak);
 }
 
+TEST(VnniPeak, OneByFourInnerLoopCeilingIsBelowThePeakAndRefusesBadTiles) {
+  if (!cpu_supports(Isa::avx512_vnni)) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  const double peak = measure_vnni_peak_gops(1, 0.02);
+  for (int tw : {4, 8}) {
+    const double ceiling = measure_vnni_1x4_inner_loop_ceiling_gops(1, tw, 0.02);
+    // One load per vpdpbusd at the least: never above the pure loop beyond
+    // noise, and no slower than a quarter of it when the data sit in L1.
+    EXPECT_GT(ceiling, 0.25 * peak) << tw;
+    EXPECT_LT(ceiling, 1.1 * peak) << tw;
+  }
+  EXPECT_EQ(measure_vnni_1x4_inner_loop_ceiling_gops(1, 0, 0.01), 0.0);
+  EXPECT_EQ(measure_vnni_1x4_inner_loop_ceiling_gops(1, 13, 0.01), 0.0);
+}
+
 }  // namespace
 }  // namespace fastbert::kernels
