@@ -78,13 +78,17 @@ class OneByFourMixLoop : public Xbyak::CodeGenerator {
  public:
   static constexpr int kQuads = 16;  // distinct quads cycled through (kQuads * tw * 64 bytes in L1)
 
-  OneByFourMixLoop(int tw, int sets) : CodeGenerator(16384), tw_(tw), sets_(sets), x_(size_t(kQuads) * tw * 64, uint8_t(1)) {
+  OneByFourMixLoop(int tw, int sets)
+      : CodeGenerator(16384), tw_(tw), sets_(sets), x_(size_t(kQuads) * tw * 64 + 64, uint8_t(1)) {
+    // 64-byte aligned, as the runtime's activations are: a split line would
+    // cost a second load and make the rate depend on where malloc put it.
+    const uint8_t* x = x_.data() + (64 - reinterpret_cast<uintptr_t>(x_.data()) % 64) % 64;
     for (int q = 0; q < kQuads; ++q) index_[q] = (q * 7) % kQuads;  // a fixed, non-sequential order
     for (int q = 0; q < kQuads; ++q) weights_[q] = 0x01010101;
     // rdi: iterations.
     mov(rsi, reinterpret_cast<uintptr_t>(index_));
     mov(rdx, reinterpret_cast<uintptr_t>(weights_));
-    mov(rcx, reinterpret_cast<uintptr_t>(x_.data()));
+    mov(rcx, reinterpret_cast<uintptr_t>(x));
     mov(r8, int64_t(tw) * 64);  // bytes per quad row of the activation tile
     for (int i = 0; i < tw * sets; ++i) vpxord(Xbyak::Zmm(i), Xbyak::Zmm(i), Xbyak::Zmm(i));
     Xbyak::Label loop;
