@@ -6,6 +6,7 @@
 #include "fastbert/common/error.h"
 #include "fastbert/kernels/dense_int8.h"
 #include "fastbert/kernels/dense_matmul.h"
+#include "fastbert/kernels/isa.h"
 #include "fastbert/kernels/spmm.h"
 
 namespace fastbert::layers {
@@ -235,7 +236,9 @@ double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
 }
 
 double default_int8_dense_below_sparsity() {
-  return default_int8_dense_below_sparsity(kernels::onednn_int8_uses_amx());
+  // A CPU without AMX tiles, or FASTBERT_ISA below amx, declines the AMX
+  // default before oneDNN is asked.
+  return default_int8_dense_below_sparsity(ops_isa() == OpsIsa::amx_bf16 && kernels::onednn_int8_uses_amx());
 }
 
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,

@@ -41,7 +41,8 @@ struct EngineOptions {
   // is below this run on oneDNN's dense int8 matmul, the others on the 4x1
   // SpMM; both give the same bits, only the speed differs. In [0, 1], or
   // negative for the measured default of this CPU (docs/kernels.md): 0.8
-  // where oneDNN's int8 matmul uses AMX, 0 (always the SpMM) otherwise.
+  // where oneDNN's int8 matmul uses AMX and FASTBERT_ISA allows amx, 0
+  // (always the SpMM) otherwise.
   double int8_dense_below_sparsity = -1;
   // Sequence lengths are rounded up to a multiple of this (shape buckets).
   int64_t seq_bucket = 32;
