@@ -10,7 +10,10 @@
 // measure_vnni_1x4_inner_loop_ceiling_gops), measured on AMD EPYC Zen 4, 1
 // thread, beside other load (load average 5-7), 3 runs: 8 vectors a tile
 // 393-399 GOP/s = 83-84 % of the measured vpdpbusd peak (473 GOP/s); 4 vectors
-// (two accumulator sets) 79-80 %; 2, 6 and 12 vectors 41-57 %. In the same
+// (two accumulator sets) 79-80 %; 2, 6 and 12 vectors 41-57 %. Later, with
+// the tile 64-byte aligned and the load average at 11-13, the same loop read
+// 36-77 % (8 vectors: 41-70 %) while the register-only loops stayed at the
+// peak: this loop's loads and L1 are what other load on the core takes. In the same
 // runs the 4x1 interleave mix (8 unpacks + 16 vpdpbusd, no loads) ran at
 // 100 % of the peak: Zen 4 issues the byte/word unpacks on pipes that do not
 // take vpdpbusd, so the port-5 bound that caps 4x1 on Sapphire Rapids (62.8 %)
