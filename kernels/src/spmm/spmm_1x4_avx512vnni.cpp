@@ -31,38 +31,69 @@ namespace fastbert::kernels {
 namespace {
 constexpr int kVectors = 8;  // 16 tokens each: one 128-token tile
 static_assert(kVectors * 16 == kSpmm1x4MaxTokens, "one call is one tile");
+
+// acc += x (u8) . w (s8) per dword. GCC 12 compiles _mm512_dpbusd_epi32 in
+// this loop with two register copies per vpdpbusd (it does not tie the
+// accumulator to the destination); the asm form ties it.
+__attribute__((target("avx512f,avx512vnni"), always_inline)) inline __m512i dpbusd(__m512i acc, __m512i x, __m512i w) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+  return acc;
+}
+}  // namespace
+
+namespace {
+
+// The first kLive vectors of a tile; with kMasked, each load and store under
+// its token mask (masked-off lanes never fault). A compile-time count keeps
+// the accumulators in registers.
+template <int kLive, bool kMasked>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void tile(const Spmm1x4RowTask& t,
+                                                                           const __mmask16* mask) {
+  // Locals, so that no store can alias them and the loop keeps them in registers.
+  const uint8_t* const x0 = t.x;
+  const int64_t ldq = t.ldq_bytes, blocks = t.blocks;
+  const int32_t* const quads = t.quads;
+  const int8_t* const values = t.values;
+  __mmask16 m[kLive];
+  for (int v = 0; v < kLive; ++v) m[v] = kMasked ? mask[v] : __mmask16(0xFFFF);
+  __m512i acc[kLive];
+  for (int v = 0; v < kLive; ++v) acc[v] = _mm512_set1_epi32(t.acc_init);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* x = x0 + int64_t(quads[b]) * ldq;
+    int32_t quad;
+    __builtin_memcpy(&quad, values + 4 * b, 4);
+    const __m512i w = _mm512_set1_epi32(quad);
+    for (int v = 0; v < kLive; ++v) {
+      const __m512i xv = kMasked ? _mm512_maskz_loadu_epi32(m[v], x + 64 * v) : _mm512_loadu_si512(x + 64 * v);
+      acc[v] = dpbusd(acc[v], xv, w);
+    }
+  }
+  for (int v = 0; v < kLive; ++v)
+    if (kMasked)
+      _mm512_mask_storeu_epi32(t.acc + 16 * v, m[v], acc[v]);
+    else
+      _mm512_storeu_si512(t.acc + 16 * v, acc[v]);
+}
+
 }  // namespace
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void spmm_1x4_avx512vnni(const Spmm1x4RowTask& t) {
-  __m512i acc[kVectors];
-  for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_set1_epi32(t.acc_init);
-  if (t.m == kSpmm1x4MaxTokens) {
-    for (int64_t b = 0; b < t.blocks; ++b) {
-      const uint8_t* x = t.x + int64_t(t.quads[b]) * t.ldq_bytes;
-      int32_t quad;
-      __builtin_memcpy(&quad, t.values + 4 * b, 4);
-      const __m512i w = _mm512_set1_epi32(quad);
-      for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_dpbusd_epi32(acc[v], _mm512_loadu_si512(x + 64 * v), w);
-    }
-    for (int v = 0; v < kVectors; ++v) _mm512_storeu_si512(t.acc + 16 * v, acc[v]);
-    return;
-  }
-  // A partial tile: masked loads (masked-off lanes never fault) and stores.
+  if (t.m == kSpmm1x4MaxTokens) return tile<kVectors, false>(t, nullptr);
   __mmask16 mask[kVectors];
   for (int v = 0; v < kVectors; ++v) {
     const int64_t valid = std::clamp<int64_t>(t.m - 16 * v, 0, 16);
     mask[v] = __mmask16((uint32_t(1) << valid) - 1);
   }
-  const int live = int((t.m + 15) / 16);
-  for (int64_t b = 0; b < t.blocks; ++b) {
-    const uint8_t* x = t.x + int64_t(t.quads[b]) * t.ldq_bytes;
-    int32_t quad;
-    __builtin_memcpy(&quad, t.values + 4 * b, 4);
-    const __m512i w = _mm512_set1_epi32(quad);
-    for (int v = 0; v < kVectors; ++v)
-      if (v < live) acc[v] = _mm512_dpbusd_epi32(acc[v], _mm512_maskz_loadu_epi32(mask[v], x + 64 * v), w);
+  switch ((t.m + 15) / 16) {
+    case 1: return tile<1, true>(t, mask);
+    case 2: return tile<2, true>(t, mask);
+    case 3: return tile<3, true>(t, mask);
+    case 4: return tile<4, true>(t, mask);
+    case 5: return tile<5, true>(t, mask);
+    case 6: return tile<6, true>(t, mask);
+    case 7: return tile<7, true>(t, mask);
+    case 8: return tile<8, true>(t, mask);
   }
-  for (int v = 0; v < live; ++v) _mm512_mask_storeu_epi32(t.acc + 16 * v, mask[v], acc[v]);
 }
 
 }  // namespace fastbert::kernels
