@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Reproduces bench/results/: the full kernel benchmark against oneDNN as it
-# chooses (AMX int8 on Sapphire Rapids) and against oneDNN limited to
-# AVX512-VNNI, cache-hot; then fresh activations on the issue's key points.
-# Run on an otherwise idle machine (check `uptime`): 2-thread timings are only
-# meaningful when both cores are free.
+# Reproduces bench/results/kernels.csv, kernels.png and kernels_fresh.csv:
+# both SpMM families (4x1 on feature-major activations, 1x4 on the
+# [K/4][M][4] quad layout) on the same dense weights, against oneDNN's dense
+# int8 restricted to AVX512-VNNI (no AMX), on the BERT-base shapes at M = 128
+# and 384, from dense to 90 % block sparsity. One interleaved run per file
+# (all engines sampled in turn, medians). One thread timed by its own CPU
+# clock, so that other processes on a shared machine do not count; then the
+# same on 2 threads by the wall clock (kernels_2threads.csv), which is only
+# meaningful when both cores are otherwise idle (check `uptime`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FASTBERT=${FASTBERT:-build/cli/fastbert}
 mkdir -p bench/results
-"$FASTBERT" bench kernels --csv bench/results/kernels.csv --plot bench/results/kernels.png "$@"
-DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI "$FASTBERT" bench kernels \
-  --csv bench/results/kernels_onednn_vnni.csv --plot bench/results/kernels_onednn_vnni.png "$@"
-DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI "$FASTBERT" bench kernels --fresh \
-  --shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 70,80,90 \
-  --csv bench/results/kernels_fresh_onednn_vnni.csv "$@"
+points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,70,80,90)
+export DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI
+"$FASTBERT" bench kernels --threads 1 --cpu-time "${points[@]}" \
+  --csv bench/results/kernels.csv --plot bench/results/kernels.png "$@"
+"$FASTBERT" bench kernels --threads 1 --cpu-time --fresh "${points[@]}" --csv bench/results/kernels_fresh.csv "$@"
+"$FASTBERT" bench kernels --threads 2 "${points[@]}" --csv bench/results/kernels_2threads.csv "$@"

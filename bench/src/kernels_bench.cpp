@@ -28,6 +28,7 @@
 #include "fastbert/kernels/block_sparse.h"
 #include "fastbert/kernels/dense_matmul.h"
 #include "fastbert/kernels/peak.h"
+#include "fastbert/kernels/quad_layout.h"
 #include "fastbert/kernels/spmm.h"
 
 namespace fastbert::bench {
@@ -132,6 +133,7 @@ struct Engine {
 struct Row {
   int64_t k, n, m;
   double sparsity;
+  std::string family;  // "4x1" or "1x4"
   double spmm_ms = 0, int8_ms = 0, fp32_ms = 0, gops = 0, peak_pct = 0, pack_ms = 0, setup_ms = 0;
 };
 
@@ -143,6 +145,7 @@ void write_csv(const std::string& path, const std::vector<Row>& rows, double pea
   std::ostringstream s;
   s << "# fastbert bench kernels: threads=" << threads << " activations=" << (fresh ? "fresh" : "cache-hot")
     << " spmm_output=f32(scale,bias) timer=" << (cpu_time ? "thread-cpu-time" : "wall-clock") << "\n";
+  s << "# cpu=" << cpu_model_name() << "\n";
   s << "# peak_gops=" << std::fixed << std::setprecision(1) << peak << " (int8 VNNI, measured vpdpbusd loop)\n";
   s << "# onednn_int8_impl=" << int8_impl << " onednn_fp32_impl=" << fp32_impl << "\n";
   s << "# first_codegen_ms=" << std::setprecision(3) << codegen_ms << "\n";
@@ -151,12 +154,12 @@ void write_csv(const std::string& path, const std::vector<Row>& rows, double pea
     s << "# load_average_at_end=" << std::setprecision(2) << load[0] << "," << load[1] << "," << load[2]
       << " (other processes share the cores when this exceeds the thread count)\n";
   s << "k,n,m,sparsity,spmm_ms,onednn_int8_ms,onednn_fp32_ms,speedup_vs_int8,speedup_vs_fp32,peak_pct,spmm_gops,"
-       "pack_ms,setup_ms\n";
+       "pack_ms,setup_ms,family\n";
   for (const Row& r : rows) {
     s << r.k << "," << r.n << "," << r.m << "," << std::setprecision(0) << r.sparsity << std::setprecision(4) << ","
       << r.spmm_ms << "," << r.int8_ms << "," << r.fp32_ms << "," << std::setprecision(3) << r.int8_ms / r.spmm_ms
       << "," << r.fp32_ms / r.spmm_ms << "," << std::setprecision(1) << r.peak_pct << "," << r.gops << ","
-      << std::setprecision(3) << r.pack_ms << "," << r.setup_ms << "\n";
+      << std::setprecision(3) << r.pack_ms << "," << r.setup_ms << "," << r.family << "\n";
   }
   write_file_atomic(path, s.str());
 }
@@ -165,7 +168,9 @@ void write_plot(const std::string& path, const std::vector<Row>& rows, double pe
   namespace fs = std::filesystem;
   std::vector<int64_t> ms;
   std::vector<std::pair<int64_t, int64_t>> shapes;
+  std::vector<std::string> families;
   for (const Row& r : rows) {
+    if (std::find(families.begin(), families.end(), r.family) == families.end()) families.push_back(r.family);
     if (std::find(ms.begin(), ms.end(), r.m) == ms.end()) ms.push_back(r.m);
     if (std::find(shapes.begin(), shapes.end(), std::pair{r.k, r.n}) == shapes.end()) shapes.push_back({r.k, r.n});
   }
@@ -176,19 +181,24 @@ void write_plot(const std::string& path, const std::vector<Row>& rows, double pe
   script << "set terminal pngcairo size 1400," << (ms.size() > 2 ? 1000 : 520) << " font 'Sans,10'\n"
          << "set output '" << out.temp_path().string() << "'\n"
          << "set multiplot layout " << (ms.size() > 2 ? 2 : 1) << "," << std::min<size_t>(2, ms.size())
-         << " title 'fastbert 4x1 block-sparse int8 SpMM vs oneDNN dense int8 (" << threads << " threads, "
+         << " title 'fastbert block-sparse int8 SpMM (4x1: solid, 1x4: dashed) vs oneDNN dense int8 (" << threads << " threads, "
          << (fresh ? "fresh" : "cache-hot") << " activations, VNNI peak " << int(peak) << " GOP/s)'\n"
          << "set key top left\nset grid\nset xlabel 'sparsity (%)'\nset ylabel 'speedup vs oneDNN int8'\n";
   for (int64_t m : ms) {
     script << "set title 'M = " << m << " tokens'\nplot 100/(100-x) with lines dt 2 lc 'gray' title 'ideal 1/(1-s)'";
-    for (auto [k, n] : shapes) {
-      const fs::path data = dir / ("m" + std::to_string(m) + "_" + std::to_string(k) + "x" + std::to_string(n));
-      std::ostringstream d;
-      for (const Row& r : rows)
-        if (r.m == m && r.k == k && r.n == n) d << r.sparsity << " " << r.int8_ms / r.spmm_ms << "\n";
-      write_file_atomic(data, d.str());
-      script << ", '" << data.string() << "' with linespoints title '" << k << "x" << n << "'";
-    }
+    for (size_t f = 0; f < families.size(); ++f)
+      for (size_t s = 0; s < shapes.size(); ++s) {
+        const auto [k, n] = shapes[s];
+        const fs::path data = dir / ("m" + std::to_string(m) + "_" + std::to_string(k) + "x" + std::to_string(n) + "_" +
+                                     families[f]);
+        std::ostringstream d;
+        for (const Row& r : rows)
+          if (r.m == m && r.k == k && r.n == n && r.family == families[f])
+            d << r.sparsity << " " << r.int8_ms / r.spmm_ms << "\n";
+        write_file_atomic(data, d.str());
+        script << ", '" << data.string() << "' with linespoints lc " << s + 1 << " dt " << (f == 0 ? 1 : 3)
+               << " title '" << k << "x" << n << " " << families[f] << "'";
+      }
     script << "\n";
   }
   script << "unset multiplot\n";
@@ -229,13 +239,14 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
   for (int64_t m : ms)
     if (m <= 0) throw Error("bench kernels: --m must be positive");
   // Before anything is allocated: the largest (shape, M) point's weights in
-  // every form (int8, fp32, masked, mask, packed, oneDNN's two reordered
-  // copies: ~13 bytes per weight), activations (u8 both layouts, fp32, a ring
-  // copy of each) and fp32 outputs, plus the rings' cache-busting copies.
+  // every form (int8, fp32, both families' masks, masked copies and packs,
+  // oneDNN's two reordered copies: ~16 bytes per weight), activations (u8 in
+  // three layouts, fp32, a ring copy of each) and fp32 outputs, plus the four
+  // rings' cache-busting copies.
   for (const KernelShape& shape : shapes)
     for (int64_t m : ms) {
       const double k = double(shape.k), n = double(shape.n), tokens = double(m);
-      const double bytes = 13 * n * k + 12 * k * tokens + 4 * n * tokens + (o.fresh ? 3.0 * (256 << 20) : 0.0);
+      const double bytes = 16 * n * k + 14 * k * tokens + 4 * n * tokens + (o.fresh ? 4.0 * (256 << 20) : 0.0);
       check_memory_fits("bench kernels --shape " + std::to_string(shape.k) + "x" + std::to_string(shape.n) + " --m " +
                             std::to_string(m),
                         bytes);
@@ -253,15 +264,19 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
   const double peak = measure_vnni_peak_gops(threads, 0.3);
   const double peak1 = threads > 1 ? measure_vnni_peak_gops(1, 0.2) : peak;
   const double mix1 = measure_vnni_4x1_interleave_ceiling_gops(1, 0.2);
+  const double loop1x4 = measure_vnni_1x4_inner_loop_ceiling_gops(1, 8, 0.2);
   out << "fastbert bench kernels: " << threads << " threads, " << (o.fresh ? "fresh" : "cache-hot")
       << " activations, median of " << o.repeats << " interleaved samples"
       << (o.cpu_time ? " (thread CPU time)" : " (wall clock)") << "\n"
-      << "SpMM: " << isa_name(default_isa()) << " 4x1 block-sparse int8, feature-major X (K x M u8), fp32 Y with "
+      << "SpMM: " << isa_name(default_isa()) << " 4x1 block-sparse int8 on feature-major X (K x M u8) and 1x4 on "
+      << "quad-layout X ([K/4][M][4] u8), same dense weights, each family's own random block mask; fp32 Y with "
       << "per-channel scale and bias; oneDNN: token-major u8 x s8 -> f32 (scales, bias) and fp32 matmul\n"
       << std::fixed << std::setprecision(1) << "measured VNNI peak: " << peak << " GOP/s on " << threads
       << " threads (" << peak1 << " on 1); first code generation " << std::setprecision(3) << codegen_ms << " ms\n"
       << std::setprecision(1) << "4x1 interleave ceiling (8 unpacks + 16 vpdpbusd, registers only): " << mix1
-      << " GOP/s on 1 thread = " << (peak1 > 0 ? 100.0 * mix1 / peak1 : 0.0) << " % of the peak\n";
+      << " GOP/s on 1 thread = " << (peak1 > 0 ? 100.0 * mix1 / peak1 : 0.0) << " % of the peak\n"
+      << "1x4 inner loop ceiling (broadcast + 8 loads + 8 vpdpbusd per block, L1): " << loop1x4
+      << " GOP/s on 1 thread = " << (peak1 > 0 ? 100.0 * loop1x4 / peak1 : 0.0) << " % of the peak\n";
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) == 3 && load[0] > threads)
     out << std::setprecision(2) << "warning: load average " << load[0] << " > " << threads
@@ -270,7 +285,8 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
   std::vector<Row> rows;
   std::string int8_impl, fp32_impl;
   std::mt19937_64 rng(1234);
-  out << std::setw(5) << "K" << std::setw(6) << "N" << std::setw(6) << "M" << std::setw(5) << "sp%" << std::setw(10)
+  out << std::setw(5) << "K" << std::setw(6) << "N" << std::setw(6) << "M" << std::setw(5) << "sp%" << std::setw(4)
+      << "fam" << std::setw(10)
       << "spmm ms" << std::setw(10) << "int8 ms" << std::setw(10) << "fp32 ms" << std::setw(8) << "x int8"
       << std::setw(8) << "x fp32" << std::setw(8) << "GOP/s" << std::setw(7) << "%peak" << std::setw(9) << "pack ms"
       << std::setw(9) << "setup ms" << "\n";
@@ -301,51 +317,76 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
       int8_impl = int8.implementation();
       fp32_impl = fp32.implementation();
 
+      std::vector<uint8_t> x_quads(size_t(quad_layout_bytes(k, m)));
+      reorder_to_quads(x_features.data(), m, k, m, x_quads.data(), m);
+      InputRing<uint8_t> ring_1x4(x_quads, o.fresh);
+
       for (double sp : sparsities) {
-        const auto mask = random_block_mask_4x1(n, k, sp / 100.0, uint64_t(k * 131 + n * 7 + int64_t(sp)));
-        std::vector<int8_t> masked(dense_w.size());
-        for (size_t i = 0; i < masked.size(); ++i) masked[i] = mask[i] ? dense_w[i] : 0;
+        const uint64_t seed = uint64_t(k * 131 + n * 7 + int64_t(sp));
+        const auto mask = random_block_mask_4x1(n, k, sp / 100.0, seed);
+        const auto mask_1x4 = random_block_mask_1x4(n, k, sp / 100.0, seed);
+        std::vector<int8_t> masked(dense_w.size()), masked_1x4(dense_w.size());
+        for (size_t i = 0; i < masked.size(); ++i) {
+          masked[i] = mask[i] ? dense_w[i] : 0;
+          masked_1x4[i] = mask_1x4[i] ? dense_w[i] : 0;
+        }
         auto t0 = Clock::now();
         auto packed = std::make_shared<BlockSparseMatrix>(pack_4x1(masked.data(), n, k, mask.data(), w_scales.data()));
         const double pack_ms = seconds_since(t0) * 1e3;
         t0 = Clock::now();
         const SpmmPrimitive spmm(packed, SpmmDesc{});
         const double setup_ms = seconds_since(t0) * 1e3;
+        t0 = Clock::now();
+        auto packed_1x4 = std::make_shared<BlockSparse1x4Matrix>(
+            pack_1x4(masked_1x4.data(), n, k, mask_1x4.data(), w_scales.data()));
+        const double pack_1x4_ms = seconds_since(t0) * 1e3;
+        t0 = Clock::now();
+        const Spmm1x4Primitive spmm_1x4(packed_1x4, SpmmDesc{});
+        const double setup_1x4_ms = seconds_since(t0) * 1e3;
 
-        Engine e_spmm{[&] {
+        auto spmm_args = [&](const uint8_t* x) {
           SpmmArgs a;
-          a.x = ring_spmm.get();
+          a.x = x;
           a.ldx = m;
           a.m = m;
           a.x_scale = 0.02f;
           a.bias = bias.data();
           a.y = y_data;
           a.ldy = m;
-          spmm.execute(a);
-        }};
+          return a;
+        };
+        Engine e_spmm{[&] { spmm.execute(spmm_args(ring_spmm.get())); }};
+        Engine e_1x4{[&] { spmm_1x4.execute(spmm_args(ring_1x4.get())); }};
         Engine e_int8{[&] { int8.execute(ring_int8.get(), y_data); }};
         Engine e_fp32{[&] { fp32.execute(ring_fp32.get(), y_data); }};
-        for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->calibrate();
+        for (Engine* e : {&e_spmm, &e_1x4, &e_int8, &e_fp32}) e->calibrate();
         for (int r = 0; r < o.repeats; ++r)
-          for (Engine* e : {&e_spmm, &e_int8, &e_fp32}) e->sample(o.cpu_time);
+          for (Engine* e : {&e_spmm, &e_1x4, &e_int8, &e_fp32}) e->sample(o.cpu_time);
 
-        Row row{k, n, m, sp};
-        row.spmm_ms = median(e_spmm.samples) * 1e3;
-        row.int8_ms = median(e_int8.samples) * 1e3;
-        row.fp32_ms = median(e_fp32.samples) * 1e3;
-        // Useful work only: nonzero blocks x 4 rows x M tokens, 2 ops per MAC.
-        const double ops = 2.0 * double(packed->nonzero_blocks()) * 4.0 * double(m);
-        row.gops = ops / (row.spmm_ms * 1e-3) * 1e-9;
-        row.peak_pct = peak > 0 ? 100.0 * row.gops / peak : 0.0;
-        row.pack_ms = pack_ms;
-        row.setup_ms = setup_ms;
-        rows.push_back(row);
-        out << std::setw(5) << k << std::setw(6) << n << std::setw(6) << m << std::setw(5) << std::setprecision(0)
-            << sp << std::setprecision(3) << std::setw(10) << row.spmm_ms << std::setw(10) << row.int8_ms
-            << std::setw(10) << row.fp32_ms << std::setprecision(2) << std::setw(8) << row.int8_ms / row.spmm_ms
-            << std::setw(8) << row.fp32_ms / row.spmm_ms << std::setprecision(0) << std::setw(8) << row.gops
-            << std::setprecision(1) << std::setw(7) << row.peak_pct << std::setprecision(2) << std::setw(9)
-            << row.pack_ms << std::setprecision(3) << std::setw(9) << row.setup_ms << std::endl;
+        const double int8_ms = median(e_int8.samples) * 1e3, fp32_ms = median(e_fp32.samples) * 1e3;
+        auto add_row = [&](const char* family, const Engine& e, int64_t nonzero_macs_per_token, double pack,
+                           double setup) {
+          Row row{k, n, m, sp, family};
+          row.spmm_ms = median(e.samples) * 1e3;
+          row.int8_ms = int8_ms;
+          row.fp32_ms = fp32_ms;
+          // Useful work only: nonzero weights x M tokens, 2 ops per MAC.
+          const double ops = 2.0 * double(nonzero_macs_per_token) * double(m);
+          row.gops = ops / (row.spmm_ms * 1e-3) * 1e-9;
+          row.peak_pct = peak > 0 ? 100.0 * row.gops / peak : 0.0;
+          row.pack_ms = pack;
+          row.setup_ms = setup;
+          rows.push_back(row);
+          out << std::setw(5) << k << std::setw(6) << n << std::setw(6) << m << std::setw(5) << std::setprecision(0)
+              << sp << std::setw(4) << family << std::setprecision(3) << std::setw(10) << row.spmm_ms << std::setw(10)
+              << row.int8_ms << std::setw(10) << row.fp32_ms << std::setprecision(2) << std::setw(8)
+              << row.int8_ms / row.spmm_ms << std::setw(8) << row.fp32_ms / row.spmm_ms << std::setprecision(0)
+              << std::setw(8) << row.gops << std::setprecision(1) << std::setw(7) << row.peak_pct
+              << std::setprecision(2) << std::setw(9) << row.pack_ms << std::setprecision(3) << std::setw(9)
+              << row.setup_ms << std::endl;
+        };
+        add_row("4x1", e_spmm, packed->nonzero_blocks() * 4, pack_ms, setup_ms);
+        add_row("1x4", e_1x4, packed_1x4->blocks() * 4, pack_1x4_ms, setup_1x4_ms);
       }
     }
   }

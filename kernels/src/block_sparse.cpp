@@ -159,4 +159,140 @@ std::vector<uint8_t> random_block_mask_4x1(int64_t rows, int64_t cols, double sp
   return mask;
 }
 
+namespace {
+
+constexpr int kQ = BlockSparse1x4Matrix::kBlockCols;
+
+void check_shape_1x4(int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0) throw Error("pack_1x4: negative shape " + std::to_string(rows) + "x" + std::to_string(cols));
+  if (cols > INT32_MAX) throw Error("pack_1x4: " + std::to_string(cols) + " columns do not fit int32 indices");
+}
+
+// Whether block (row r, quad q) is kept; same checks as block_kept above.
+bool quad_kept(const int8_t* dense, const uint8_t* mask, int64_t cols, int64_t r, int64_t q) {
+  const int64_t c0 = q * kQ, c1 = std::min(cols, c0 + kQ);
+  if (!mask) {
+    for (int64_t c = c0; c < c1; ++c)
+      if (dense[r * cols + c] != 0) return true;
+    return false;
+  }
+  const bool kept = mask[r * cols + c0] != 0;
+  for (int64_t c = c0; c < c1; ++c) {
+    if ((mask[r * cols + c] != 0) != kept)
+      throw Error("pack_1x4: mask is not constant over the 1x4 block at " + at(r, c0) + ": element " + at(r, c) +
+                  " differs (masks must keep or drop whole aligned quads of 4 input columns)");
+    if (!kept && dense[r * cols + c] != 0)
+      throw Error("pack_1x4: weight " + at(r, c) + " is " + std::to_string(int(dense[r * cols + c])) +
+                  " but the mask drops it");
+  }
+  return kept;
+}
+
+}  // namespace
+
+double BlockSparse1x4Matrix::density() const {
+  const int64_t total = rows * quads_per_row();
+  return total == 0 ? 0.0 : double(blocks()) / double(total);
+}
+
+BlockSparse1x4Matrix pack_1x4(const int8_t* dense, int64_t rows, int64_t cols, const uint8_t* mask,
+                              const float* row_scales) {
+  check_shape_1x4(rows, cols);
+  if (!dense && rows * cols > 0) throw Error("pack_1x4: null weights");
+  BlockSparse1x4Matrix w;
+  w.rows = rows;
+  w.cols = cols;
+  w.scales.assign(size_t(rows), 1.0f);
+  if (row_scales) {
+    for (int64_t r = 0; r < rows; ++r) {
+      if (!std::isfinite(row_scales[r]) || row_scales[r] <= 0.0f)
+        throw Error("pack_1x4: scale of row " + std::to_string(r) + " is " + std::to_string(row_scales[r]) +
+                    " (must be finite and positive)");
+      w.scales[size_t(r)] = row_scales[r];
+    }
+  }
+  w.row_sums.assign(size_t(rows), 0);
+  w.row_block_begin.assign(size_t(rows + 1), 0);
+  const int64_t quads = w.quads_per_row();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) w.row_sums[size_t(r)] += dense[r * cols + c];
+    int64_t kept = 0;
+    for (int64_t q = 0; q < quads; ++q) {
+      if (!quad_kept(dense, mask, cols, r, q)) continue;
+      ++kept;
+      w.quads.push_back(int32_t(q));
+      for (int j = 0; j < kQ; ++j) {
+        const int64_t c = q * kQ + j;
+        w.values.push_back(c < cols ? dense[r * cols + c] : int8_t(0));
+      }
+    }
+    w.row_block_begin[size_t(r + 1)] = w.row_block_begin[size_t(r)] + kept;
+  }
+  return w;
+}
+
+BlockSparse1x4Matrix pack_1x4_fp32(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask) {
+  check_shape_1x4(rows, cols);
+  std::vector<int8_t> q(size_t(rows * cols));
+  std::vector<float> scales(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    float amax = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = dense[r * cols + c];
+      if (!std::isfinite(v)) throw Error("pack_1x4_fp32: weight " + at(r, c) + " is not finite");
+      if (!mask || mask[r * cols + c]) amax = std::max(amax, std::fabs(v));
+    }
+    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+    scales[size_t(r)] = scale;
+    for (int64_t c = 0; c < cols; ++c) {
+      const bool keep = !mask || mask[r * cols + c];
+      q[size_t(r * cols + c)] =
+          keep ? int8_t(std::lrint(std::clamp(dense[r * cols + c] / scale, -127.0f, 127.0f))) : 0;
+    }
+  }
+  return pack_1x4(q.data(), rows, cols, mask, scales.data());
+}
+
+std::vector<int8_t> unpack(const BlockSparse1x4Matrix& w) {
+  check_1x4(w, "unpack");
+  std::vector<int8_t> dense(size_t(w.rows * w.cols), 0);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t b = w.row_block_begin[size_t(r)]; b < w.row_block_begin[size_t(r + 1)]; ++b)
+      for (int j = 0; j < kQ; ++j) {
+        const int64_t c = int64_t(w.quads[size_t(b)]) * kQ + j;
+        if (c < w.cols) dense[size_t(r * w.cols + c)] = w.values[size_t(b * kQ + j)];
+      }
+  return dense;
+}
+
+std::vector<uint8_t> random_block_mask_1x4(int64_t rows, int64_t cols, double sparsity, uint64_t seed) {
+  check_shape_1x4(rows, cols);
+  if (!(sparsity >= 0.0 && sparsity <= 1.0)) throw Error("random_block_mask_1x4: sparsity must lie in [0, 1]");
+  const int64_t quads = (cols + kQ - 1) / kQ;
+  std::vector<uint8_t> keep(size_t(rows * quads), 0);
+  const int64_t kept = int64_t(std::llround((1.0 - sparsity) * double(rows * quads)));
+  std::fill(keep.begin(), keep.begin() + kept, 1);
+  std::mt19937_64 rng(seed);
+  std::shuffle(keep.begin(), keep.end(), rng);
+  std::vector<uint8_t> mask(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) mask[size_t(r * cols + c)] = keep[size_t(r * quads + c / kQ)];
+  return mask;
+}
+
+void check_1x4(const BlockSparse1x4Matrix& w, const char* who) {
+  const std::string name = std::string(who) + ": ";
+  if (w.rows < 0 || w.cols < 0 || int64_t(w.row_block_begin.size()) != w.rows + 1 || w.row_block_begin[0] != 0 ||
+      int64_t(w.quads.size()) != w.blocks() || int64_t(w.values.size()) != w.blocks() * kQ ||
+      int64_t(w.scales.size()) != w.rows || int64_t(w.row_sums.size()) != w.rows)
+    throw Error(name + "inconsistent BlockSparse1x4Matrix (" + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
+                ", " + std::to_string(w.quads.size()) + " blocks)");
+  for (int64_t r = 0; r < w.rows; ++r)
+    if (w.row_block_begin[size_t(r + 1)] < w.row_block_begin[size_t(r)])
+      throw Error(name + "block offsets of row " + std::to_string(r) + " decrease");
+  for (int32_t q : w.quads)
+    if (q < 0 || q >= w.quads_per_row())
+      throw Error(name + "quad index " + std::to_string(q) + " outside [0, " + std::to_string(w.quads_per_row()) + ")");
+}
+
 }  // namespace fastbert::kernels

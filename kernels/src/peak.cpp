@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "fastbert/kernels/isa.h"
@@ -63,6 +66,59 @@ class InterleaveMixLoop : public Xbyak::CodeGenerator {
   }
 };
 
+// The inner loop of the 1x4 SpMM (spmm_1x4_avx512vnni.cpp) with its data in
+// L1: per block (one output row x one aligned quad of inputs), the quad's
+// index is read and scaled, the row's weight dword is broadcast once, and
+// `tw` contiguous 64-byte activation vectors of the [K/4][M][4] layout are
+// loaded and fed to `tw` vpdpbusd. No shuffles: per vpdpbusd there are
+// 1 + 1/tw vector loads, so the load ports, not port 5, set the ceiling.
+// `sets` alternating accumulator sets (by block parity) cover the vpdpbusd
+// latency when tw alone is too few independent chains.
+class OneByFourMixLoop : public Xbyak::CodeGenerator {
+ public:
+  static constexpr int kQuads = 16;  // distinct quads cycled through (kQuads * tw * 64 bytes in L1)
+
+  OneByFourMixLoop(int tw, int sets)
+      : CodeGenerator(16384), tw_(tw), sets_(sets), x_(size_t(kQuads) * tw * 64 + 64, uint8_t(1)) {
+    // 64-byte aligned, as the runtime's activations are: a split line would
+    // cost a second load and make the rate depend on where malloc put it.
+    const uint8_t* x = x_.data() + (64 - reinterpret_cast<uintptr_t>(x_.data()) % 64) % 64;
+    for (int q = 0; q < kQuads; ++q) index_[q] = (q * 7) % kQuads;  // a fixed, non-sequential order
+    for (int q = 0; q < kQuads; ++q) weights_[q] = 0x01010101;
+    // rdi: iterations.
+    mov(rsi, reinterpret_cast<uintptr_t>(index_));
+    mov(rdx, reinterpret_cast<uintptr_t>(weights_));
+    mov(rcx, reinterpret_cast<uintptr_t>(x));
+    mov(r8, int64_t(tw) * 64);  // bytes per quad row of the activation tile
+    for (int i = 0; i < tw * sets; ++i) vpxord(Xbyak::Zmm(i), Xbyak::Zmm(i), Xbyak::Zmm(i));
+    Xbyak::Label loop;
+    L(loop);
+    for (int b = 0; b < kQuads; ++b) {
+      const int set = b % sets;
+      mov(eax, ptr[rsi + 4 * b]);
+      imul(rax, r8);
+      const Xbyak::Zmm w(30 - set % 2);
+      vpbroadcastd(w, ptr[rdx + 4 * b]);
+      for (int t = 0; t < tw; ++t) {
+        const Xbyak::Zmm xv(24 + (t % 4));
+        vmovdqu8(xv, ptr[rcx + rax + 64 * t]);
+        vpdpbusd(Xbyak::Zmm(set * tw + t), xv, w);
+      }
+    }
+    dec(rdi);
+    jnz(loop, T_NEAR);
+    vzeroupper();
+    ret();
+  }
+  double ops_per_iteration() const { return 2.0 * 64.0 * kQuads * tw_; }
+
+ private:
+  int tw_, sets_;
+  int32_t index_[kQuads];
+  int32_t weights_[kQuads];
+  std::vector<uint8_t> x_;
+};
+
 // Runs `loop` on `threads` threads for about `seconds`; returns the best sum
 // of the per-thread rates in GOP/s, counting `ops_per_iteration` per call.
 double best_rate(void (*loop)(int64_t), double ops_per_iteration, int threads, double seconds) {
@@ -101,6 +157,23 @@ double measure_vnni_4x1_interleave_ceiling_gops(int threads, double seconds) {
   if (!cpu_supports(Isa::avx512_vnni)) return 0.0;
   static InterleaveMixLoop code;
   return best_rate(code.getCode<void (*)(int64_t)>(), 2.0 * 64.0 * 32, threads, seconds);
+}
+
+double measure_vnni_1x4_inner_loop_ceiling_gops(int threads, int tile_vectors, double seconds) {
+  if (!cpu_supports(Isa::avx512_vnni)) return 0.0;
+  if (tile_vectors < 1 || tile_vectors > 12) return 0.0;
+  // Fewer than 6 chains cannot cover vpdpbusd's latency at one a cycle.
+  const int sets = tile_vectors >= 6 ? 1 : 2;
+  static std::mutex mutex;
+  static std::map<int, std::unique_ptr<OneByFourMixLoop>> loops;
+  OneByFourMixLoop* code;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto& slot = loops[tile_vectors];
+    if (!slot) slot = std::make_unique<OneByFourMixLoop>(tile_vectors, sets);
+    code = slot.get();
+  }
+  return best_rate(code->getCode<void (*)(int64_t)>(), code->ops_per_iteration(), threads, seconds);
 }
 
 std::string cpu_model_name() {

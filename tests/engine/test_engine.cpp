@@ -12,6 +12,8 @@
 #include "fastbert/common/threads.h"
 #include "fastbert/export/fbm_export.h"
 #include "fastbert/formats/squad_features.h"
+#include "fastbert/kernels/dense_int8.h"
+#include "fastbert/kernels/isa.h"
 #include "fastbert/runtime/engine.h"
 #include "fastbert/runtime/squad/squad_runner.h"
 #include "test_dir.h"
@@ -144,6 +146,81 @@ TEST_F(EngineTest, SparseInt8ExportEqualsFp32SimulationOfTheInt8Arithmetic) {
   Engine fast(dir_ / "m.fbm");
   engine_logits(fast, windows, &start, &end);
   EXPECT_LT(relative_error(model, windows, true, start, end), 5e-2);
+}
+
+// The dispatcher: int8 linears below the crossover sparsity run on oneDNN's
+// dense int8 matmul, the rest on the 4x1 SpMM, and the logits do not depend
+// on the choice (both engines give the reference's bits).
+TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogits) {
+  TinyBertSpec spec;
+  spec.block_sparsity = 0.8;
+  TinyBert model(spec);
+  model.write_checkpoint(dir_ / "ckpt");
+  const auto windows = model.random_windows(4, kSeq, 7);
+  model.write_quantization(dir_ / "ckpt", windows);
+  export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
+  auto logits_with = [&](double crossover, const char* want_prefix) {
+    EngineOptions eo;
+    eo.int8_dense_below_sparsity = crossover;
+    Engine engine(dir_ / "m.fbm", eo);
+    for (const LinearSummary& l : engine.linears()) {
+      EXPECT_EQ(l.format, fbm::LinearFormat::sparse_4x1_int8) << l.name;
+      EXPECT_EQ(l.implementation.rfind(want_prefix, 0), 0u) << l.name << " runs " << l.implementation
+                                                            << " with crossover " << crossover;
+    }
+    std::vector<float> start, end;
+    engine_logits(engine, windows, &start, &end);
+    start.insert(start.end(), end.begin(), end.end());
+    return start;
+  };
+  const std::vector<float> sparse = logits_with(0.0, "spmm_4x1_");
+  const std::vector<float> dense = logits_with(1.0, "onednn_int8:");
+  ASSERT_EQ(sparse.size(), dense.size());
+  for (size_t i = 0; i < sparse.size(); ++i) ASSERT_EQ(sparse[i], dense[i]) << "logit " << i;
+  // A crossover between the layers' sparsities (the median) splits them.
+  std::vector<double> sparsities;
+  for (const LinearSummary& l : Engine(dir_ / "m.fbm").linears()) sparsities.push_back(l.block_sparsity);
+  std::sort(sparsities.begin(), sparsities.end());
+  ASSERT_LT(sparsities.front(), sparsities.back()) << "the layers' sparsities must differ for a split";
+  EngineOptions eo;
+  eo.int8_dense_below_sparsity = sparsities[sparsities.size() / 2];
+  Engine mixed(dir_ / "m.fbm", eo);
+  int dense_layers = 0;
+  for (const LinearSummary& l : mixed.linears()) {
+    const bool dense = l.block_sparsity < eo.int8_dense_below_sparsity;
+    dense_layers += dense;
+    EXPECT_EQ(l.implementation.rfind(dense ? "onednn_int8:" : "spmm_4x1_", 0), 0u)
+        << l.name << " at " << l.block_sparsity << " runs " << l.implementation;
+  }
+  EXPECT_GT(dense_layers, 0);
+  EXPECT_LT(dense_layers, int(sparsities.size()));
+  std::vector<float> start, end;
+  engine_logits(mixed, windows, &start, &end);
+  start.insert(start.end(), end.begin(), end.end());
+  for (size_t i = 0; i < sparse.size(); ++i) ASSERT_EQ(start[i], sparse[i]) << "logit " << i;
+
+  eo.int8_dense_below_sparsity = 1.5;
+  EXPECT_THROW(Engine(dir_ / "m.fbm", eo), Error);
+}
+
+// Without AMX oneDNN's int8 matmul is slower than the SpMM even on dense
+// layers (docs/kernels.md), so by default nothing runs dense; with AMX (on
+// the CPU, allowed by FASTBERT_ISA and used by oneDNN), layers below 80 % do.
+TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherOneDnnHasAmx) {
+  TinyBertSpec spec;
+  spec.block_sparsity = 0.8;
+  TinyBert model(spec);
+  model.write_checkpoint(dir_ / "ckpt");
+  model.write_quantization(dir_ / "ckpt", model.random_windows(2, kSeq, 3));
+  ExportOptions o;
+  o.sparse_threshold = 1.0;  // every linear dense int8 in the file
+  export_fbm(dir_ / "ckpt", dir_ / "dense.fbm", o);
+  Engine engine(dir_ / "dense.fbm");
+  const bool amx = ops_isa() == OpsIsa::amx_bf16 && kernels::onednn_int8_uses_amx();
+  for (const LinearSummary& l : engine.linears()) {
+    ASSERT_EQ(l.format, fbm::LinearFormat::dense_int8) << l.name;
+    EXPECT_EQ(l.implementation.rfind(amx ? "onednn_int8:" : "spmm_4x1_", 0), 0u) << l.name << " runs " << l.implementation;
+  }
 }
 
 TEST_F(EngineTest, ProfileAccountsEveryOpKindOfASparseModel) {

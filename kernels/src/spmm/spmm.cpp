@@ -68,6 +68,8 @@ SpmmPrimitive::SpmmPrimitive(std::shared_ptr<const BlockSparseMatrix> weights, c
     throw Error("SpmmPrimitive: output scale " + std::to_string(e.out_scale) + " must be finite and positive");
   if (!cpu_supports(desc.isa))
     throw Error(std::string("SpmmPrimitive: this CPU does not support ") + isa_name(desc.isa));
+  if (desc.output_layout != ActivationLayout::feature_major)
+    throw Error("SpmmPrimitive: the 4x1 family writes feature-major outputs only (the quad layout is the 1x4 family's)");
   impl_->w = std::move(weights);
   impl_->desc = desc;
   switch (desc.isa) {

@@ -212,6 +212,12 @@ Engine::Engine(const fs::path& path, const EngineOptions& options) : impl_(std::
   Impl& I = *impl_;
   I.options = options;
   if (options.seq_bucket <= 0) throw Error("EngineOptions::seq_bucket must be positive");
+  if (!(options.int8_dense_below_sparsity < 0 ||
+        (options.int8_dense_below_sparsity >= 0 && options.int8_dense_below_sparsity <= 1)))
+    throw Error("EngineOptions::int8_dense_below_sparsity is " + std::to_string(options.int8_dense_below_sparsity) +
+                ", expected a sparsity in [0, 1] or a negative value for this CPU's default");
+  const double dense_below = options.int8_dense_below_sparsity < 0 ? layers::default_int8_dense_below_sparsity()
+                                                                   : options.int8_dense_below_sparsity;
   const ScopedNumThreads threads(options.num_threads);
   // A FASTBERT_ISA this CPU cannot run is refused here, once, whatever the
   // model's layers: an fp32 model would otherwise never ask the GEMM level.
@@ -227,7 +233,7 @@ Engine::Engine(const fs::path& path, const EngineOptions& options) : impl_(std::
   I.embeddings = std::make_unique<layers::Embeddings>(f);
   bool any_int8 = false;
   for (int64_t l = 0; l < I.cfg.num_layers; ++l) {
-    I.encoder.emplace_back(f, l);
+    I.encoder.emplace_back(f, l, dense_below);
     any_int8 = any_int8 || I.encoder.back().any_int8();
   }
   I.qa_weight = f.array<float>("qa_head/weight", {2, h}).data;

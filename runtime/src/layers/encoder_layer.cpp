@@ -8,10 +8,11 @@
 
 namespace fastbert::layers {
 
-EncoderLayer::EncoderLayer(const fbm::FbmFile& f, int64_t index) : config_(f.config()), index_(index) {
+EncoderLayer::EncoderLayer(const fbm::FbmFile& f, int64_t index, double int8_dense_below_sparsity)
+    : config_(f.config()), index_(index) {
   const int64_t h = config_.hidden_size, inter = config_.intermediate_size;
   auto load = [&](const char* name, int64_t n, int64_t k, const LinearFusion& wanted) {
-    return load_linear(f, index, name, n, k, wanted);
+    return load_linear(f, index, name, n, k, wanted, int8_dense_below_sparsity);
   };
   LinearFusion none, residual;
   residual.residual = true;

@@ -20,7 +20,8 @@ class EncoderLayer {
  public:
   // Layer `index` of `file`; throws fastbert::Error naming the file for a
   // missing or malformed array.
-  EncoderLayer(const fbm::FbmFile& file, int64_t index);
+  // Int8 linears below `int8_dense_below_sparsity` run dense (load_linear).
+  EncoderLayer(const fbm::FbmFile& file, int64_t index, double int8_dense_below_sparsity);
 
   // Reads a.x (and a.u8_a when *held says it is current), leaves the
   // layer's output in a.x and, when `next_query` is int8, in a.u8_a

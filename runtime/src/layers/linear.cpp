@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "fastbert/common/error.h"
+#include "fastbert/kernels/dense_int8.h"
 #include "fastbert/kernels/dense_matmul.h"
+#include "fastbert/kernels/isa.h"
 #include "fastbert/kernels/spmm.h"
 
 namespace fastbert::layers {
@@ -36,34 +38,38 @@ class DenseFp32Layer : public Linear {
   const float* bias_ = nullptr;
 };
 
-// The packed arrays are copied once into the kernel's BlockSparseMatrix (the
-// SpMM primitive owns its weights); bias and scales stay in the mapping.
+// An int8 layer, dense or 4x1 block-sparse in the file, run on one of two
+// engines chosen by its block sparsity (int8_runs_dense): the 4x1 SpMM, or
+// oneDNN's dense int8 matmul (kernels::DenseInt8Primitive). The packed
+// arrays are copied once into the engine's own weights; bias and scales stay
+// in the mapping.
 class SparseLinearLayer : public Linear {
  public:
-  // A dense_int8 layer: oneDNN 2.6 runs int8 matmuls on feature-major
-  // activations through a reference loop, so dense int8 weights are packed
-  // with every 4x1 block kept and run on the same VNNI SpMM.
+  // A dense_int8 layer: on the SpMM its weights are packed with every 4x1
+  // block kept (zeros included: a dense layer costs what dense costs).
   SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
-                    const LinearFusion& wanted, bool dense)
+                    const LinearFusion& wanted, bool dense, double dense_below)
       : dense_(dense) {
     n_ = n;
     k_ = k;
     const std::string src = file.path().string() + ": " + prefix;
     const float* scales = file.array<float>(prefix + "weight_scales", {n}).data;
     auto weights = file.array<int8_t>(prefix + "weight", {n, k});
-    // Every block kept, zeros included: a dense layer costs what dense costs.
-    const std::vector<uint8_t> all_blocks(static_cast<size_t>(n * k), 1);
-    auto w = std::make_shared<kernels::BlockSparseMatrix>(
-        kernels::pack_4x1(weights.data, n, k, all_blocks.data(), scales));
     bias_ = file.array<float>(prefix + "bias", {n}).data;
     read_input_quant(file, prefix, src);
     stored_bytes_ = n * k + 8 * n;
-    block_sparsity_ = 1.0 - w->density();
-    create(std::move(w), wanted);
+    block_sparsity_ = 0;
+    if (int8_runs_dense(block_sparsity_, dense_below)) {
+      create_dense(weights.data, scales, wanted);
+      return;
+    }
+    const std::vector<uint8_t> all_blocks(static_cast<size_t>(n * k), 1);
+    create(std::make_shared<kernels::BlockSparseMatrix>(kernels::pack_4x1(weights.data, n, k, all_blocks.data(), scales)),
+           wanted);
   }
 
   SparseLinearLayer(const fbm::FbmFile& file, const std::string& prefix, int64_t n, int64_t k,
-                    const LinearFusion& wanted) {
+                    const LinearFusion& wanted, double dense_below) {
     n_ = n;
     k_ = k;
     const std::string src = file.path().string() + ": " + prefix;
@@ -131,6 +137,11 @@ class SparseLinearLayer : public Linear {
     read_input_quant(file, prefix, src);
     stored_bytes_ = 8 * (groups + 1) + 4 * columns.size() + values.size() + 16 * n;
     block_sparsity_ = 1.0 - w->density();
+    if (int8_runs_dense(block_sparsity_, dense_below)) {
+      const std::vector<int8_t> unpacked = kernels::unpack(*w);
+      create_dense(unpacked.data(), w->scales.data(), wanted);
+      return;
+    }
     create(std::move(w), wanted);
   }
 
@@ -149,6 +160,15 @@ class SparseLinearLayer : public Linear {
   }
 
   void create(std::shared_ptr<kernels::BlockSparseMatrix> w, const LinearFusion& wanted) {
+    primitive_ = std::make_unique<kernels::SpmmPrimitive>(std::move(w), desc_for(wanted));
+    implementation_ = primitive_->implementation();
+  }
+  void create_dense(const int8_t* weights, const float* scales, const LinearFusion& wanted) {
+    dense_primitive_ = std::make_unique<kernels::DenseInt8Primitive>(weights, scales, n_, k_, desc_for(wanted));
+    implementation_ = dense_primitive_->implementation();
+  }
+  // The epilogue of the fusions this layer does (both engines do the same).
+  kernels::SpmmDesc desc_for(const LinearFusion& wanted) {
     kernels::SpmmDesc desc;
     desc.activation = kernels::ActivationType::u8;
     fusion_.residual = wanted.residual;
@@ -163,11 +183,14 @@ class SparseLinearLayer : public Linear {
     } else {
       desc.epilogue.output = kernels::OutputType::f32;
     }
-    primitive_ = std::make_unique<kernels::SpmmPrimitive>(std::move(w), desc);
+    return desc;
   }
   LinearFormat format() const override { return dense_ ? LinearFormat::dense_int8 : LinearFormat::sparse_4x1_int8; }
-  const char* implementation() const override { return primitive_->implementation(); }
+  const char* implementation() const override { return implementation_.c_str(); }
   LinearFusion fusion() const override { return fusion_; }
+  void prepare(int64_t m) override {
+    if (dense_primitive_) dense_primitive_->prepare(m);
+  }
 
   void forward(const LinearIo& io) const override {
     kernels::SpmmArgs a;
@@ -183,28 +206,54 @@ class SparseLinearLayer : public Linear {
     }
     a.y = fusion_.output_u8 ? static_cast<void*>(io.y_u8) : static_cast<void*>(io.y);
     a.ldy = io.ld;
-    primitive_->execute(a);
+    if (dense_primitive_)
+      dense_primitive_->execute(a);
+    else
+      primitive_->execute(a);
   }
 
  private:
   bool dense_ = false;
   const float* bias_ = nullptr;
   LinearFusion fusion_;
-  std::unique_ptr<kernels::SpmmPrimitive> primitive_;
+  std::unique_ptr<kernels::SpmmPrimitive> primitive_;              // one of these two
+  std::unique_ptr<kernels::DenseInt8Primitive> dense_primitive_;
+  std::string implementation_;
 };
 
 }  // namespace
 
+double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
+  // Measured (docs/kernels.md): on AVX512-VNNI without AMX (AMD Zen 4) the
+  // 4x1 SpMM with every block kept is 1.06-1.27x faster than oneDNN's VNNI
+  // int8 matmul on the feature-major layout (its shift and epilogue passes
+  // included), so nothing runs dense. With AMX, from the previous kernel
+  // issue's Sapphire Rapids run (bench/results history): 4x1 against AMX
+  // dense int8 was 0.58-0.93x at 70 %, 0.78-1.35x at 80 % and 1.01-1.76x at
+  // 85 %, before the passes that DenseInt8Primitive adds; dense below 80 %.
+  // Not measured on an AMX machine with this code: force it to check.
+  return onednn_int8_uses_amx ? 0.8 : 0.0;
+}
+
+double default_int8_dense_below_sparsity() {
+  // A CPU without AMX tiles, or FASTBERT_ISA below amx, declines the AMX
+  // default before oneDNN is asked.
+  return default_int8_dense_below_sparsity(ops_isa() == OpsIsa::amx_bf16 && kernels::onednn_int8_uses_amx());
+}
+
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,
-                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted) {
+                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted,
+                                    double int8_dense_below_sparsity) {
   const std::string prefix = fbm::linear_prefix(layer, name);
   switch (file.linear_format(layer, name)) {
     case LinearFormat::dense_fp32:
       return std::make_unique<DenseFp32Layer>(file, prefix, out_features, in_features);
     case LinearFormat::dense_int8:
-      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted, /*dense=*/true);
+      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted, /*dense=*/true,
+                                                 int8_dense_below_sparsity);
     case LinearFormat::sparse_4x1_int8:
-      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted);
+      return std::make_unique<SparseLinearLayer>(file, prefix, out_features, in_features, wanted,
+                                                 int8_dense_below_sparsity);
   }
   throw Error(file.path().string() + ": unknown linear format");
 }

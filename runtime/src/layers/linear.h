@@ -1,7 +1,7 @@
 #pragma once
 // One linear layer of the encoder behind one interface, whatever its storage:
 // dense fp32 through oneDNN sgemm, dense and 4x1 block-sparse int8 through
-// the JIT VNNI SpMM. Activations are feature-major ([features][tokens], row stride m).
+// the JIT VNNI SpMM or, below a crossover sparsity, oneDNN's int8 matmul. Activations are feature-major ([features][tokens], row stride m).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,7 +63,21 @@ class Linear {
 
 // Builds linear `name` of encoder layer `layer` from the file, in the format
 // the file records for it. `wanted` lists the fusions the engine would like.
+// An int8 linear whose block sparsity is below `int8_dense_below_sparsity`
+// runs on oneDNN's dense int8 matmul (kernels::DenseInt8Primitive), any
+// other on the 4x1 SpMM: the same bits either way.
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,
-                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted);
+                                    int64_t out_features, int64_t in_features, const LinearFusion& wanted,
+                                    double int8_dense_below_sparsity = 0);
+
+// Whether an int8 linear of this block sparsity runs dense (the dispatch rule).
+inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_sparsity) {
+  return block_sparsity < int8_dense_below_sparsity;
+}
+
+// The crossover below which int8 linears run dense when EngineOptions leaves
+// it to the CPU: 0.8 where oneDNN's int8 matmul runs on AMX, else 0.
+double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx);
+double default_int8_dense_below_sparsity();  // for this process's oneDNN
 
 }  // namespace fastbert::layers

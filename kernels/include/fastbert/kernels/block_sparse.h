@@ -60,4 +60,43 @@ std::vector<int8_t> unpack(const BlockSparseMatrix& w);
 // benchmark): returns a rows x cols mask, constant within each 4x1 block.
 std::vector<uint8_t> random_block_mask_4x1(int64_t rows, int64_t cols, double sparsity, uint64_t seed);
 
+// A weight matrix W (rows = N_out, cols = K) pruned in 1x4 blocks: 1 output
+// row x 4 consecutive input columns 4q..4q+3 (aligned quads; the last quad of
+// a row is partial when K is not a multiple of 4 and its missing columns hold
+// zeros). Stored row by row: row r's blocks are blocks [row_block_begin[r],
+// row_block_begin[r+1]), each a quad index `quads[b]` and the 4 int8 weights
+// values[4b..4b+3] in column order, the dword that is broadcast into
+// vpdpbusd against the [K/4][M][4] activation layout (quad_layout.h).
+struct BlockSparse1x4Matrix {
+  static constexpr int kBlockCols = 4;
+
+  int64_t rows = 0;
+  int64_t cols = 0;
+  std::vector<int64_t> row_block_begin;  // rows+1 entries
+  std::vector<int32_t> quads;            // per block, in [0, quads_per_row())
+  std::vector<int8_t> values;            // 4 per block
+  std::vector<float> scales;             // per row (1.0 when packed from int8)
+  std::vector<int32_t> row_sums;         // per row
+
+  int64_t quads_per_row() const { return (cols + kBlockCols - 1) / kBlockCols; }
+  int64_t blocks() const { return row_block_begin.empty() ? 0 : row_block_begin.back(); }
+  // The fraction of 1x4 blocks kept.
+  double density() const;
+};
+
+// The 1x4 counterparts of pack_4x1 / pack_4x1_fp32 / unpack /
+// random_block_mask_4x1: the mask must be constant within every aligned quad
+// of a row, and the matrix zero where the mask is zero (violations throw
+// fastbert::Error naming the first offending element); a null mask keeps
+// every block that holds a nonzero value.
+BlockSparse1x4Matrix pack_1x4(const int8_t* dense, int64_t rows, int64_t cols, const uint8_t* mask = nullptr,
+                              const float* row_scales = nullptr);
+BlockSparse1x4Matrix pack_1x4_fp32(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask = nullptr);
+std::vector<int8_t> unpack(const BlockSparse1x4Matrix& w);
+std::vector<uint8_t> random_block_mask_1x4(int64_t rows, int64_t cols, double sparsity, uint64_t seed);
+
+// Checks the invariants the 1x4 kernels rely on (offsets, quad indices in
+// range, array sizes); throws fastbert::Error naming what is wrong.
+void check_1x4(const BlockSparse1x4Matrix& w, const char* who);
+
 }  // namespace fastbert::kernels

@@ -15,6 +15,13 @@ double measure_vnni_peak_gops(int threads, double seconds = 0.2);
 // gather or epilogue. Needs AVX512-VNNI; returns 0 without it.
 double measure_vnni_4x1_interleave_ceiling_gops(int threads, double seconds = 0.2);
 
+// The rate of vpdpbusd MACs in the inner loop of the 1x4 SpMM with its data
+// in L1 (register/L1-only, no epilogue): per block a scaled quad index, one
+// weight-dword broadcast and `tile_vectors` (1..12) activation loads each
+// feeding one vpdpbusd. Same units; needs AVX512-VNNI (0 without it, and for
+// a tile_vectors outside 1..12).
+double measure_vnni_1x4_inner_loop_ceiling_gops(int threads, int tile_vectors, double seconds = 0.2);
+
 // The processor's model name as the OS reports it (/proc/cpuinfo), to be
 // printed next to every speed figure; "unknown CPU" where it is not readable.
 std::string cpu_model_name();

@@ -10,6 +10,12 @@ namespace fastbert::kernels {
 
 enum class ActivationType { u8, s8 };
 
+// How an activation tensor of K features x M tokens lies in memory:
+// feature_major (K rows of M, the 4x1 family's input and every family's
+// default output) or quads ([K/4][M][4], the 1x4 family's input,
+// quad_layout.h), which a u8/s8 epilogue of the 1x4 family can write directly.
+enum class ActivationLayout { feature_major, quads };
+
 // Y (N_out x M) = epilogue(W_sparse (N_out x K) x X (K x M)).
 //
 // Activations are feature-major: row k of X holds feature k for all M tokens,
@@ -19,6 +25,7 @@ struct SpmmDesc {
   ActivationType activation = ActivationType::u8;
   Epilogue epilogue;
   Isa isa = default_isa();
+  ActivationLayout output_layout = ActivationLayout::feature_major;
 };
 
 // Any pointers and leading dimensions work; for full speed, X rows should
@@ -55,6 +62,31 @@ class SpmmPrimitive {
   const BlockSparseMatrix& weights() const;
   const SpmmDesc& desc() const;
   // The microkernel family in use, e.g. "spmm_4x1_avx512vnni_jit".
+  const char* implementation() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The same operation on 1x4 blocks (BlockSparse1x4Matrix): X is in the quad
+// layout, SpmmArgs::ldx counting tokens between quad rows (>= m); Y is
+// feature-major (ldy elements between rows) or, for u8/s8 outputs with
+// SpmmDesc::output_layout = quads, the quad layout of the next layer's input
+// (ldy tokens between quad rows; the last quad's missing rows are zeros). The
+// residual is feature-major. Same threading and reuse rules as SpmmPrimitive.
+class Spmm1x4Primitive {
+ public:
+  Spmm1x4Primitive(std::shared_ptr<const BlockSparse1x4Matrix> weights, const SpmmDesc& desc);
+  ~Spmm1x4Primitive();
+  Spmm1x4Primitive(Spmm1x4Primitive&&) noexcept;
+  Spmm1x4Primitive& operator=(Spmm1x4Primitive&&) noexcept;
+
+  void execute(const SpmmArgs& args) const;
+
+  const BlockSparse1x4Matrix& weights() const;
+  const SpmmDesc& desc() const;
+  // The microkernel in use, e.g. "spmm_1x4_avx512vnni".
   const char* implementation() const;
 
  private:

@@ -37,6 +37,13 @@ struct EngineOptions {
   // path for an all-fp32 model (so an fp32 export matches fp32 LibTorch).
   AttentionPath attention = AttentionPath::automatic;
   bool profile = false;  // time every op kind (adds a clock read per op)
+  // Int8 linears (dense or 4x1 block-sparse in the file) whose block sparsity
+  // is below this run on oneDNN's dense int8 matmul, the others on the 4x1
+  // SpMM; both give the same bits, only the speed differs. In [0, 1], or
+  // negative for the measured default of this CPU (docs/kernels.md): 0.8
+  // where oneDNN's int8 matmul uses AMX and FASTBERT_ISA allows amx, 0
+  // (always the SpMM) otherwise.
+  double int8_dense_below_sparsity = -1;
   // Sequence lengths are rounded up to a multiple of this (shape buckets).
   int64_t seq_bucket = 32;
   // Calibration hook (export's int8 calibration): called with the fp32 input

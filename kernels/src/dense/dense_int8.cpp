@@ -1,0 +1,175 @@
+#include "fastbert/kernels/dense_int8.h"
+
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include "fastbert/common/error.h"
+
+namespace fastbert::kernels {
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+std::string impl_name(const dnnl::primitive_desc_base& pd) {
+  const char* s = nullptr;
+  dnnl_primitive_desc_query(pd.get(), dnnl_query_impl_info_str, 0, &s);
+  return std::string("onednn_int8:") + (s ? s : "?");
+}
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+}  // namespace
+
+struct DenseInt8Primitive::Impl {
+  int64_t n = 0, k = 0;
+  SpmmDesc desc;
+  std::vector<int8_t> weights;  // n x k, the matmul's source
+  std::vector<int32_t> row_sums;
+  std::vector<float> w_scales;
+  // One matmul per (token count, X row stride): the product's N dimension.
+  mutable std::mutex mutex;
+  mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>>>
+      matmuls;
+  mutable std::string last_impl;
+
+  std::shared_ptr<const std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>> matmul_for(int64_t m, int64_t ldx) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto& slot = matmuls[{m, ldx}];
+    if (!slot) {
+      const memory::desc src({n, k}, dt::s8, tag::ab);
+      const memory::desc wei({k, m}, dt::s8, memory::dims{ldx, 1});
+      const memory::desc dst({n, m}, dt::s32, tag::ab);
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), cpu_engine());
+      slot = std::make_shared<const std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>>(pd, dnnl::matmul(pd));
+    }
+    last_impl = impl_name(slot->first);
+    return slot;
+  }
+};
+
+DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k,
+                                       const SpmmDesc& desc)
+    : impl_(std::make_unique<Impl>()) {
+  if (n <= 0 || k <= 0)
+    throw Error("DenseInt8Primitive: shape " + std::to_string(n) + "x" + std::to_string(k) + " must be positive");
+  if (!weights || !w_scales) throw Error("DenseInt8Primitive: null weights or scales");
+  const Epilogue& e = desc.epilogue;
+  if (e.output == OutputType::s32 && e.gelu)
+    throw Error("DenseInt8Primitive: GELU needs an fp32 or requantized output, not s32");
+  if ((e.output == OutputType::u8 || e.output == OutputType::s8) && !(std::isfinite(e.out_scale) && e.out_scale > 0))
+    throw Error("DenseInt8Primitive: output scale " + std::to_string(e.out_scale) + " must be finite and positive");
+  if (desc.output_layout != ActivationLayout::feature_major)
+    throw Error("DenseInt8Primitive: writes feature-major outputs only");
+  for (int64_t r = 0; r < n; ++r)
+    if (!(std::isfinite(w_scales[r]) && w_scales[r] > 0))
+      throw Error("DenseInt8Primitive: scale of row " + std::to_string(r) + " is " + std::to_string(w_scales[r]) +
+                  " (must be finite and positive)");
+  Impl& im = *impl_;
+  im.n = n;
+  im.k = k;
+  im.desc = desc;
+  im.weights.assign(weights, weights + n * k);
+  im.w_scales.assign(w_scales, w_scales + n);
+  im.row_sums.assign(size_t(n), 0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) im.row_sums[size_t(r)] += weights[r * k + c];
+}
+
+DenseInt8Primitive::~DenseInt8Primitive() = default;
+DenseInt8Primitive::DenseInt8Primitive(DenseInt8Primitive&&) noexcept = default;
+DenseInt8Primitive& DenseInt8Primitive::operator=(DenseInt8Primitive&&) noexcept = default;
+
+void DenseInt8Primitive::prepare(int64_t m) const {
+  if (m > 0) impl_->matmul_for(m, m);
+}
+
+std::string DenseInt8Primitive::implementation() const {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (!impl_->last_impl.empty()) return impl_->last_impl;
+  }
+  impl_->matmul_for(128, 128);
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->last_impl;
+}
+
+void DenseInt8Primitive::execute(const SpmmArgs& a) const {
+  const Impl& im = *impl_;
+  const Epilogue& e = im.desc.epilogue;
+  const int64_t n = im.n, k = im.k, m = a.m;
+  if (m < 0) throw Error("DenseInt8Primitive::execute: negative token count " + std::to_string(m));
+  if (m == 0) return;
+  if (!a.y) throw Error("DenseInt8Primitive::execute: null output");
+  if (a.ldy < m) throw Error("DenseInt8Primitive::execute: ldy " + std::to_string(a.ldy) + " < m " + std::to_string(m));
+  if (!a.x || a.ldx < m)
+    throw Error("DenseInt8Primitive::execute: null input or ldx " + std::to_string(a.ldx) + " < m " + std::to_string(m));
+  if (a.residual && a.ldr < m)
+    throw Error("DenseInt8Primitive::execute: ldr " + std::to_string(a.ldr) + " < m " + std::to_string(m));
+  if (e.output == OutputType::s32 && (a.residual || a.bias))
+    throw Error("DenseInt8Primitive::execute: s32 output takes no bias or residual");
+
+  // u8 X is shifted into s8 (x - 128 = x ^ 0x80): sum w (x - 128) = sum w x
+  // - 128 rowsum, so the compensation is (128 - zero_point) rowsum.
+  const bool u8 = im.desc.activation == ActivationType::u8;
+  const int32_t shift = u8 ? 128 - a.x_zero_point : 0;
+  std::unique_ptr<int8_t, AlignedFree> shifted;
+  const int8_t* xs = static_cast<const int8_t*>(a.x);
+  int64_t ldx = a.ldx;
+  if (u8) {
+    shifted.reset(static_cast<int8_t*>(std::aligned_alloc(64, size_t((k * m + 63) / 64 * 64))));
+    if (!shifted) throw Error("DenseInt8Primitive::execute: out of memory for the shifted input");
+    const uint8_t* x = static_cast<const uint8_t*>(a.x);
+    int8_t* dst = shifted.get();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t i = 0; i < m; ++i) dst[r * m + i] = int8_t(x[r * a.ldx + i] ^ 0x80);
+    xs = dst;
+    ldx = m;
+  }
+  std::unique_ptr<int32_t, AlignedFree> acc(static_cast<int32_t*>(std::aligned_alloc(64, size_t((n * m * 4 + 63) / 64 * 64))));
+  if (!acc) throw Error("DenseInt8Primitive::execute: out of memory for " + std::to_string(n) + "x" + std::to_string(m) + " accumulators");
+
+  const auto mm = im.matmul_for(m, ldx);
+  auto& eng = cpu_engine();
+  memory src(mm->first.src_desc(), eng, const_cast<int8_t*>(im.weights.data()));
+  memory wei(mm->first.weights_desc(), eng, const_cast<int8_t*>(xs));
+  memory dst(mm->first.dst_desc(), eng, acc.get());
+  dnnl::stream s(eng);
+  mm->second.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  s.wait();
+
+  const int out_size = output_size(e.output);
+  char* y = static_cast<char*>(a.y);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; ++r)
+    apply_epilogue(e, acc.get() + r * m, shift * im.row_sums[size_t(r)], a.x_scale * im.w_scales[size_t(r)],
+                   a.bias ? a.bias[r] : 0.0f, a.residual ? a.residual + r * a.ldr : nullptr,
+                   y + r * a.ldy * out_size, m);
+}
+
+bool onednn_int8_uses_amx() {
+  static const bool amx = [] {
+    const std::vector<int8_t> w(16 * 64, 1);
+    const std::vector<float> scales(16, 1.0f);
+    return DenseInt8Primitive(w.data(), scales.data(), 16, 64, SpmmDesc{}).implementation().find("amx") !=
+           std::string::npos;
+  }();
+  return amx;
+}
+
+}  // namespace fastbert::kernels

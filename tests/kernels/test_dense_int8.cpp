@@ -1,0 +1,121 @@
+// DenseInt8Primitive: oneDNN's int8 matmul posed on the SpMM's feature-major
+// layout, with the SpMM's epilogue, against reference_spmm bit for bit.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fastbert/common/error.h"
+#include "fastbert/kernels/dense_int8.h"
+#include "fastbert/kernels/reference.h"
+
+namespace fastbert::kernels {
+namespace {
+
+struct DenseProblem {
+  int64_t n, k, m, ldx, ldy;
+  std::vector<int8_t> w;
+  std::vector<float> scales, bias, residual;
+  std::vector<uint8_t> x;
+
+  DenseProblem(int64_t n_, int64_t k_, int64_t m_, uint64_t seed, int64_t pad = 0)
+      : n(n_), k(k_), m(m_), ldx(m_ + pad), ldy(m_ + pad) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> wd(-128, 127), xd(0, 255);
+    std::uniform_real_distribution<float> sd(0.001f, 0.02f);
+    std::normal_distribution<float> nd(0.0f, 2.0f);
+    w.resize(size_t(n * k));
+    for (auto& v : w) v = int8_t(wd(rng));
+    scales.resize(size_t(n));
+    for (auto& v : scales) v = sd(rng);
+    bias.resize(size_t(n));
+    for (auto& v : bias) v = nd(rng);
+    residual.resize(size_t(n * ldy));
+    for (auto& v : residual) v = nd(rng);
+    x.resize(size_t(k * ldx));
+    for (auto& v : x) v = uint8_t(xd(rng));
+  }
+  SpmmArgs args(void* y, bool with_bias, bool with_residual) const {
+    SpmmArgs a;
+    a.x = x.data();
+    a.ldx = ldx;
+    a.m = m;
+    a.x_scale = 0.031f;
+    a.x_zero_point = 101;
+    a.bias = with_bias ? bias.data() : nullptr;
+    a.residual = with_residual ? residual.data() : nullptr;
+    a.ldr = ldy;
+    a.y = y;
+    a.ldy = ldy;
+    return a;
+  }
+};
+
+Epilogue make(OutputType out, bool gelu = false, float out_scale = 1.0f, int32_t out_zp = 0) {
+  Epilogue e;
+  e.output = out;
+  e.gelu = gelu;
+  e.out_scale = out_scale;
+  e.out_zero_point = out_zp;
+  return e;
+}
+
+TEST(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueAndActivationType) {
+  struct Case {
+    Epilogue e;
+    bool bias, residual;
+  };
+  const Case cases[] = {{make(OutputType::s32), false, false},
+                        {make(OutputType::f32), true, false},
+                        {make(OutputType::f32, true), true, true},
+                        {make(OutputType::u8, true, 0.05f, 7), true, false},
+                        {make(OutputType::s8, false, 0.08f, -3), true, true}};
+  for (auto [n, k, m, pad] : {std::tuple{1, 1, 1, 0}, {7, 13, 3, 2}, {37, 70, 65, 0}, {64, 130, 129, 5}, {96, 768, 200, 0}}) {
+    const DenseProblem p(n, k, m, uint64_t(n * 31 + m), pad);
+    for (ActivationType act : {ActivationType::u8, ActivationType::s8})
+      for (const Case& c : cases) {
+        SpmmDesc desc;
+        desc.activation = act;
+        desc.epilogue = c.e;
+        const DenseInt8Primitive prim(p.w.data(), p.scales.data(), n, k, desc);
+        std::vector<int32_t> got(size_t(n * p.ldy), 0x7f7f7f7f), want(got.size(), 0x7f7f7f7f);
+        prim.execute(p.args(got.data(), c.bias, c.residual));
+        reference_spmm(p.w.data(), p.scales.data(), n, k, act, c.e, p.args(want.data(), c.bias, c.residual));
+        const int size = output_size(c.e.output);
+        for (int64_t r = 0; r < n; ++r)
+          for (int64_t i = 0; i < m; ++i) {
+            const size_t at = size_t(r * p.ldy + i);
+            if (size == 4)
+              ASSERT_EQ(got[at], want[at]) << n << "x" << k << " m=" << m << " output " << int(c.e.output) << " row " << r;
+            else
+              ASSERT_EQ(reinterpret_cast<const uint8_t*>(got.data())[at], reinterpret_cast<const uint8_t*>(want.data())[at])
+                  << n << "x" << k << " m=" << m << " output " << int(c.e.output) << " row " << r;
+          }
+      }
+  }
+}
+
+TEST(DenseInt8, NamesItsOneDnnImplementationAndRejectsBadArguments) {
+  const DenseProblem p(8, 16, 4, 3);
+  const DenseInt8Primitive prim(p.w.data(), p.scales.data(), 8, 16, SpmmDesc{});
+  EXPECT_EQ(prim.implementation().rfind("onednn_int8:", 0), 0u) << prim.implementation();
+  std::vector<float> y(32);
+  SpmmArgs a = p.args(y.data(), false, false);
+  a.ldy = 3;
+  EXPECT_THROW(prim.execute(a), Error);
+  a = p.args(y.data(), false, false);
+  a.x = nullptr;
+  EXPECT_THROW(prim.execute(a), Error);
+  std::vector<float> bad_scales(8, 1.0f);
+  bad_scales[5] = 0.0f;
+  EXPECT_THROW(DenseInt8Primitive(p.w.data(), bad_scales.data(), 8, 16, SpmmDesc{}), Error);
+  SpmmDesc quads;
+  quads.epilogue.output = OutputType::u8;
+  quads.output_layout = ActivationLayout::quads;
+  EXPECT_THROW(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, quads), Error);
+}
+
+}  // namespace
+}  // namespace fastbert::kernels
