@@ -235,25 +235,32 @@ def main() -> int:
     dev384 = logits_file.read_windows(w / f"{tag}-384.h5")
     dev_npz = w / f"{tag}-384.npz"
     np.savez(dev_npz, **dev384)
+    # Logits are kept in the work folder and reused by a rerun on the same
+    # questions (delete the folder after changing the checkpoint).
     logits = {}
+    features384 = w / f"{tag}-384.h5"
     for e in ours:
-        out = w / f"logits-{e.label.replace(' ', '-')}.h5"
-        res = run([fb, "eval", "squad", "--data", dev, "--model", e.model, "--threads", a.threads, "--logits-out", out,
-                   "--predictions-out", w / f"preds-{e.label.replace(' ', '-')}.json"],
-                  stdout=subprocess.PIPE, text=True).stdout
-        sc = json.loads(res.strip().splitlines()[-1])
+        name = f"{tag}-{e.label.replace(' ', '-')}"
+        out, preds = w / f"logits-{name}.h5", w / f"preds-{name}.json"
+        if out.exists():
+            sc = score(fb, dev, features384, out, preds)
+        else:
+            res = run([fb, "eval", "squad", "--data", dev, "--model", e.model, "--threads", a.threads,
+                       "--logits-out", out, "--predictions-out", preds], stdout=subprocess.PIPE, text=True).stdout
+            sc = json.loads(res.strip().splitlines()[-1])
         e.em, e.f1 = sc["exact_match"], sc["f1"]
         logits[e.label] = logits_file.read_logits(out)
         log(f"{e.label}: EM {e.em:.2f} F1 {e.f1:.2f}")
     for e in peers:
-        wk = Worker(e, a.threads, 8, 384)
-        npy = w / f"logits-{e.label.replace(' ', '-')}.npy"
-        wk.ask({"cmd": "logits", "inputs": str(dev_npz), "out": str(npy), "batch": 8})
-        wk.close()
+        npy = w / f"logits-{tag}-{e.label.replace(' ', '-')}.npy"
+        if not npy.exists():
+            wk = Worker(e, a.threads, 8, 384)
+            wk.ask({"cmd": "logits", "inputs": str(dev_npz), "out": str(npy), "batch": 8})
+            wk.close()
         start, end = np.load(npy)
         h5 = npy.with_suffix(".h5")
         logits_file.write_logits(h5, start, end, e.label)
-        sc = score(fb, dev, w / f"{tag}-384.h5", h5)
+        sc = score(fb, dev, features384, h5)
         e.em, e.f1 = sc["exact_match"], sc["f1"]
         logits[e.label] = (start, end)
         log(f"{e.label}: EM {e.em:.2f} F1 {e.f1:.2f}")
@@ -271,22 +278,20 @@ def main() -> int:
                     next(e for e in engines if e.label == label).problems.append(
                         f"fp32 logits differ from fastbert fp32's by {d:.2e} > {FP32_TOLERANCE:g}")
 
-    # 6. Metric cross-check: a peer library's SQuAD v1.1 metric on fastbert's own predictions.
-    metric_check = None
-    first = ours[0] if ours else None
-    if first is not None:
-        preds = json.loads((w / f"preds-{first.label.replace(' ', '-')}.json").read_text())
-        gold = json.loads(dev.read_text())
-        from torchmetrics.text import SQuAD
-        tm_preds = [{"prediction_text": preds.get(q["id"], ""), "id": q["id"]}
-                    for art in gold["data"] for p in art["paragraphs"] for q in p["qas"]]
-        tm_target = [{"answers": {"text": [x["text"] for x in q["answers"]],
+    # 6. Metric cross-check: a peer library's SQuAD v1.1 metric on each fastbert engine's predictions.
+    metric_check = []
+    gold = json.loads(dev.read_text())
+    qas = [q for art in gold["data"] for p in art["paragraphs"] for q in p["qas"]]
+    from torchmetrics.text import SQuAD
+    for e in ours:
+        preds = json.loads((w / f"preds-{tag}-{e.label.replace(' ', '-')}.json").read_text())
+        r = SQuAD()([{"prediction_text": preds.get(q["id"], ""), "id": q["id"]} for q in qas],
+                    [{"answers": {"text": [x["text"] for x in q["answers"]],
                                   "answer_start": [x["answer_start"] for x in q["answers"]]}, "id": q["id"]}
-                     for art in gold["data"] for p in art["paragraphs"] for q in p["qas"]]
-        r = SQuAD()(tm_preds, tm_target)
-        metric_check = {"engine": first.label, "fastbert_em": first.em, "fastbert_f1": first.f1,
-                        "torchmetrics_em": float(r["exact_match"]), "torchmetrics_f1": float(r["f1"])}
-        log("metric cross-check", metric_check)
+                     for q in qas])
+        metric_check.append({"engine": e.label, "fastbert_em": e.em, "fastbert_f1": e.f1,
+                             "torchmetrics_em": float(r["exact_match"]), "torchmetrics_f1": float(r["f1"])})
+        log("metric cross-check", metric_check[-1])
 
     # 7. Speed: every (seq, batch), rounds interleaved, every engine once a round.
     rows = []
@@ -314,7 +319,9 @@ def main() -> int:
                             for e in ours:
                                 e.problems.append(f"ran {j.get('threads')} threads")
                         for row in j["seq_per_s"]:
-                            e = next(e for e in ours if e.label.replace(" ", "-") == row["engine"])
+                            # fastbert bench names an engine fastbert_LABEL
+                            e = next(e for e in ours if row["engine"] in (e.label.replace(" ", "-"),
+                                                                          "fastbert_" + e.label.replace(" ", "-")))
                             per_round[e.label].append({"seq_per_s": row["value"], "p50_ms": row["p50_ms"],
                                                        "p90_ms": row["p90_ms"], "p99_ms": row["p99_ms"]})
                     else:
@@ -398,10 +405,10 @@ def write_outputs(a, engines, rows, budgets, fp32_diff, metric_check, cpu, vnni_
     for label, d in fp32_diff.items():
         md.append(f"- {label} logits vs fastbert fp32 at real tokens: max |diff| {d:.2e} "
                   f"(tolerance {FP32_TOLERANCE:g}): {'ok' if d <= FP32_TOLERANCE else 'FAILED'}")
-    if metric_check:
-        md.append(f"- metric cross-check on {metric_check['engine']}'s predictions: fastbert EM/F1 "
-                  f"{metric_check['fastbert_em']:.4f}/{metric_check['fastbert_f1']:.4f}, torchmetrics SQuAD "
-                  f"{metric_check['torchmetrics_em']:.4f}/{metric_check['torchmetrics_f1']:.4f}")
+    for m in metric_check:
+        md.append(f"- metric cross-check on {m['engine']}'s predictions: fastbert EM/F1 "
+                  f"{m['fastbert_em']:.4f}/{m['fastbert_f1']:.4f}, torchmetrics SQuAD "
+                  f"{m['torchmetrics_em']:.4f}/{m['torchmetrics_f1']:.4f}")
     for e in engines:
         if e.checks:
             md.append(f"- {e.label}: " + ", ".join(f"{k} {v}" for k, v in e.checks.items()) +
@@ -415,7 +422,9 @@ def write_outputs(a, engines, rows, budgets, fp32_diff, metric_check, cpu, vnni_
     plot(out.with_suffix(".png"), engines, rows, budgets, cpu, a.threads)
 
 
-def plot(path, engines, rows, budgets, cpu, threads):
+def plot(path, engines, rows, budgets, cpu, threads, batch=8):
+    """Throughput at batch 8 (the issue's headline shape) per sequence length,
+    F1 beside each engine; the latency-budget view is the Markdown table."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -424,9 +433,9 @@ def plot(path, engines, rows, budgets, cpu, threads):
     for ax, s in zip(axes[0], seqs):
         labels, values, colors = [], [], []
         for e in engines:
-            best = best_under_budget(rows, e.label, s, budgets[s])
+            row = next((r for r in rows if r["label"] == e.label and r["seq"] == s and r["batch"] == batch), None)
             labels.append(e.label + ("" if e.f1 is None else f"\nF1 {e.f1:.1f}"))
-            values.append(best["seq_per_s"] if best else 0)
+            values.append(row["seq_per_s"] if row else 0)
             colors.append({"fastbert": "tab:red", "deepsparse": "tab:purple", "onnxruntime": "tab:blue",
                            "pytorch": "tab:orange"}[e.engine])
         y = np.arange(len(labels))
@@ -434,12 +443,25 @@ def plot(path, engines, rows, budgets, cpu, threads):
         ax.set_yticks(y, labels, fontsize=7)
         ax.invert_yaxis()
         for yi, v in zip(y, values):
-            ax.text(v, yi, f" {v:.0f}", va="center", fontsize=7)
-        ax.set_xlabel("sequences/s (best with batch <= 8 and p90 <= budget)")
-        ax.set_title(f"seq {s}, p90 budget {budgets[s]:g} ms", fontsize=9)
+            ax.text(v, yi, f" {v:.1f}", va="center", fontsize=7)
+        ax.set_xlabel(f"sequences/s at batch {batch} (median of interleaved rounds)")
+        ax.set_title(f"seq {s}", fontsize=9)
     fig.suptitle(f"fastbert vs peers, same weights, {threads} threads, {cpu}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def replot(csv_path, png_path, cpu, threads):
+    """The chart again from a peers.csv (engines in the file's order)."""
+    rows, engines = [], {}
+    with open(csv_path) as f:
+        for r in csv.DictReader(f):
+            sp = float(r["sparsity"])
+            e = engines.setdefault((r["engine"], r["precision"], sp), Engine(r["engine"], r["precision"], sp, None, None))
+            e.f1 = float(r["f1"]) if r["f1"] else None
+            rows.append({"label": e.label, "seq": int(r["seq"]), "batch": int(r["batch"]),
+                         "seq_per_s": float(r["seq_per_s"])})
+    plot(png_path, list(engines.values()), rows, {}, cpu, threads)
 
 
 if __name__ == "__main__":
