@@ -319,9 +319,9 @@ def main() -> int:
                             for e in ours:
                                 e.problems.append(f"ran {j.get('threads')} threads")
                         for row in j["seq_per_s"]:
-                            # fastbert bench names an engine fastbert_LABEL
-                            e = next(e for e in ours if row["engine"] in (e.label.replace(" ", "-"),
-                                                                          "fastbert_" + e.label.replace(" ", "-")))
+                            # fastbert bench names an engine fastbert_LABEL, a lone one "fastbert"
+                            e = ours[0] if len(ours) == 1 else next(
+                                e for e in ours if row["engine"] == "fastbert_" + e.label.replace(" ", "-"))
                             per_round[e.label].append({"seq_per_s": row["value"], "p50_ms": row["p50_ms"],
                                                        "p90_ms": row["p90_ms"], "p99_ms": row["p99_ms"]})
                     else:
