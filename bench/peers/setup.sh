@@ -6,7 +6,7 @@
 # No wheel cache is kept (torch and its CUDA libraries are several GB).
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-python3}  # Debian 12: python3 3.11 + python3-venv (scripts/install-deps.sh)
 "$PYTHON" -c 'import sys; sys.exit(0 if (3, 8) <= sys.version_info[:2] <= (3, 11) else 1)' || {
   echo "setup.sh: deepsparse 1.8.0 needs Python 3.8-3.11; $("$PYTHON" --version) found (set PYTHON=...)" >&2
   exit 1
