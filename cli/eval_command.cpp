@@ -37,6 +37,7 @@ struct EvalArgs {
   std::string predictions;
   std::string model;
   std::string predictions_out;
+  std::string logits_out;
   std::string features;
   std::string logits;
   SquadWindowOptions windows;
@@ -76,6 +77,9 @@ void print_score(const SquadScore& score) {
 // writes them to --predictions-out when asked).
 SquadPredictionMap answer_questions(const EvalArgs& args, const SquadDataset& data, const SquadFeatures& features,
                                     const SquadLogits& logits) {
+  // The logits of --model, for scoring them again or comparing engines on the
+  // same windows (`fastbert prepare` with the same window options makes them).
+  if (!args.logits_out.empty()) write_squad_logits(args.logits_out, logits);
   std::unordered_map<std::string, size_t> question_of;
   for (size_t i = 0; i < data.questions.size(); ++i) question_of.emplace(data.questions[i].id, i);
   std::vector<std::string_view> contexts;
@@ -159,7 +163,9 @@ void run_eval_squad(const EvalArgs& args) {
                               {"--model", args.model},
                               {"--features", args.features},
                               {"--logits", args.logits}},
-                             {{"--predictions-out", args.predictions_out}});
+                             {{"--predictions-out", args.predictions_out}, {"--logits-out", args.logits_out}});
+  if (!args.logits_out.empty() && args.model.empty())
+    throw Error("--logits-out needs --model: it keeps the logits that model computed");
   set_num_threads(args.threads);
   const SquadDataset data = read_squad(args.data);
   SquadPredictionMap predictions;
@@ -190,6 +196,9 @@ void register_eval(CLI::App& app) {
       ->check(CLI::ExistingFile);
   squad->add_option("--predictions-out", args->predictions_out,
                     "write the answers here, question id -> text (with --model or --logits)");
+  squad->add_option("--logits-out", args->logits_out,
+                    "write the model's logits here (HDF5, rows = the windows of fastbert prepare with the same "
+                    "window options; with --model)");
   squad->add_option("--max-seq", args->windows.max_seq, "tokens per window")
       ->capture_default_str()
       ->check(integer_in(8, kMaxSequence));

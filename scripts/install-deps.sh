@@ -3,7 +3,7 @@
 # Idempotent: does nothing when all packages are present.
 set -euo pipefail
 PACKAGES=(
-  build-essential cmake ccache pkg-config git python3
+  build-essential cmake ccache pkg-config git python3 python3-venv
   libtorch-dev libopenblas0-openmp
   libdnnl-dev ocl-icd-opencl-dev opencl-headers
   libxbyak-dev libsentencepiece-dev libyaml-cpp-dev libhdf5-dev hdf5-tools

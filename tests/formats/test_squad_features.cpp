@@ -417,6 +417,41 @@ TEST_F(SquadFeaturesFile, LogitsRoundTrip) {
   EXPECT_EQ(r.end_logits, l.end_logits);
 }
 
+TEST_F(SquadFeaturesFile, LogitsWrittenByH5pyWithAVariableLengthStringAttributeAreRead) {
+  // What h5py writes by default: float32 datasets, contiguous, and a Python
+  // str attribute as a variable-length UTF-8 string. The reader needs no
+  // attribute to score, so it opens none (variable-length strings are never
+  // read: libhdf5 1.10 trusts their global heap).
+  const fs::path path = dir_ / "l.h5";
+  {
+    hdf5::FileOptions options;
+    options.user_block_bytes = file_header::kBytes;
+    hdf5::File file = hdf5::File::create(path, options);
+    file.write("start_logits", std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+    file.write("end_logits", std::vector<float>{6, 5, 4, 3, 2, 1}, {2, 3});
+    const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t root = H5Gopen2(fid, "/", H5P_DEFAULT);
+    const hid_t attr = H5Acreate2(root, "engine", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    const char* value = "onnxruntime é";
+    ASSERT_GE(H5Awrite(attr, type, &value), 0);
+    H5Aclose(attr);
+    H5Gclose(root);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(fid);
+    file.close();
+  }
+  file_header::stamp(path, kSquadLogitsFileKind);
+  const SquadLogits r = read_squad_logits(path);
+  EXPECT_EQ(r.max_seq, 3);
+  EXPECT_EQ(r.start_logits, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(r.end_logits, (std::vector<float>{6, 5, 4, 3, 2, 1}));
+}
+
 TEST_F(SquadFeaturesFile, FeaturesFileIsNotAcceptedAsLogits) {
   write_squad_features(dir_ / "f.h5", sample());
   try {

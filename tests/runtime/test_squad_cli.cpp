@@ -160,6 +160,34 @@ TEST_F(SquadCli, EvalWithLogitsScoresAnyEnginesOutputOverAFeaturesFile) {
   EXPECT_NE(out2.find("not a logits file (another kind of fastbert file"), std::string::npos) << out2;
 }
 
+TEST_F(SquadCli, EvalWithModelWritesTheLogitsItScoredRowForRowThePreparedWindows) {
+  const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/tests/runtime/oracle_predict_tool";
+  const std::string features = (dir_ / "f.h5").string(), logits = (dir_ / "l.h5").string();
+  const std::string windows = " --max-seq 24 --doc-stride 4";
+  ASSERT_EQ(run_command(fastbert_ + " prepare --data " + (dir_ / "squad.json").string() + " --tokenizer " +
+                        (dir_ / "ckpt").string() + " --out " + features + windows)
+                .first,
+            0);
+  const auto [rc, out] = run_command("FASTBERT_TRAIN_BIN=" + tool + " " + fastbert_ + " eval squad --data " +
+                                     (dir_ / "squad.json").string() + " --model " + (dir_ / "ckpt").string() + windows +
+                                     " --threads 1 --logits-out " + logits + " 2>/dev/null");
+  ASSERT_EQ(rc, 0) << out;
+  const SquadFeatures f = read_squad_features(features);
+  const SquadLogits l = read_squad_logits(logits);
+  EXPECT_EQ(l.max_seq, f.max_seq);
+  EXPECT_EQ(l.num_windows(), f.num_windows());
+  const auto [rc2, out2] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() +
+                                       " --features " + features + " --logits " + logits);
+  ASSERT_EQ(rc2, 0) << out2;
+  EXPECT_EQ(out2, out);
+  // Without a model there are no logits to keep.
+  const auto [rc3, out3] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() +
+                                       " --features " + features + " --logits " + logits + " --logits-out " +
+                                       (dir_ / "again.h5").string() + " 2>&1");
+  EXPECT_EQ(rc3, 1);
+  EXPECT_NE(out3.find("--logits-out needs --model"), std::string::npos) << out3;
+}
+
 TEST_F(SquadCli, EvalWithPredictionsPrintsOfficialJson) {
   write_file_atomic(dir_ / "p.json", R"({"q-who": "the Broncos", "q-where": "Santa Clara, California"})");
   const auto [rc, out] = run_command(fastbert_ + " eval squad --data " + (dir_ / "squad.json").string() + " --predictions " +

@@ -157,6 +157,38 @@ TEST(SquadPostprocess, StartsOnlyInTheWindowWhereTheTokenHasMostContext) {
   EXPECT_FLOAT_EQ(preds[0].score, 30.f);
 }
 
+TEST(SquadPostprocess, PaddingPositionsCannotCrowdRealTokensOutOfTheNBest) {
+  // One short context in a long window: most of the window is padding, where
+  // an engine that does not mask (ONNX Runtime, PyTorch on raw logits) leaves
+  // logits higher than any real token's.
+  SquadDataset data;
+  data.contexts = {"t1 t2 t3 t4 t5"};
+  data.questions.push_back({"only", "what ?", 0, {{"t3", 6}}});
+  const SquadFeatures features = make_squad_features(data, vocab(), {24, 6, 8});
+  ASSERT_EQ(features.num_windows(), 1);
+  const int64_t s = features.max_seq;
+  int64_t padding = 0, t3 = -1;
+  for (int64_t p = 0; p < s; ++p) {
+    padding += features.attention_mask[p] == 0;
+    if (features.offsets[p * 2] == 6) t3 = p;
+  }
+  SquadPostprocessOptions options;
+  options.n_best = 5;
+  ASSERT_GE(padding, options.n_best);
+  ASSERT_GE(t3, 0);
+  SquadLogits logits;
+  logits.max_seq = s;
+  for (int64_t p = 0; p < s; ++p) {
+    const bool pad = features.attention_mask[p] == 0;
+    logits.start_logits.push_back(pad ? 50.f : (p == t3 ? 10.f : 1.f));
+    logits.end_logits.push_back(pad ? 50.f : (p == t3 ? 10.f : 1.f));
+  }
+  const std::vector<std::string_view> contexts{data.contexts[0]};
+  const auto preds = postprocess_squad(features, logits, contexts, options);
+  EXPECT_EQ(preds[0].text, "t3");
+  EXPECT_FLOAT_EQ(preds[0].score, 20.f);
+}
+
 TEST(SquadPostprocess, LogitsOfAnotherShapeAreRejected) {
   Fixture fx;
   fx.logits.start_logits.resize(fx.logits.start_logits.size() - fx.features.max_seq);

@@ -14,6 +14,7 @@
 #include "fastbert/kernels/attention.h"
 #include "fastbert/kernels/isa.h"
 #include "fastbert/runtime/fbm_file.h"
+#include "fastbert/runtime/squad/squad_postprocess.h"
 #include "layers/embeddings.h"
 #include "layers/encoder_layer.h"
 #include "layers/linear.h"
@@ -27,9 +28,6 @@ namespace {
 
 // Tokens per unit of work when a batch is split into units (see forward).
 constexpr int64_t kUnitTokens = 128;
-
-// Padded positions get this logit, as masked scores do in BERT.
-constexpr float kPaddingLogit = -10000.0f;
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }

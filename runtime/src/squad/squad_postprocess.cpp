@@ -21,6 +21,12 @@ std::vector<int32_t> top_k(const float* values, int32_t n, int k) {
   return idx;
 }
 
+// One window's logits with every padding position at kPaddingLogit.
+void mask_padding(const float* logits, const int32_t* attention_mask, int64_t s, std::vector<float>& out) {
+  out.resize(static_cast<size_t>(s));
+  for (int64_t p = 0; p < s; ++p) out[p] = attention_mask[p] ? logits[p] : kPaddingLogit;
+}
+
 // Where each window sits in its example's context tokens.
 struct WindowSpan {
   int64_t doc_offset = 0;  // position of the first context token in the window
@@ -90,10 +96,13 @@ std::vector<SquadPrediction> postprocess_squad(const SquadFeatures& features, co
 
   std::vector<SquadPrediction> best(features.example_ids.size());
   std::vector<bool> found(features.example_ids.size(), false);
+  std::vector<float> start_row, end_row;
   for (int64_t w = 0; w < n; ++w) {
     const size_t example = static_cast<size_t>(features.example_index[w]);
-    const float* start_logits = &logits.start_logits[w * s];
-    const float* end_logits = &logits.end_logits[w * s];
+    mask_padding(&logits.start_logits[w * s], &features.attention_mask[w * s], s, start_row);
+    mask_padding(&logits.end_logits[w * s], &features.attention_mask[w * s], s, end_row);
+    const float* start_logits = start_row.data();
+    const float* end_logits = end_row.data();
     const int32_t* offsets = &features.offsets[w * s * 2];
     const auto starts = top_k(start_logits, static_cast<int32_t>(s), options.n_best);
     const auto ends = top_k(end_logits, static_cast<int32_t>(s), options.n_best);

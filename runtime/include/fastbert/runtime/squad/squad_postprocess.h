@@ -7,6 +7,12 @@
 
 namespace fastbert {
 
+// The logit of a padding position (attention mask 0), as masked scores are in
+// BERT: the engine writes it there, and post-processing ranks every padding
+// position at it whatever the logits say, so the raw logits of another engine
+// (ONNX Runtime, PyTorch) cannot crowd real tokens out of the n-best.
+constexpr float kPaddingLogit = -10000.0f;
+
 struct SquadPostprocessOptions {
   int n_best = 20;             // candidate starts and ends per window
   int max_answer_length = 30;  // in tokens
@@ -25,8 +31,9 @@ struct SquadPrediction {
 
 // Best answer span of every example of `features` (one per example id, same
 // order): over all windows of the example, the n_best highest start and end
-// logits are paired; pairs with end >= start, at most max_answer_length tokens
-// and both ends on context tokens compete on start + end logit. contexts[i] is
+// logits (padding positions at kPaddingLogit) are paired; pairs with
+// end >= start, at most max_answer_length tokens and both ends on context
+// tokens compete on start + end logit. contexts[i] is
 // the context of features.example_ids[i]. Windows must be laid out as
 // make_squad_features does (window k of an example starts k * doc_stride
 // context tokens in).
