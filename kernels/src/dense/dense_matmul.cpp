@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
 
 namespace fastbert::kernels {
 namespace {
@@ -182,7 +183,7 @@ void linear_f32_feature_major(const float* w, const float* bias, const float* x,
                 " m=" + std::to_string(m) + " ldx=" + std::to_string(ldx) + " ldy=" + std::to_string(ldy));
   if (m == 0) return;
   // The bias first, then y += W x: sgemm's beta = 1 reads it back.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads_for_work(0.2 * double(n * m)))
   for (int64_t r = 0; r < n; ++r) std::fill(y + r * ldy, y + r * ldy + m, bias ? bias[r] : 0.0f);
   const dnnl_status_t status = dnnl_sgemm('N', 'N', n, m, k, 1.0f, w, k, x, ldx, 1.0f, y, ldy);
   if (status != dnnl_success)

@@ -73,7 +73,7 @@ FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, 
 
 void layer_norm_avx512f(const LayerNormArgs& a) {
   const int64_t blocks = (a.tokens + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(layer_norm_threads(a))
   for (int64_t blk = 0; blk < blocks; ++blk)
     normalize_block(a, blk * kBlock, std::min<int64_t>(kBlock, a.tokens - blk * kBlock));
 }

@@ -191,7 +191,8 @@ struct Engine::Impl {
     const int64_t m = b.m, h = cfg.hidden_size;
     const float* x = b.x.get();
     float* out = b.logits.get();
-#pragma omp parallel for schedule(static)
+    // About 0.1 ns per multiply-add on one core.
+#pragma omp parallel for schedule(static) num_threads(threads_for_work(0.1 * double(2 * h * m)))
     for (int64_t blk = 0; blk < (m + 63) / 64; ++blk) {
       const int64_t m0 = blk * 64, m1 = std::min(m, m0 + 64);
       for (int j = 0; j < 2; ++j) {
