@@ -3,15 +3,16 @@
 #include <immintrin.h>
 
 #include "layer_norm_kernels.h"
+#include "../target.h"
 
-#define FASTBERT_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
 namespace fastbert::detail {
 
 namespace {
 
 constexpr int kVectors = 4;
-constexpr int kBlock = 8 * kVectors;
+constexpr int kBlock = kLayerNormTileAvx2;
+static_assert(kBlock == 8 * kVectors);
 
 FASTBERT_TARGET_AVX2 inline __m256 load_z(const LayerNormArgs& a, int64_t m, int64_t f, __m256i mask) {
   __m256 z = _mm256_maskload_ps(a.x + f * a.ld_x + m, mask);

@@ -60,10 +60,7 @@ std::unique_ptr<Tokenizer> load_file_tokenizer(const fbm::FbmFile& file) {
 }
 
 AttentionPath best_fp32_attention() {
-  const OpsIsa isa = ops_isa();
-  if (isa >= OpsIsa::avx512f) return AttentionPath::fp32_avx512f;
-  if (isa >= OpsIsa::avx2) return AttentionPath::fp32_avx2;
-  return AttentionPath::fp32_reference;
+  return kernels::select_kernel(attention_kernels(), [](const AttentionKernel& k) { return !k.bf16; }).path;
 }
 
 }  // namespace
@@ -216,7 +213,7 @@ Engine::Engine(const fs::path& path, const EngineOptions& options) : impl_(std::
   const ScopedNumThreads threads(options.num_threads);
   // A FASTBERT_ISA this CPU cannot run is refused here, once, whatever the
   // model's layers: an fp32 model would otherwise never ask the GEMM level.
-  kernels::default_isa();
+  kernels::isa_cap();
   I.file = fbm::FbmFile::open(path);
   const fbm::FbmFile& f = *I.file;
   I.cfg = f.config();
