@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "fastbert/common/error.h"
+#include "fastbert/kernels/dense_matmul.h"
 #include "fastbert/kernels/isa.h"
 #include "fastbert/kernels/reference.h"
 #include "fastbert/kernels/spmm.h"
@@ -117,6 +118,38 @@ TEST(IsaEnvironment, DefaultSpmmDescUsesTheForcedLevel) {
   a.y = want.data();
   reference_spmm(w.data(), packed->scales.data(), n, k, ActivationType::u8, desc.epilogue, a);
   EXPECT_EQ(got, want);
+}
+
+// oneDNN's dense int8 under FASTBERT_ISA=<level>: no code above the level
+// (its implementation name carries the ISA it was generated for) and the
+// integer reference's result. Activations stay below 128: without VNNI,
+// oneDNN's u8 x s8 kernels sum pairs of products in int16 (vpmaddubsw),
+// which saturates for full-range inputs (measured: 5379 for 2931 at avx2).
+TEST(IsaEnvironment, DenseInt8RunsNoInstructionsAboveTheForcedLevel) {
+  const char* env = std::getenv("FASTBERT_ISA");
+  if (!env) GTEST_SKIP() << "FASTBERT_ISA not set; the ctest variants set it";
+  if (!cpu_supports(parse_isa(env))) GTEST_SKIP() << "refused level (DefaultSpmmDescUsesTheForcedLevel checks)";
+  const int64_t m = 5, k = 64, n = 16;
+  std::vector<int8_t> w(size_t(n * k));
+  std::vector<uint8_t> x(size_t(m * k));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = int8_t(int(i * 37 % 255) - 127);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(i * 101 % 128);
+  const std::vector<float> w_scales(size_t(n), 1.0f);
+  const DenseLinear lin(DenseLinearDesc{m, k, n, DenseType::u8, false, false, 1.0f, 0}, w.data(), w_scales.data(),
+                        nullptr);
+  const std::string impl = lin.implementation();
+  const Isa wanted = parse_isa(env);
+  if (wanted < Isa::avx512bw) EXPECT_EQ(impl.find("avx512"), std::string::npos) << impl;
+  if (wanted < Isa::avx2) EXPECT_EQ(impl.find("avx"), std::string::npos) << impl;
+  if (wanted < Isa::amx) EXPECT_EQ(impl.find("amx"), std::string::npos) << impl;
+  std::vector<float> y(size_t(m * n));
+  lin.execute(x.data(), y.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t acc = 0;
+      for (int64_t p = 0; p < k; ++p) acc += int32_t(w[j * k + p]) * int32_t(x[i * k + p]);
+      ASSERT_EQ(y[i * n + j], float(acc)) << impl;
+    }
 }
 
 }  // namespace
