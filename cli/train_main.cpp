@@ -134,15 +134,9 @@ void register_bench_forward(CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libgomp threads spin while they wait for work. On a shared machine whose
-  // cores are busy with other processes, spinning threads starve the ones
-  // that compute: a MiniLM training step measured 72 s spinning and 8 s
-  // passive on 2 loaded cores. libgomp reads the policy once, when it is
-  // loaded, so set it and start over (an explicit setting is respected).
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    ::execv("/proc/self/exe", argv);  // returns only on failure: go on spinning
-  }
+  // libgomp's threads wait passively (a MiniLM training step measured 72 s
+  // spinning and 8 s passive on 2 loaded cores): fastbert/common/threads.h
+  // sets OMP_WAIT_POLICY for every executable, before libgomp starts.
   // Activations of a training step are tens of MB each; glibc would hand each
   // one back to the kernel and fault fresh zeroed pages in for the next step
   // (measured: 4x the system time). Keep freed memory in the heap instead.

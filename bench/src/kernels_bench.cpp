@@ -265,10 +265,14 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
   const double peak1 = threads > 1 ? measure_vnni_peak_gops(1, 0.2) : peak;
   const double mix1 = measure_vnni_4x1_interleave_ceiling_gops(1, 0.2);
   const double loop1x4 = measure_vnni_1x4_inner_loop_ceiling_gops(1, 8, 0.2);
+  // The 4x1 implementation a default SpmmDesc runs: the best table entry the cap allows.
+  const char* spmm_kernel = "";
+  for (const SpmmKernel& k : spmm_4x1_kernels())
+    if (!*spmm_kernel && k.isa <= isa_cap() && cpu_supports(k.isa)) spmm_kernel = k.name;
   out << "fastbert bench kernels: " << threads << " threads, " << (o.fresh ? "fresh" : "cache-hot")
       << " activations, median of " << o.repeats << " interleaved samples"
       << (o.cpu_time ? " (thread CPU time)" : " (wall clock)") << "\n"
-      << "SpMM: " << isa_name(default_isa()) << " 4x1 block-sparse int8 on feature-major X (K x M u8) and 1x4 on "
+      << "SpMM: " << spmm_kernel << " (FASTBERT_ISA cap " << isa_name(isa_cap()) << "), 4x1 block-sparse int8 on feature-major X (K x M u8) and 1x4 on "
       << "quad-layout X ([K/4][M][4] u8), same dense weights, each family's own random block mask; fp32 Y with "
       << "per-channel scale and bias; oneDNN: token-major u8 x s8 -> f32 (scales, bias) and fp32 matmul\n"
       << std::fixed << std::setprecision(1) << "measured VNNI peak: " << peak << " GOP/s on " << threads

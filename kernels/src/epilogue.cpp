@@ -94,13 +94,8 @@ enum class Variant { avx512, avx2, baseline };
 // runs no AVX-512 at all.
 Variant variant() {
   static const Variant v = [] {
-    switch (default_isa()) {
-      case Isa::avx512bw:
-      case Isa::avx512_vnni: return Variant::avx512;
-      case Isa::avx2:
-      case Isa::avx_vnni: return Variant::avx2;
-      case Isa::reference: break;
-    }
+    if (isa_allowed(Isa::avx512bw)) return Variant::avx512;
+    if (isa_allowed(Isa::avx2)) return Variant::avx2;
     return Variant::baseline;
   }();
   return v;

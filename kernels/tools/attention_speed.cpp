@@ -92,18 +92,17 @@ int main(int argc, char** argv) {
     if (std::fgets(load, sizeof(load), f)) std::printf("load average (other work on this machine): %s", load);
     std::fclose(f);
   }
-  std::printf("ld_pad=%d threads=%d repetitions=%d cpu_isa=%s FASTBERT_ISA cap gives %s\n", ld_pad, threads, repetitions,
-              fastbert::ops_isa_name(fastbert::ops_cpu_isa()), fastbert::ops_isa_name(fastbert::ops_isa()));
+  std::printf("ld_pad=%d threads=%d repetitions=%d cpu_isa=%s isa_cap=%s\n", ld_pad, threads, repetitions,
+              fastbert::kernels::isa_name(fastbert::kernels::best_cpu_isa()),
+              fastbert::kernels::isa_name(fastbert::kernels::isa_cap()));
 
   const int heads = 12, hidden = heads * dh;
+  // Every vector entry of the table this CPU runs and that takes this head_dim.
   std::vector<AttentionPath> paths;
-  for (AttentionPath p : {AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16, AttentionPath::fp32_avx512f, AttentionPath::fp32_avx2}) {
-    try {
-      fastbert::resolve_attention_path(p, {1, 1, 1, dh});
-      paths.push_back(p);
-    } catch (const std::exception&) {
-    }
-  }
+  for (const fastbert::AttentionKernel& k : fastbert::attention_kernels())
+    if (k.isa != fastbert::kernels::Isa::reference && fastbert::kernels::cpu_supports(k.isa) &&
+        k.accepts({1, 1, 1, dh}))
+      paths.push_back(k.path);
 
   std::printf("\n== attention (H=%d, dh=%d, all tokens valid) ==\n", heads, dh);
   std::printf("%-4s %-3s %-16s %10s %9s %9s %9s %s\n", "S", "B", "path", "median ms", "min ms", "cpu ms",
@@ -149,17 +148,15 @@ int main(int argc, char** argv) {
     const int64_t rows = int64_t(heads) * seq;
     const std::vector<float> x = random_floats(size_t(rows) * seq, 4);
     std::vector<float> y(x.size());
-    std::vector<fastbert::SoftmaxPath> sp = {fastbert::SoftmaxPath::twopass_avx512f,
-                                             fastbert::SoftmaxPath::threepass_avx512f,
-                                             fastbert::SoftmaxPath::twopass_reference,
-                                             fastbert::SoftmaxPath::threepass_reference};
-    if (fastbert::ops_isa() < fastbert::OpsIsa::avx512f) sp.erase(sp.begin(), sp.begin() + 2);
+    std::vector<const fastbert::SoftmaxKernel*> sp;
+    for (const auto& k : fastbert::softmax_kernels())
+      if (fastbert::kernels::cpu_supports(k.isa)) sp.push_back(&k);
     std::vector<std::function<void()>> runs;
-    for (auto p : sp) runs.push_back([&, p] { fastbert::softmax(x.data(), seq, y.data(), seq, rows, seq, p); });
+    for (auto* k : sp) runs.push_back([&, k] { fastbert::softmax(x.data(), seq, y.data(), seq, rows, seq, *k); });
     const std::vector<double> t = interleaved_medians(runs, repetitions);
     for (size_t i = 0; i < sp.size(); ++i)
-      std::printf("S=%-4d %-20s %8.3f ms %7.2f GB/s (x read + y written once)\n", seq,
-                  fastbert::softmax_path_name(sp[i]), t[i] * 1e3, 8.0 * x.size() / t[i] * 1e-9);
+      std::printf("S=%-4d %-28s %8.3f ms %7.2f GB/s (x read + y written once)\n", seq, sp[i]->name, t[i] * 1e3,
+                  8.0 * x.size() / t[i] * 1e-9);
   }
 
   std::printf("\n== LayerNorm (+residual, +u8) and GELU(+bias) on BERT-base activations ==\n");
@@ -173,19 +170,29 @@ int main(int argc, char** argv) {
     const std::vector<float> bias(4 * hidden, 0.1f);
     const int64_t ld = tokens + ld_pad;
     std::vector<std::function<void()>> runs;
-    for (auto p : {fastbert::LayerNormPath::avx512f, fastbert::LayerNormPath::avx2, fastbert::LayerNormPath::reference})
-      runs.push_back([&, p] {
+    std::vector<const char*> names;
+    for (const auto& k : fastbert::layer_norm_kernels()) {
+      if (!fastbert::kernels::cpu_supports(k.isa)) continue;
+      names.push_back(k.name);
+      runs.push_back([&, k] {
         fastbert::LayerNormArgs a;
         a.features = hidden, a.tokens = tokens;
         a.x = x.data(), a.ld_x = ld, a.residual = r.data(), a.ld_residual = ld;
         a.gamma = gamma.data(), a.beta = beta.data();
         a.y = y.data(), a.ld_y = ld, a.y_u8 = yq.data(), a.ld_y_u8 = ld, a.u8_scale = 0.05f, a.u8_zero_point = 128;
-        fastbert::layer_norm(a, p);
+        fastbert::layer_norm(a, k);
       });
-    for (auto p : {fastbert::GeluPath::avx512f, fastbert::GeluPath::avx2, fastbert::GeluPath::reference})
-      runs.push_back([&, p] { fastbert::gelu(inter.data(), 4 * hidden, tokens, ld, bias.data(), p); });
-    const char* names[] = {"layer_norm avx512f", "layer_norm avx2", "layer_norm reference",
-                           "gelu avx512f", "gelu avx2", "gelu reference"};
+    }
+    for (const auto& k : fastbert::gelu_kernels()) {
+      if (!fastbert::kernels::cpu_supports(k.isa)) continue;
+      names.push_back(k.name);
+      runs.push_back([&, k] {
+        fastbert::GeluArgs a;
+        a.rows = 4 * hidden, a.cols = tokens;
+        a.x = inter.data(), a.ld_x = ld, a.bias = bias.data(), a.y = inter.data(), a.ld_y = ld;
+        fastbert::gelu(a, k);
+      });
+    }
     const std::vector<double> t = interleaved_medians(runs, std::max(3, repetitions / 2));
     for (size_t i = 0; i < t.size(); ++i) std::printf("tokens=%-5d %-22s %8.3f ms\n", tokens, names[i], t[i] * 1e3);
   }

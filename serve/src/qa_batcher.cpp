@@ -140,7 +140,7 @@ void QaBatcher::worker_main(int worker, int engine_threads) {
     engines_[static_cast<size_t>(worker)] = std::move(loaded);
     if (++loaded_ == static_cast<int>(engines_.size())) {
       kernel_summary_ =
-          std::string("isa=") + kernels::isa_name(kernels::default_isa()) + " ops=" + ops_isa_name(ops_cpu_isa()) +
+          std::string("isa=") + kernels::isa_name(kernels::isa_cap()) +
           " attention=" + attention_path_name(engine->attention_path()) +
           " workers=" + std::to_string(engines_.size()) + " threads_per_worker=" + std::to_string(engine_threads);
       ready_ = true;

@@ -216,7 +216,7 @@ TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherOneDnnHasAmx) {
   o.sparse_threshold = 1.0;  // every linear dense int8 in the file
   export_fbm(dir_ / "ckpt", dir_ / "dense.fbm", o);
   Engine engine(dir_ / "dense.fbm");
-  const bool amx = ops_isa() == OpsIsa::amx_bf16 && kernels::onednn_int8_uses_amx();
+  const bool amx = kernels::isa_allowed(kernels::Isa::amx) && kernels::onednn_int8_uses_amx();
   for (const LinearSummary& l : engine.linears()) {
     ASSERT_EQ(l.format, fbm::LinearFormat::dense_int8) << l.name;
     EXPECT_EQ(l.implementation.rfind(amx ? "onednn_int8:" : "spmm_4x1_", 0), 0u) << l.name << " runs " << l.implementation;

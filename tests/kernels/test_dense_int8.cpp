@@ -9,6 +9,7 @@
 
 #include "fastbert/common/error.h"
 #include "fastbert/kernels/dense_int8.h"
+#include "fastbert/kernels/isa.h"
 #include "fastbert/kernels/reference.h"
 
 namespace fastbert::kernels {
@@ -95,6 +96,29 @@ TEST(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueAndActivationType)
           }
       }
   }
+}
+
+// Run by the kernels_forced_isa_<level> variants (FASTBERT_ISA set): below
+// VNNI oneDNN's u8 x s8 products saturate 16-bit sums, so the primitive must
+// decline there rather than give other numbers than the SpMM.
+TEST(IsaEnvironment, DenseInt8IsBitExactOnFullRangeActivationsOrDeclinedAtTheForcedLevel) {
+  const DenseProblem p(16, 256, 9, 5);  // u8 activations over 0..255, weights over -128..127
+  SpmmDesc desc;
+  desc.epilogue = make(OutputType::s32);
+  if (!DenseInt8Primitive::exact_at_isa_cap()) {
+    try {
+      DenseInt8Primitive(p.w.data(), p.scales.data(), p.n, p.k, desc);
+      FAIL() << "built at cap " << isa_name(isa_cap());
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("declined at FASTBERT_ISA cap"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  const DenseInt8Primitive prim(p.w.data(), p.scales.data(), p.n, p.k, desc);
+  std::vector<int32_t> got(size_t(p.n * p.ldy)), want(got.size());
+  prim.execute(p.args(got.data(), false, false));
+  reference_spmm(p.w.data(), p.scales.data(), p.n, p.k, ActivationType::u8, desc.epilogue, p.args(want.data(), false, false));
+  EXPECT_EQ(got, want) << prim.implementation() << " at cap " << isa_name(isa_cap());
 }
 
 TEST(DenseInt8, NamesItsOneDnnImplementationAndRejectsBadArguments) {

@@ -60,13 +60,9 @@ struct Problem {
 };
 
 bool cpu_runs(AttentionPath path) {
-  switch (path) {
-    case AttentionPath::bf16_amx: return ops_cpu_isa() >= OpsIsa::amx_bf16;
-    case AttentionPath::bf16_avx512bf16: return ops_cpu_isa() >= OpsIsa::avx512bf16;
-    case AttentionPath::fp32_avx512f: return ops_cpu_isa() >= OpsIsa::avx512f;
-    case AttentionPath::fp32_avx2: return ops_cpu_isa() >= OpsIsa::avx2;
-    default: return true;
-  }
+  for (const AttentionKernel& k : attention_kernels())
+    if (k.path == path) return kernels::cpu_supports(k.isa);
+  return false;
 }
 
 // Stated accuracy against the double-precision reference, |O| <= 1: fp32 paths
@@ -183,64 +179,18 @@ TEST_P(AttentionPathTest, FusedU8OutputIsExactlyQuantizingTheFp32Output) {
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, AttentionPathTest,
                          ::testing::Values(AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16,
-                                           AttentionPath::fp32_avx512f,
-                                           AttentionPath::fp32_avx2, AttentionPath::fp32_reference),
+                                           AttentionPath::fp32_avx512f, AttentionPath::fp32_avx2,
+                                           AttentionPath::fp32_reference),
                          [](const auto& info) { return std::string(attention_path_name(info.param)); });
 
-TEST(Attention, FastbertIsaCapsTheAutomaticPath) {
-  const AttentionShape shape{1, 8, 1, 64};
-  {
-    test::ScopedIsaEnv env("reference");
-    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::fp32_reference);
-  }
-  if (ops_cpu_isa() >= OpsIsa::avx2) {
-    test::ScopedIsaEnv env("avx2");
-    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::fp32_avx2);
-    test::ScopedIsaEnv env2("avx_vnni");
-    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::fp32_avx2);
-  }
-  if (ops_cpu_isa() >= OpsIsa::avx512f) {
-    test::ScopedIsaEnv env("avx512bw");
-    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::fp32_avx512f);
-  }
-  if (ops_cpu_isa() >= OpsIsa::avx512bf16) {
-    test::ScopedIsaEnv env("avx512_vnni");
-    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::bf16_avx512bf16);
-  }
-  if (ops_cpu_isa() >= OpsIsa::amx_bf16) {
-    test::ScopedIsaEnv env("amx");
-    EXPECT_EQ(resolve_attention_path(AttentionPath::automatic, shape), AttentionPath::bf16_amx);
-  }
-}
-
-TEST(Attention, ForcedLowerIsaGivesTheSameAnswerThroughTheAutomaticPath) {
-  const Problem p(2, 19, 2, 64, {19, 12}, 21);
-  const std::vector<float> reference = p.run(AttentionPath::fp32_reference);
-  for (const char* isa : {"reference", "avx2", "avx512bw", "avx512_vnni", "amx"}) {
-    test::ScopedIsaEnv env(isa);
-    const AttentionPath used = resolve_attention_path(AttentionPath::automatic, p.shape);
-    EXPECT_LE(p.max_abs_diff(p.run(AttentionPath::automatic), reference), tolerance(used)) << isa;
-  }
-}
-
-TEST(Attention, UnknownIsaNameIsAClearError) {
-  test::ScopedIsaEnv env("avx9000");
-  try {
-    resolve_attention_path(AttentionPath::automatic, AttentionShape{});
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("avx9000"), std::string::npos) << e.what();
-  }
-}
-
 TEST(Attention, HeadDimNotMultipleOf32FallsBackFromAmxToAvx512Bf16) {
-  if (ops_cpu_isa() < OpsIsa::amx_bf16) GTEST_SKIP() << "no AMX";
+  if (!kernels::cpu_supports(kernels::Isa::amx)) GTEST_SKIP() << "no AMX";
   EXPECT_EQ(resolve_attention_path(AttentionPath::bf16_amx, AttentionShape{1, 8, 1, 48}),
             AttentionPath::bf16_avx512bf16);
 }
 
 TEST(Attention, OddHeadDimFallsBackFromBf16ToFp32) {
-  if (ops_cpu_isa() < OpsIsa::avx512bf16) GTEST_SKIP() << "no AVX512-BF16";
+  if (!kernels::cpu_supports(kernels::Isa::avx512_bf16)) GTEST_SKIP() << "no AVX512-BF16";
   EXPECT_EQ(resolve_attention_path(AttentionPath::bf16_avx512bf16, AttentionShape{1, 8, 1, 63}),
             AttentionPath::fp32_avx512f);
 }

@@ -13,11 +13,7 @@
 namespace fastbert {
 namespace {
 
-bool cpu_runs(LayerNormPath path) {
-  if (path == LayerNormPath::avx512f) return ops_cpu_isa() >= OpsIsa::avx512f;
-  if (path == LayerNormPath::avx2) return ops_cpu_isa() >= OpsIsa::avx2;
-  return true;
-}
+const LayerNormKernel& reference_kernel() { return layer_norm_kernels().back(); }
 
 // Feature-major [features][tokens] with strides wider than tokens.
 struct Problem {
@@ -40,11 +36,11 @@ struct Problem {
   }
 };
 
-class LayerNormPathTest : public ::testing::TestWithParam<LayerNormPath> {};
+class LayerNormPathTest : public ::testing::TestWithParam<LayerNormKernel> {};
 
 TEST_P(LayerNormPathTest, FusedResidualMatchesDoubleReferenceOnOddSizes) {
-  const LayerNormPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << layer_norm_path_name(path) << " is not supported by this CPU";
+  const LayerNormKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   unsigned seed = 1;
   for (auto [f, t] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 7}, {768, 129}, {384, 65}, {33, 200}}) {
     for (bool with_residual : {false, true}) {
@@ -54,7 +50,7 @@ TEST_P(LayerNormPathTest, FusedResidualMatchesDoubleReferenceOnOddSizes) {
       a.y = got.data(), a.ld_y = p.ld;
       layer_norm(a, path);
       a.y = want.data();
-      layer_norm(a, LayerNormPath::reference);
+      layer_norm(a, reference_kernel());
       for (int64_t i = 0; i < f; ++i)
         for (int64_t m = 0; m < t; ++m)
           ASSERT_NEAR(got[i * p.ld + m], want[i * p.ld + m], 2e-5f)
@@ -64,8 +60,8 @@ TEST_P(LayerNormPathTest, FusedResidualMatchesDoubleReferenceOnOddSizes) {
 }
 
 TEST_P(LayerNormPathTest, FusedU8QuantizationIsExactlyQuantizingTheFp32Output) {
-  const LayerNormPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << layer_norm_path_name(path) << " is not supported by this CPU";
+  const LayerNormKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   const Problem p(96, 77, 5);
   std::vector<float> y(size_t(96 * p.ld));
   std::vector<uint8_t> q(size_t(96 * p.ld), 0xAB);
@@ -93,8 +89,8 @@ TEST_P(LayerNormPathTest, FusedU8QuantizationIsExactlyQuantizingTheFp32Output) {
 }
 
 TEST_P(LayerNormPathTest, OutputMayOverwriteTheResidualInPlace) {
-  const LayerNormPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << layer_norm_path_name(path) << " is not supported by this CPU";
+  const LayerNormKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   Problem p(64, 40, 9);
   std::vector<float> want(size_t(64 * p.ld));
   LayerNormArgs a = p.args(true);
@@ -107,8 +103,8 @@ TEST_P(LayerNormPathTest, OutputMayOverwriteTheResidualInPlace) {
 }
 
 TEST_P(LayerNormPathTest, FusedFeatureBiasEqualsAddingItToXFirst) {
-  const LayerNormPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << layer_norm_path_name(path) << " is not supported by this CPU";
+  const LayerNormKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   Problem p(50, 70, 17);
   const std::vector<float> bias = test::random_floats(50, 18, -2.0f, 2.0f);
   std::vector<float> fused(size_t(50 * p.ld)), separate(fused.size());
@@ -126,31 +122,8 @@ TEST_P(LayerNormPathTest, FusedFeatureBiasEqualsAddingItToXFirst) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, LayerNormPathTest,
-                         ::testing::Values(LayerNormPath::avx512f, LayerNormPath::avx2, LayerNormPath::reference),
-                         [](const auto& info) { return std::string(layer_norm_path_name(info.param)); });
-
-TEST(LayerNorm, ForcedIsaRunsTheLowerPathWithTheSameResult) {
-  const Problem p(128, 50, 3);
-  std::vector<float> want(size_t(128 * p.ld)), got(want.size());
-  LayerNormArgs a = p.args(true);
-  a.y = want.data(), a.ld_y = p.ld;
-  layer_norm(a, LayerNormPath::reference);
-  for (const char* isa : {"reference", "avx2", "avx512bw"}) {
-    test::ScopedIsaEnv env(isa);
-    a.y = got.data();
-    layer_norm(a);
-    for (size_t i = 0; i < got.size(); ++i) {
-      if (i % p.ld < 50) {
-        ASSERT_NEAR(got[i], want[i], 2e-5f) << isa;
-      }
-    }
-  }
-  if (ops_cpu_isa() >= OpsIsa::avx512f) {
-    test::ScopedIsaEnv env("avx2");
-    a.y = got.data();
-    EXPECT_NO_THROW(layer_norm(a, LayerNormPath::avx512f)) << "the cap applies to the automatic choice only";
-  }
-}
+                         ::testing::ValuesIn(layer_norm_kernels()),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(LayerNorm, BadArgumentsAreErrorsNamingTheField) {
   const Problem p(8, 8, 1);

@@ -24,25 +24,19 @@ std::vector<double> softmax_definition(const float* x, int64_t n) {
   return y;
 }
 
-bool cpu_runs(SoftmaxPath path) {
-  if (path == SoftmaxPath::twopass_avx512f || path == SoftmaxPath::threepass_avx512f)
-    return ops_cpu_isa() >= OpsIsa::avx512f;
-  if (path == SoftmaxPath::twopass_avx2) return ops_cpu_isa() >= OpsIsa::avx2;
-  return true;
-}
 
 // The two-pass paths never subtract the max: they reach 1e-6 relative. The
 // fp32 three-pass paths round x - max (|x - max| up to 60 here, so up to
 // 60 * 2^-24 = 3.6e-6 absolute in the exponent): 1e-5 relative.
-double relative_tolerance(SoftmaxPath path) {
-  return path == SoftmaxPath::threepass_avx512f || path == SoftmaxPath::threepass_reference ? 1e-5 : 1e-6;
+double relative_tolerance(const SoftmaxKernel& path) {
+  return std::string(path.name).find("threepass") != std::string::npos ? 1e-5 : 1e-6;
 }
 
-class SoftmaxPathTest : public ::testing::TestWithParam<SoftmaxPath> {};
+class SoftmaxPathTest : public ::testing::TestWithParam<SoftmaxKernel> {};
 
 TEST_P(SoftmaxPathTest, EqualsTheThreePassDefinitionInDoubleWithinStatedRelativeError) {
-  const SoftmaxPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << softmax_path_name(path) << " is not supported by this CPU";
+  const SoftmaxKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   unsigned seed = 1;
   for (int64_t cols : {1, 7, 16, 17, 129, 384, 1000}) {
     // Range +-30 spreads the probabilities over ~26 decades, all normal floats.
@@ -54,15 +48,15 @@ TEST_P(SoftmaxPathTest, EqualsTheThreePassDefinitionInDoubleWithinStatedRelative
       const std::vector<double> want = softmax_definition(x.data() + r * ld, cols);
       for (int64_t i = 0; i < cols; ++i)
         ASSERT_NEAR(y[r * ld + i], want[i], relative_tolerance(path) * want[i] + 1e-37)
-            << softmax_path_name(path) << " cols=" << cols << " row=" << r << " i=" << i;
+            << path.name << " cols=" << cols << " row=" << r << " i=" << i;
       for (int64_t i = cols; i < ld; ++i) ASSERT_TRUE(std::isnan(y[r * ld + i])) << "wrote past the row";
     }
   }
 }
 
 TEST_P(SoftmaxPathTest, HugeInputsDoNotOverflowAndMinusInfinityMasks) {
-  const SoftmaxPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << softmax_path_name(path) << " is not supported by this CPU";
+  const SoftmaxKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   // e^500 overflows fp32; the answer is still well defined.
   std::vector<float> x = {500.0f, 499.0f, -INFINITY, 498.0f, -INFINITY};
   std::vector<float> y(x.size());
@@ -76,8 +70,8 @@ TEST_P(SoftmaxPathTest, HugeInputsDoNotOverflowAndMinusInfinityMasks) {
 }
 
 TEST_P(SoftmaxPathTest, InPlaceGivesTheSameAsOutOfPlace) {
-  const SoftmaxPath path = GetParam();
-  if (!cpu_runs(path)) GTEST_SKIP() << softmax_path_name(path) << " is not supported by this CPU";
+  const SoftmaxKernel& path = GetParam();
+  if (!kernels::cpu_supports(path.isa)) GTEST_SKIP() << path.name << " is not supported by this CPU";
   std::vector<float> x = test::random_floats(2 * 45, 3, -5, 5);
   std::vector<float> y(x.size());
   softmax(x.data(), 45, y.data(), 45, 2, 45, path);
@@ -86,10 +80,8 @@ TEST_P(SoftmaxPathTest, InPlaceGivesTheSameAsOutOfPlace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, SoftmaxPathTest,
-                         ::testing::Values(SoftmaxPath::twopass_avx512f, SoftmaxPath::twopass_avx2,
-                                           SoftmaxPath::twopass_reference, SoftmaxPath::threepass_avx512f,
-                                           SoftmaxPath::threepass_reference),
-                         [](const auto& info) { return std::string(softmax_path_name(info.param)); });
+                         ::testing::ValuesIn(softmax_kernels()),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Softmax, BadShapeIsAClearError) {
   std::vector<float> x(10);

@@ -8,11 +8,12 @@
 #include "../math/erf_rational.h"
 #include "../math/quantize_u8.h"
 #include "gelu_kernels.h"
+#include "../target.h"
 
 namespace fastbert::detail {
 namespace er = kernels::erf_rational;
 
-__attribute__((target("avx2,fma"))) void gelu_row_avx2(const float* x, int64_t n, float bias, const GeluRowOutput& out) {
+FASTBERT_TARGET_AVX2 void gelu_row_avx2(const float* x, int64_t n, float bias, const GeluRowOutput& out) {
   const __m256 b = _mm256_set1_ps(bias);
   const __m256 inv_scale = _mm256_set1_ps(out.inv_scale);
   const __m256i zero_point = _mm256_set1_epi32(out.zero_point);

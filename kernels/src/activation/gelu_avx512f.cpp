@@ -8,11 +8,12 @@
 #include "../math/erf_rational.h"
 #include "../math/quantize_u8.h"
 #include "gelu_kernels.h"
+#include "../target.h"
 
 namespace fastbert::detail {
 namespace er = kernels::erf_rational;
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void gelu_row_avx512f(const float* x, int64_t n, float bias,
+FASTBERT_TARGET_AVX512BW void gelu_row_avx512f(const float* x, int64_t n, float bias,
                                                                          const GeluRowOutput& out) {
   const __m512 b = _mm512_set1_ps(bias);
   const __m512 inv_scale = _mm512_set1_ps(out.inv_scale);

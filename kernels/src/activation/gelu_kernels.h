@@ -4,14 +4,11 @@
 // computes kernels/src/math/erf_rational.h's gelu bit for bit.
 #include <cstdint>
 
+#include "fastbert/kernels/gelu.h"
+
 namespace fastbert::detail {
 
-struct GeluRowOutput {
-  float* y;
-  uint8_t* q;
-  float inv_scale;
-  int32_t zero_point;
-};
+using fastbert::GeluRowOutput;
 
 void gelu_row_reference(const float* x, int64_t n, float bias, const GeluRowOutput& out);
 void gelu_row_avx512f(const float* x, int64_t n, float bias, const GeluRowOutput& out);

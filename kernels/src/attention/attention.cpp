@@ -11,30 +11,21 @@
 
 #include "attention_kernels.h"
 #include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
 #include "fastbert/kernels/isa.h"
 
 namespace fastbert {
 
 namespace {
 
-OpsIsa isa_of(AttentionPath path) {
-  switch (path) {
-    case AttentionPath::bf16_amx: return OpsIsa::amx_bf16;
-    case AttentionPath::bf16_avx512bf16: return OpsIsa::avx512bf16;
-    case AttentionPath::fp32_avx512f: return OpsIsa::avx512f;
-    case AttentionPath::fp32_avx2: return OpsIsa::avx2;
-    default: return OpsIsa::reference;
-  }
-}
+bool any_shape(const AttentionShape&) { return true; }
+bool even_head_dim(const AttentionShape& s) { return s.head_dim % 2 == 0; }
+bool head_dim_multiple_of_32(const AttentionShape& s) { return s.head_dim % 32 == 0; }
 
-size_t thread_bytes(const AttentionShape& s, AttentionPath path) {
-  switch (path) {
-    case AttentionPath::bf16_amx: return detail::attention_thread_bytes_bf16_amx(s);
-    case AttentionPath::bf16_avx512bf16: return detail::attention_thread_bytes_bf16_avx512bf16(s);
-    case AttentionPath::fp32_avx512f: return detail::attention_thread_bytes_fp32_avx512f(s);
-    case AttentionPath::fp32_avx2: return detail::attention_thread_bytes_fp32_avx2(s);
-    default: return detail::attention_thread_bytes_fp32_reference(s);
-  }
+const AttentionKernel& kernel_of(AttentionPath path) {
+  for (const AttentionKernel& k : attention_kernels())
+    if (k.path == path) return k;
+  throw Error(std::string("attention: no implementation for path ") + attention_path_name(path));
 }
 
 void check_shape(const AttentionShape& s) {
@@ -62,35 +53,42 @@ const char* attention_path_name(AttentionPath path) {
   return "unknown";
 }
 
+const std::vector<AttentionKernel>& attention_kernels() {
+  using kernels::Isa;
+  namespace d = detail;
+  static const std::vector<AttentionKernel> table = {
+      {AttentionPath::bf16_amx, Isa::amx, 32, true, head_dim_multiple_of_32, d::attention_thread_bytes_bf16_amx,
+       d::attention_bf16_amx},
+      {AttentionPath::bf16_avx512bf16, Isa::avx512_bf16, d::kAttentionQueryBlockAvx512, true, even_head_dim,
+       d::attention_thread_bytes_bf16_avx512bf16, d::attention_bf16_avx512bf16},
+      {AttentionPath::fp32_avx512f, Isa::avx512bw, d::kAttentionQueryBlockAvx512, false, any_shape,
+       d::attention_thread_bytes_fp32_avx512f, d::attention_fp32_avx512f},
+      {AttentionPath::fp32_avx2, Isa::avx2, d::kAttentionQueryBlockAvx2, false, any_shape,
+       d::attention_thread_bytes_fp32_avx2, d::attention_fp32_avx2},
+      {AttentionPath::fp32_reference, Isa::reference, 1, false, any_shape, d::attention_thread_bytes_fp32_reference,
+       d::attention_fp32_reference},
+  };
+  return table;
+}
+
 AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape) {
-  const bool even_head_dim = shape.head_dim % 2 == 0;
-  const bool amx_head_dim = shape.head_dim % 32 == 0;
-  if (requested == AttentionPath::automatic) {
-    switch (ops_isa()) {
-      case OpsIsa::amx_bf16:
-        return amx_head_dim ? AttentionPath::bf16_amx
-               : even_head_dim ? AttentionPath::bf16_avx512bf16 : AttentionPath::fp32_avx512f;
-      case OpsIsa::avx512bf16:
-        return even_head_dim ? AttentionPath::bf16_avx512bf16 : AttentionPath::fp32_avx512f;
-      case OpsIsa::avx512f: return AttentionPath::fp32_avx512f;
-      case OpsIsa::avx2: return AttentionPath::fp32_avx2;
-      case OpsIsa::reference: return AttentionPath::fp32_reference;
-    }
+  const auto& table = attention_kernels();
+  if (requested == AttentionPath::automatic)
+    return kernels::select_kernel(table, [&](const AttentionKernel& k) { return k.accepts(shape); }).path;
+  const AttentionKernel& wanted = kernel_of(requested);
+  kernels::require_cpu_isa(wanted.isa, std::string("attention: ") + attention_path_name(requested));
+  bool after = false;
+  for (const AttentionKernel& k : table) {
+    after = after || &k == &wanted;
+    if (after && kernels::cpu_supports(k.isa) && k.accepts(shape)) return k.path;
   }
-  if (isa_of(requested) > ops_cpu_isa())
-    throw Error(std::string("attention: path ") + attention_path_name(requested) +
-                " needs " + ops_isa_name(isa_of(requested)) + " but this CPU supports only " +
-                ops_isa_name(ops_cpu_isa()));
-  if (requested == AttentionPath::bf16_amx && !amx_head_dim)
-    requested = AttentionPath::bf16_avx512bf16;
-  if (requested == AttentionPath::bf16_avx512bf16 && !even_head_dim) return AttentionPath::fp32_avx512f;
-  return requested;
+  return AttentionPath::fp32_reference;
 }
 
 size_t attention_workspace_bytes(const AttentionShape& shape, AttentionPath path, int num_threads) {
   check_shape(shape);
   const AttentionPath resolved = resolve_attention_path(path, shape);
-  return detail::round_up_64(thread_bytes(shape, resolved)) * std::max(1, num_threads) + 64;
+  return detail::round_up_64(kernel_of(resolved).thread_bytes(shape)) * std::max(1, num_threads) + 64;
 }
 
 void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, AttentionPath path) {
@@ -114,8 +112,8 @@ void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, 
         throw Error("attention: valid_lengths[" + std::to_string(b) + "]=" +
                     std::to_string(a.valid_lengths[b]) + " is outside 0.." + std::to_string(s.seq_len));
   }
-  const AttentionPath resolved = resolve_attention_path(path, s);
-  const size_t per_thread = detail::round_up_64(thread_bytes(s, resolved));
+  const AttentionKernel& kernel = kernel_of(resolve_attention_path(path, s));
+  const size_t per_thread = detail::round_up_64(kernel.thread_bytes(s));
   const int max_threads = std::max(1, omp_get_max_threads());
 
   if (workspace == nullptr) {
@@ -137,7 +135,11 @@ void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, 
     throw Error("attention: workspace of " + std::to_string(workspace_bytes) + " bytes is smaller than the " +
                 std::to_string(misalign + per_thread) + " bytes one thread needs; size it with attention_workspace_bytes()");
   char* base = static_cast<char*>(workspace) + misalign;
-  const int threads = int(std::min<size_t>(max_threads, (workspace_bytes - misalign) / per_thread));
+  // About 1 ns per score (exponential, sums) and 0.04 ns per multiply-add of
+  // Q·Kᵀ and P·V on one core.
+  const double scores = double(s.batch) * s.heads * double(s.seq_len) * double(s.seq_len);
+  const int threads = int(std::min<size_t>(std::min(max_threads, threads_for_work(scores * (1.0 + 0.08 * s.head_dim))),
+                                           (workspace_bytes - misalign) / per_thread));
 
   // Padded queries are defined as 0 by the API; the kernels skip them.
   const int dims = s.heads * s.head_dim;
@@ -151,13 +153,7 @@ void attention(const AttentionArgs& a, void* workspace, size_t workspace_bytes, 
     }
   }
 
-  switch (resolved) {
-    case AttentionPath::bf16_amx: detail::attention_bf16_amx(a, base, per_thread, threads); break;
-    case AttentionPath::bf16_avx512bf16: detail::attention_bf16_avx512bf16(a, base, per_thread, threads); break;
-    case AttentionPath::fp32_avx512f: detail::attention_fp32_avx512f(a, base, per_thread, threads); break;
-    case AttentionPath::fp32_avx2: detail::attention_fp32_avx2(a, base, per_thread, threads); break;
-    default: detail::attention_fp32_reference(a, base, per_thread, threads); break;
-  }
+  kernel.run(a, base, per_thread, threads);
 }
 
 }  // namespace fastbert

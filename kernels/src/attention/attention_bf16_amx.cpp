@@ -23,8 +23,8 @@
 #include "../math/quantize_u8.h"
 #include "attention_bf16_pack.h"
 #include "attention_kernels.h"
+#include "../target.h"
 
-#define FASTBERT_TARGET_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 
 namespace fastbert::detail {
 

@@ -19,7 +19,7 @@ namespace {
 constexpr int kQ = kBf16QueryBlock;
 
 template <int NK>
-FASTBERT_TARGET_AVX512BF16 inline void score_tile(const uint32_t* qp, int64_t q_stride, const uint32_t* kt,
+FASTBERT_TARGET_AVX512_BF16 inline void score_tile(const uint32_t* qp, int64_t q_stride, const uint32_t* kt,
                                                   int dh_pairs, __m512 scale, float* scores, __m512& sum,
                                                   __m512& sum_n) {
   __m512 c[NK];
@@ -37,7 +37,7 @@ FASTBERT_TARGET_AVX512BF16 inline void score_tile(const uint32_t* qp, int64_t q_
 }
 
 template <int ND>
-FASTBERT_TARGET_AVX512BF16 inline void output_tile(const uint32_t* pp, const uint16_t* vb, int64_t v_stride,
+FASTBERT_TARGET_AVX512_BF16 inline void output_tile(const uint32_t* pp, const uint16_t* vb, int64_t v_stride,
                                                    int pairs, __mmask16 lanes, const AttentionOutput& o) {
   __m512 c[ND];
   for (int r = 0; r < ND; ++r) c[r] = _mm512_setzero_ps();
@@ -56,7 +56,7 @@ FASTBERT_TARGET_AVX512BF16 inline void output_tile(const uint32_t* pp, const uin
   }
 }
 
-FASTBERT_TARGET_AVX512BF16 void query_block(const Bf16HeadLayout& lay, int dh, float scale_value, const uint32_t* qp,
+FASTBERT_TARGET_AVX512_BF16 void query_block(const Bf16HeadLayout& lay, int dh, float scale_value, const uint32_t* qp,
                                             const uint32_t* kt, const uint16_t* vb, const AttentionOutput& o,
                                             int len, int nq, float* scores, uint32_t* pp) {
   const __mmask16 lanes = bf16_lane_mask(nq);

@@ -13,8 +13,8 @@
 
 #include "../math/exp_split_avx512f.h"
 #include "attention_kernels.h"
+#include "../target.h"
 
-#define FASTBERT_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 namespace fastbert::detail {
 
@@ -60,18 +60,18 @@ struct Bf16HeadBuffers {
 
 // 16 pairs (lo[i], hi[i]) rounded to bf16 (nearest even), lo in the low half:
 // one conversion of both vectors, then one word permutation to interleave.
-FASTBERT_TARGET_AVX512BF16 inline __m512i bf16_pairs(__m512 lo, __m512 hi) {
+FASTBERT_TARGET_AVX512_BF16 inline __m512i bf16_pairs(__m512 lo, __m512 hi) {
   const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
                                               22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-FASTBERT_TARGET_AVX512BF16 inline __mmask16 bf16_lane_mask(int64_t n) {
+FASTBERT_TARGET_AVX512_BF16 inline __mmask16 bf16_lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
 // In-register transpose of a 16x16 block of 32-bit elements (rows r[0..15]).
-FASTBERT_TARGET_AVX512BF16 inline void transpose_16x16_epi32(__m512i r[16]) {
+FASTBERT_TARGET_AVX512_BF16 inline void transpose_16x16_epi32(__m512i r[16]) {
   __m512i t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
@@ -99,7 +99,7 @@ FASTBERT_TARGET_AVX512BF16 inline void transpose_16x16_epi32(__m512i r[16]) {
 
 // Keys len .. v_stride of vb are written as zeros: a padded key must add
 // 0 * 0, never 0 * (stale bits that may be NaN).
-FASTBERT_TARGET_AVX512BF16 inline void pack_bf16_head(const float* q, const float* k, const float* v, int64_t ld,
+FASTBERT_TARGET_AVX512_BF16 inline void pack_bf16_head(const float* q, const float* k, const float* v, int64_t ld,
                                                       int dh, int len, const Bf16HeadLayout& lay,
                                                       const Bf16HeadBuffers& buf, float q_scale = 1.0f) {
   // q_scale folds the score scale into Q (exact for BERT's 1/8).
@@ -148,7 +148,7 @@ FASTBERT_TARGET_AVX512BF16 inline void pack_bf16_head(const float* q, const floa
 // Pass 2 of the softmax: normalised probabilities of keys 0..len as bf16
 // pairs, zero for the padded pairs up to `pad_pairs`. Pass 1 must have used
 // exp_split_avx512f<true> as well, so both passes see the same exponentials.
-FASTBERT_TARGET_AVX512BF16 inline void probabilities_to_bf16_pairs(const float* scores, int len, __m512 sum,
+FASTBERT_TARGET_AVX512_BF16 inline void probabilities_to_bf16_pairs(const float* scores, int len, __m512 sum,
                                                                    __m512 sum_n, uint32_t* pp, int pad_pairs) {
   const __m512 inv_sum = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
   const int pairs = (len + 1) / 2;

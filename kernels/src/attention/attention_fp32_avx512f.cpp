@@ -19,7 +19,7 @@ constexpr int kQ = kAttentionQueryBlockAvx512;
 
 // Sᵀ[j0 .. j0+NK) for the query block; pass 1 of the softmax rides along.
 template <int NK>
-FASTBERT_TARGET_AVX512F inline void score_tile(const float* q, const float* k, int64_t ld, int dh,
+FASTBERT_TARGET_AVX512BW inline void score_tile(const float* q, const float* k, int64_t ld, int dh,
                                                __mmask16 lanes, __m512 scale, float* scores,
                                                __m512& sum, __m512& sum_n) {
   __m512 c[NK];
@@ -38,7 +38,7 @@ FASTBERT_TARGET_AVX512F inline void score_tile(const float* q, const float* k, i
 
 // O[d0 .. d0+ND)[queries] = Σ_j P[j][queries] · V[d][j]
 template <int ND>
-FASTBERT_TARGET_AVX512F inline void output_tile(const float* probs, const float* v, int64_t ld, int len,
+FASTBERT_TARGET_AVX512BW inline void output_tile(const float* probs, const float* v, int64_t ld, int len,
                                                 __mmask16 lanes, const AttentionOutput& o) {
   __m512 c[ND];
   for (int r = 0; r < ND; ++r) c[r] = _mm512_setzero_ps();
@@ -54,7 +54,7 @@ FASTBERT_TARGET_AVX512F inline void output_tile(const float* probs, const float*
   }
 }
 
-FASTBERT_TARGET_AVX512F void query_block(const AttentionArgs& a, const float* q, const float* k,
+FASTBERT_TARGET_AVX512BW void query_block(const AttentionArgs& a, const float* q, const float* k,
                                          const float* v, const AttentionOutput& o, int len, int nq, float* scores) {
   const int dh = a.shape.head_dim;
   const int64_t ld = a.ld_in;

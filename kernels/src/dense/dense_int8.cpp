@@ -62,9 +62,16 @@ struct DenseInt8Primitive::Impl {
   }
 };
 
+bool DenseInt8Primitive::exact_at_isa_cap() {
+  return isa_allowed(Isa::avx_vnni) || isa_allowed(Isa::avx512_vnni) || isa_allowed(Isa::amx);
+}
+
 DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k,
                                        const SpmmDesc& desc)
     : impl_(std::make_unique<Impl>()) {
+  if (!exact_at_isa_cap())
+    throw Error(std::string("DenseInt8Primitive: declined at FASTBERT_ISA cap ") + isa_name(isa_cap()) +
+                ": oneDNN's int8 matmul without VNNI saturates 16-bit sums");
   if (n <= 0 || k <= 0)
     throw Error("DenseInt8Primitive: shape " + std::to_string(n) + "x" + std::to_string(k) + " must be positive");
   if (!weights || !w_scales) throw Error("DenseInt8Primitive: null weights or scales");

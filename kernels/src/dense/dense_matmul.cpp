@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
+#include "fastbert/kernels/isa.h"
 
 namespace fastbert::kernels {
 namespace {
@@ -19,8 +21,32 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+// FASTBERT_ISA caps oneDNN too, at the lattice level's oneDNN name. oneDNN
+// takes its cap once, before it generates any code, so this runs before the
+// first primitive or sgemm; without FASTBERT_ISA oneDNN keeps its own choice.
+void cap_onednn_isa() {
+  static const bool done = [] {
+    const Isa cap = isa_cap();
+    if (cap == best_cpu_isa()) return true;
+    using C = dnnl::cpu_isa;
+    const C isa = cap == Isa::reference     ? C::sse41
+                  : cap == Isa::avx2        ? C::avx2
+                  : cap == Isa::avx_vnni    ? C::avx2_vnni
+                  : cap == Isa::avx512bw    ? C::avx512_core
+                  : cap == Isa::avx512_vnni ? C::avx512_core_vnni
+                  : cap == Isa::avx512_bf16 ? C::avx512_core_bf16
+                                            : C::avx512_core_amx;
+    dnnl::set_max_cpu_isa(isa);
+    return true;
+  }();
+  (void)done;
+}
+
 dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine engine = [] {
+    cap_onednn_isa();
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 
@@ -182,8 +208,9 @@ void linear_f32_feature_major(const float* w, const float* bias, const float* x,
                 " m=" + std::to_string(m) + " ldx=" + std::to_string(ldx) + " ldy=" + std::to_string(ldy));
   if (m == 0) return;
   // The bias first, then y += W x: sgemm's beta = 1 reads it back.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads_for_work(0.2 * double(n * m)))
   for (int64_t r = 0; r < n; ++r) std::fill(y + r * ldy, y + r * ldy + m, bias ? bias[r] : 0.0f);
+  cap_onednn_isa();
   const dnnl_status_t status = dnnl_sgemm('N', 'N', n, m, k, 1.0f, w, k, x, ldx, 1.0f, y, ldy);
   if (status != dnnl_success)
     throw Error("linear_f32_feature_major: oneDNN sgemm failed with status " + std::to_string(int(status)));

@@ -2,8 +2,8 @@
 // AVX2 twin of exp_split_avx512f.h: exp(x) as p * 2^n, without vscalefps, so
 // 2^k (k <= 0) is built in the exponent bits and flushed to zero below 2^-126.
 #include <immintrin.h>
+#include "../target.h"
 
-#define FASTBERT_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
 namespace fastbert::detail {
 

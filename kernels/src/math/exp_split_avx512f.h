@@ -6,8 +6,8 @@
 // 2020). Coefficients: the degree-5 minimax polynomial of XNNPACK's
 // avx512f-p5-scalef exp kernels.
 #include <immintrin.h>
+#include "../target.h"
 
-#define FASTBERT_TARGET_AVX512F __attribute__((target("avx512f,avx512bw")))
 
 namespace fastbert::detail {
 
@@ -20,7 +20,7 @@ struct ExpSplit512 {
 // this range), for results that are rounded to bf16 (relative step 3.9e-3)
 // anyway; saves two FMAs per 16 exponentials.
 template <bool kBf16Accuracy = false>
-FASTBERT_TARGET_AVX512F inline ExpSplit512 exp_split_avx512f(__m512 x) {
+FASTBERT_TARGET_AVX512BW inline ExpSplit512 exp_split_avx512f(__m512 x) {
   // Beyond +-1e4 a softmax input means masked (-inf) or garbage; the clamp
   // keeps the range reduction exact and turns -inf into a zero weight.
   x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(1e4f)), _mm512_set1_ps(-1e4f));
@@ -46,7 +46,7 @@ FASTBERT_TARGET_AVX512F inline ExpSplit512 exp_split_avx512f(__m512 x) {
 
 // Adds p * 2^n to the running sum (sum * 2^sum_n) and keeps the larger
 // exponent, so the running value stays in [~0.7, count * 1.42].
-FASTBERT_TARGET_AVX512F inline void accumulate_exp_split_avx512f(ExpSplit512 e, __m512& sum,
+FASTBERT_TARGET_AVX512BW inline void accumulate_exp_split_avx512f(ExpSplit512 e, __m512& sum,
                                                                   __m512& sum_n) {
   const __m512 n_max = _mm512_max_ps(sum_n, e.n);
   sum = _mm512_add_ps(_mm512_scalef_ps(sum, _mm512_sub_ps(sum_n, n_max)),
@@ -56,7 +56,7 @@ FASTBERT_TARGET_AVX512F inline void accumulate_exp_split_avx512f(ExpSplit512 e, 
 
 // e^x / (sum * 2^sum_n), given inv_sum = 1 / sum.
 template <bool kBf16Accuracy = false>
-FASTBERT_TARGET_AVX512F inline __m512 normalized_exp_avx512f(__m512 x, __m512 inv_sum,
+FASTBERT_TARGET_AVX512BW inline __m512 normalized_exp_avx512f(__m512 x, __m512 inv_sum,
                                                               __m512 sum_n) {
   const ExpSplit512 e = exp_split_avx512f<kBf16Accuracy>(x);
   return _mm512_scalef_ps(_mm512_mul_ps(e.p, inv_sum), _mm512_sub_ps(e.n, sum_n));
@@ -68,7 +68,7 @@ FASTBERT_TARGET_AVX512F inline __m512 normalized_exp_avx512f(__m512 x, __m512 in
 // float range. Seven operations where e^x takes nine: callers that control
 // their inputs fold log2(e) into them. x must be finite: any finite x keeps
 // f in range, and vscalefps takes an n of any size (no clamp needed).
-FASTBERT_TARGET_AVX512F inline __m512 exp2_bf16_accuracy_avx512f(__m512 x) {
+FASTBERT_TARGET_AVX512BW inline __m512 exp2_bf16_accuracy_avx512f(__m512 x) {
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
   __m512 p = _mm512_set1_ps(0x1.c2a1b2p-5f);

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include "../target.h"
 
 namespace fastbert::detail {
 
@@ -37,7 +38,7 @@ inline uint8_t quantize_u8(float y, float inv_scale, int32_t zero_point) {
   return quantize<uint8_t>(y, inv_scale, zero_point);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void store_quantized_u8_avx512(
+FASTBERT_TARGET_AVX512BW inline void store_quantized_u8_avx512(
     uint8_t* out, __mmask16 mask, __m512 y, __m512 inv_scale, __m512i zero_point) {
   const __m512 bound = _mm512_set1_ps(kQuantizeBound);
   const __m512 scaled = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv_scale), _mm512_sub_ps(_mm512_setzero_ps(), bound)), bound);
@@ -47,7 +48,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void store_quantized
 }
 
 // AVX2 has no masked byte store: the n <= 8 bytes go through a small buffer.
-__attribute__((target("avx2,fma"))) inline void store_quantized_u8_avx2(uint8_t* out, int64_t n, __m256 y,
+FASTBERT_TARGET_AVX2 inline void store_quantized_u8_avx2(uint8_t* out, int64_t n, __m256 y,
                                                                        __m256 inv_scale, __m256i zero_point) {
   const __m256 bound = _mm256_set1_ps(kQuantizeBound);
   const __m256 scaled = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(y, inv_scale), _mm256_sub_ps(_mm256_setzero_ps(), bound)), bound);

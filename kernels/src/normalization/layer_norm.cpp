@@ -9,17 +9,19 @@
 
 namespace fastbert {
 
-const char* layer_norm_path_name(LayerNormPath path) {
-  switch (path) {
-    case LayerNormPath::automatic: return "automatic";
-    case LayerNormPath::avx512f: return "avx512f";
-    case LayerNormPath::avx2: return "avx2";
-    case LayerNormPath::reference: return "reference";
-  }
-  return "unknown";
+const std::vector<LayerNormKernel>& layer_norm_kernels() {
+  using kernels::Isa;
+  static const std::vector<LayerNormKernel> table = {
+      {Isa::avx512bw, "layer_norm_avx512f", detail::kLayerNormTileAvx512, detail::layer_norm_avx512f},
+      {Isa::avx2, "layer_norm_avx2", detail::kLayerNormTileAvx2, detail::layer_norm_avx2},
+      {Isa::reference, "layer_norm_reference", 1, detail::layer_norm_reference},
+  };
+  return table;
 }
 
-void layer_norm(const LayerNormArgs& a, LayerNormPath path) {
+namespace {
+
+void check_args(const LayerNormArgs& a) {
   auto fail = [](const std::string& what) { throw Error("layer_norm: " + what); };
   if (a.features <= 0 || a.tokens <= 0)
     fail("features=" + std::to_string(a.features) + " and tokens=" + std::to_string(a.tokens) + " must be positive");
@@ -41,21 +43,16 @@ void layer_norm(const LayerNormArgs& a, LayerNormPath path) {
       fail("u8_zero_point=" + std::to_string(a.u8_zero_point) + " is outside 0..255");
   }
 
-  // FASTBERT_ISA caps the automatic choice only; an explicit path runs when
-  // the CPU has it, so tests cover every path whatever the environment says.
-  OpsIsa isa = ops_isa();
-  if (path != LayerNormPath::automatic) {
-    const OpsIsa wanted = path == LayerNormPath::avx512f ? OpsIsa::avx512f
-                          : path == LayerNormPath::avx2  ? OpsIsa::avx2
-                                                         : OpsIsa::reference;
-    if (wanted > ops_cpu_isa())
-      fail(std::string("path ") + layer_norm_path_name(path) + " needs an ISA this CPU lacks (it supports " +
-           ops_isa_name(ops_cpu_isa()) + ")");
-    isa = wanted;
-  }
-  if (isa >= OpsIsa::avx512f) detail::layer_norm_avx512f(a);
-  else if (isa == OpsIsa::avx2) detail::layer_norm_avx2(a);
-  else detail::layer_norm_reference(a);
+}
+
+}  // namespace
+
+void layer_norm(const LayerNormArgs& args) { layer_norm(args, kernels::select_kernel(layer_norm_kernels())); }
+
+void layer_norm(const LayerNormArgs& args, const LayerNormKernel& kernel) {
+  kernels::require_cpu_isa(kernel.isa, std::string("layer_norm: ") + kernel.name);
+  check_args(args);
+  kernel.run(args);
 }
 
 }  // namespace fastbert

@@ -3,15 +3,16 @@
 #include <immintrin.h>
 
 #include "layer_norm_kernels.h"
+#include "../target.h"
 
-#define FASTBERT_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
 namespace fastbert::detail {
 
 namespace {
 
 constexpr int kVectors = 4;
-constexpr int kBlock = 8 * kVectors;
+constexpr int kBlock = kLayerNormTileAvx2;
+static_assert(kBlock == 8 * kVectors);
 
 FASTBERT_TARGET_AVX2 inline __m256 load_z(const LayerNormArgs& a, int64_t m, int64_t f, __m256i mask) {
   __m256 z = _mm256_maskload_ps(a.x + f * a.ld_x + m, mask);
@@ -68,7 +69,7 @@ FASTBERT_TARGET_AVX2 void normalize_block(const LayerNormArgs& a, int64_t m0, in
 
 void layer_norm_avx2(const LayerNormArgs& a) {
   const int64_t blocks = (a.tokens + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(layer_norm_threads(a))
   for (int64_t blk = 0; blk < blocks; ++blk)
     normalize_block(a, blk * kBlock, std::min<int64_t>(kBlock, a.tokens - blk * kBlock));
 }

@@ -7,17 +7,18 @@
 #include <immintrin.h>
 
 #include "layer_norm_kernels.h"
+#include "../target.h"
 
-#define FASTBERT_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 namespace fastbert::detail {
 
 namespace {
 
 constexpr int kVectors = 4;
-constexpr int kBlock = 16 * kVectors;
+constexpr int kBlock = kLayerNormTileAvx512;
+static_assert(kBlock == 16 * kVectors);
 
-FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, int64_t count) {
+FASTBERT_TARGET_AVX512BW void normalize_block(const LayerNormArgs& a, int64_t m0, int64_t count) {
   __mmask16 mask[kVectors];
   for (int v = 0; v < kVectors; ++v) {
     const int64_t n = count - 16 * v;
@@ -25,7 +26,7 @@ FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, 
   }
   const float* x = a.x + m0;
   const float* r = a.residual ? a.residual + m0 : nullptr;
-  auto load_z = [&](int64_t f, int v) FASTBERT_TARGET_AVX512 {
+  auto load_z = [&](int64_t f, int v) FASTBERT_TARGET_AVX512BW {
     __m512 z = _mm512_maskz_loadu_ps(mask[v], x + f * a.ld_x + 16 * v);
     if (a.x_bias) z = _mm512_add_ps(z, _mm512_set1_ps(a.x_bias[f]));
     if (r) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(mask[v], r + f * a.ld_residual + 16 * v));
@@ -73,7 +74,7 @@ FASTBERT_TARGET_AVX512 void normalize_block(const LayerNormArgs& a, int64_t m0, 
 
 void layer_norm_avx512f(const LayerNormArgs& a) {
   const int64_t blocks = (a.tokens + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(layer_norm_threads(a))
   for (int64_t blk = 0; blk < blocks; ++blk)
     normalize_block(a, blk * kBlock, std::min<int64_t>(kBlock, a.tokens - blk * kBlock));
 }

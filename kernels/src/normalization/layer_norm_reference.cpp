@@ -7,7 +7,7 @@ namespace fastbert::detail {
 
 void layer_norm_reference(const LayerNormArgs& a) {
   const float inv_scale = 1.0f / a.u8_scale;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(layer_norm_threads(a))
   for (int64_t m = 0; m < a.tokens; ++m) {
     auto z = [&](int64_t f) {
       return double(a.x[f * a.ld_x + m]) + (a.x_bias ? double(a.x_bias[f]) : 0.0) +

@@ -8,12 +8,12 @@
 namespace fastbert::detail {
 
 namespace {
-FASTBERT_TARGET_AVX512F inline __mmask16 tail_mask(int64_t left) {
+FASTBERT_TARGET_AVX512BW inline __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
 }
 }  // namespace
 
-FASTBERT_TARGET_AVX512F void softmax_row_twopass_avx512f(const float* x, float* y, int64_t n) {
+FASTBERT_TARGET_AVX512BW void softmax_row_twopass_avx512f(const float* x, float* y, int64_t n) {
   // Four independent (value, exponent) sums: one would serialise every
   // vector on the max -> scalef -> add latency chain.
   constexpr int kChains = 4;
@@ -46,7 +46,7 @@ FASTBERT_TARGET_AVX512F void softmax_row_twopass_avx512f(const float* x, float* 
   }
 }
 
-FASTBERT_TARGET_AVX512F void softmax_row_threepass_avx512f(const float* x, float* y, int64_t n) {
+FASTBERT_TARGET_AVX512BW void softmax_row_threepass_avx512f(const float* x, float* y, int64_t n) {
   __m512 max_x = _mm512_set1_ps(-1e4f);
   for (int64_t i = 0; i < n; i += 16)
     max_x = _mm512_mask_max_ps(max_x, tail_mask(n - i), max_x, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));

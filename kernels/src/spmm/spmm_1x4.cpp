@@ -56,13 +56,11 @@ Spmm1x4Primitive::Spmm1x4Primitive(std::shared_ptr<const BlockSparse1x4Matrix> w
     throw Error("Spmm1x4Primitive: output scale " + std::to_string(e.out_scale) + " must be finite and positive");
   if (desc.output_layout == ActivationLayout::quads && e.output != OutputType::u8 && e.output != OutputType::s8)
     throw Error("Spmm1x4Primitive: the quad layout is for u8/s8 outputs (the next layer's input), not s32/f32");
-  if (!cpu_supports(desc.isa))
-    throw Error(std::string("Spmm1x4Primitive: this CPU does not support ") + isa_name(desc.isa));
+  require_cpu_isa(desc.isa, "Spmm1x4Primitive");
   impl_->w = std::move(weights);
   impl_->desc = desc;
   for (const Spmm1x4MicrokernelEntry& k : kSpmm1x4Microkernels)
-    if (k.isa == desc.isa) impl_->micro = k.fn, impl_->name = k.name;
-  if (!impl_->micro) throw Error(std::string("Spmm1x4Primitive: no microkernel for ") + isa_name(desc.isa));
+    if (!impl_->micro && k.isa <= desc.isa && cpu_supports(k.isa)) impl_->micro = k.fn, impl_->name = k.name;
 }
 
 Spmm1x4Primitive::~Spmm1x4Primitive() = default;

@@ -3,10 +3,11 @@
 #include <immintrin.h>
 
 #include "spmm_1x4_microkernels.h"
+#include "../target.h"
 
 namespace fastbert::kernels {
 
-__attribute__((target("avx2,fma"))) void spmm_1x4_avx2(const Spmm1x4RowTask& t) {
+FASTBERT_TARGET_AVX2 void spmm_1x4_avx2(const Spmm1x4RowTask& t) {
   constexpr int kVectors = 8;  // 4 tokens each (16 int16)
   int64_t m0 = 0;
   for (; m0 + 4 * kVectors <= t.m; m0 += 4 * kVectors) {

@@ -6,12 +6,13 @@
 #include <immintrin.h>
 
 #include "spmm_1x4_microkernels.h"
+#include "../target.h"
 
 namespace fastbert::kernels {
 
 namespace {
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512i weight_pairs(const int8_t* w) {
+FASTBERT_TARGET_AVX512BW inline __m512i weight_pairs(const int8_t* w) {
   const uint64_t pattern = uint64_t(uint16_t(int16_t(w[0]))) | (uint64_t(uint16_t(int16_t(w[1]))) << 16) |
                            (uint64_t(uint16_t(int16_t(w[2]))) << 32) | (uint64_t(uint16_t(int16_t(w[3]))) << 48);
   return _mm512_set1_epi64(int64_t(pattern));
@@ -19,7 +20,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512i weight_pairs
 
 }  // namespace
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void spmm_1x4_avx512bw(const Spmm1x4RowTask& t) {
+FASTBERT_TARGET_AVX512BW void spmm_1x4_avx512bw(const Spmm1x4RowTask& t) {
   constexpr int kVectors = 8;  // 8 tokens each (32 int16)
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);

@@ -3,10 +3,11 @@
 #include <immintrin.h>
 
 #include "spmm_1x4_microkernels.h"
+#include "../target.h"
 
 namespace fastbert::kernels {
 
-__attribute__((target("avx2,fma,avxvnni"))) void spmm_1x4_avxvnni(const Spmm1x4RowTask& t) {
+FASTBERT_TARGET_AVX_VNNI void spmm_1x4_avxvnni(const Spmm1x4RowTask& t) {
   constexpr int kVectors = 8;
   int64_t m0 = 0;
   for (; m0 + 8 * kVectors <= t.m; m0 += 8 * kVectors) {

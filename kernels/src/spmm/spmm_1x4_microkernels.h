@@ -35,19 +35,20 @@ void spmm_1x4_avx512vnni(const Spmm1x4RowTask& t);
 // Tokens [m_begin, m) of a task by the reference loop (vector kernels' tails).
 void spmm_1x4_reference_tail(const Spmm1x4RowTask& t, int64_t m_begin);
 
-// The family's table: one entry per ISA level, lowest first; the primitive,
-// its tests and the benchmark pick from it by Isa.
+// The family's table, best first (the order of the ISA lattice): the
+// primitive runs the first entry at or below SpmmDesc::isa that the CPU has;
+// its tests and the benchmark iterate the same table.
 struct Spmm1x4MicrokernelEntry {
   Isa isa;
   const char* name;
   Spmm1x4Microkernel fn;
 };
 inline constexpr Spmm1x4MicrokernelEntry kSpmm1x4Microkernels[] = {
-    {Isa::reference, "spmm_1x4_reference", spmm_1x4_reference},
-    {Isa::avx2, "spmm_1x4_avx2", spmm_1x4_avx2},
+    {Isa::avx512_vnni, "spmm_1x4_avx512vnni", spmm_1x4_avx512vnni},
     {Isa::avx512bw, "spmm_1x4_avx512bw", spmm_1x4_avx512bw},
     {Isa::avx_vnni, "spmm_1x4_avxvnni", spmm_1x4_avxvnni},
-    {Isa::avx512_vnni, "spmm_1x4_avx512vnni", spmm_1x4_avx512vnni},
+    {Isa::avx2, "spmm_1x4_avx2", spmm_1x4_avx2},
+    {Isa::reference, "spmm_1x4_reference", spmm_1x4_reference},
 };
 
 }  // namespace fastbert::kernels

@@ -3,10 +3,11 @@
 #include <immintrin.h>
 
 #include "spmm_4x1_microkernels.h"
+#include "../target.h"
 
 namespace fastbert::kernels {
 
-__attribute__((target("avx2,fma"))) void spmm_4x1_avx2(const Spmm4x1GroupTask& t) {
+FASTBERT_TARGET_AVX2 void spmm_4x1_avx2(const Spmm4x1GroupTask& t) {
   int64_t m0 = 0;
   for (; m0 + 16 <= t.m; m0 += 16) {
     __m256i acc[4][2];

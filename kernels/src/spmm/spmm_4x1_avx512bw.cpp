@@ -2,10 +2,11 @@
 #include <immintrin.h>
 
 #include "spmm_4x1_microkernels.h"
+#include "../target.h"
 
 namespace fastbert::kernels {
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void spmm_4x1_avx512bw(const Spmm4x1GroupTask& t) {
+FASTBERT_TARGET_AVX512BW void spmm_4x1_avx512bw(const Spmm4x1GroupTask& t) {
   const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
   const __m512i second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
   int64_t m0 = 0;

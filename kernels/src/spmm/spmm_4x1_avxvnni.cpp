@@ -4,10 +4,11 @@
 #include <immintrin.h>
 
 #include "spmm_4x1_microkernels.h"
+#include "../target.h"
 
 namespace fastbert::kernels {
 
-__attribute__((target("avx2,fma,avxvnni"))) void spmm_4x1_avxvnni(const Spmm4x1GroupTask& t) {
+FASTBERT_TARGET_AVX_VNNI void spmm_4x1_avxvnni(const Spmm4x1GroupTask& t) {
   int64_t m0 = 0;
   for (; m0 + 32 <= t.m; m0 += 32) {
     __m256i acc[4][4];

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fastbert/common/error.h"
+#include "fastbert/common/threads.h"
 
 namespace fastbert::layers {
 
@@ -31,7 +32,8 @@ void Embeddings::forward(const int32_t* input_ids, const int32_t* token_type_ids
   // row of x gets 64 contiguous bytes (one token at a time would write one
   // float per cache line, 4 KiB apart when m is a power of two).
   constexpr int64_t kTokens = 16;
-#pragma omp parallel for schedule(static)
+  // About 1 ns per element on one core (three rows gathered and summed).
+#pragma omp parallel for schedule(static) num_threads(threads_for_work(1.0 * double(m_total * h)))
   for (int64_t m0 = 0; m0 < m_total; m0 += kTokens) {
     const int64_t count = std::min(kTokens, m_total - m0);
     const float* w[kTokens];

@@ -59,7 +59,7 @@ class SparseLinearLayer : public Linear {
     read_input_quant(file, prefix, src);
     stored_bytes_ = n * k + 8 * n;
     block_sparsity_ = 0;
-    if (int8_runs_dense(block_sparsity_, dense_below)) {
+    if (int8_runs_dense(block_sparsity_, dense_below) && kernels::DenseInt8Primitive::exact_at_isa_cap()) {
       create_dense(weights.data, scales, wanted);
       return;
     }
@@ -137,7 +137,7 @@ class SparseLinearLayer : public Linear {
     read_input_quant(file, prefix, src);
     stored_bytes_ = 8 * (groups + 1) + 4 * columns.size() + values.size() + 16 * n;
     block_sparsity_ = 1.0 - w->density();
-    if (int8_runs_dense(block_sparsity_, dense_below)) {
+    if (int8_runs_dense(block_sparsity_, dense_below) && kernels::DenseInt8Primitive::exact_at_isa_cap()) {
       const std::vector<int8_t> unpacked = kernels::unpack(*w);
       create_dense(unpacked.data(), w->scales.data(), wanted);
       return;
@@ -238,7 +238,7 @@ double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
 double default_int8_dense_below_sparsity() {
   // A CPU without AMX tiles, or FASTBERT_ISA below amx, declines the AMX
   // default before oneDNN is asked.
-  return default_int8_dense_below_sparsity(ops_isa() == OpsIsa::amx_bf16 && kernels::onednn_int8_uses_amx());
+  return default_int8_dense_below_sparsity(kernels::isa_allowed(kernels::Isa::amx) && kernels::onednn_int8_uses_amx());
 }
 
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 
 namespace fastbert {
 
@@ -14,6 +15,34 @@ constexpr int kMaxThreads = 1024;
 // n == 0 means: the number of cores available to this process. n outside
 // [0, kMaxThreads] throws fastbert::Error (callers check their option's
 // range first, naming it; this is the backstop).
+//
+// Waiting threads sleep, they do not spin. libgomp's default spins about
+// 300000 times at every barrier and at the end of every parallel region, so
+// a thread whose partner lost its core to another process burns its own time
+// slice waiting, region after region: beside one busy process per core, the
+// demo model's batch-1 latency went from 0.3 ms to a 320 ms median
+// (bench/results/contention.json). So every executable linking this library
+// runs libgomp with OMP_WAIT_POLICY=passive, unless the user set
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads them once, in its own
+// start-up, so threads.cpp sets it before any library starts (see there) and
+// takes it out of the environment again once libgomp has read it: child
+// processes see the user's environment. A program that loads fastbert from
+// a shared library sets OMP_WAIT_POLICY=passive itself. True when this
+// process runs under the policy set so.
+bool passive_wait_policy_applied();
+
+// The least work worth a thread of its own: below it, waking one more thread
+// and joining it (some microseconds quiet, a scheduler time slice when its
+// core is taken) costs about what it saves. In nanoseconds of one core.
+constexpr double kMinNanosecondsPerThread = 50'000;
+
+// How many threads a parallel region should use for work that takes about
+// `serial_ns` nanoseconds on one core: num_threads() at most, one for tiny
+// work. Every parallel region of the runtime sizes its team with this (an
+// estimate of its op's cost per element is enough: it only has to be right
+// within a factor of two or so).
+int threads_for_work(double serial_ns);
+
 void set_num_threads(int n);
 int num_threads();
 

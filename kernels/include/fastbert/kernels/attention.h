@@ -2,7 +2,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <vector>
+
 #include "fastbert/kernels/attention_path.h"
+#include "fastbert/kernels/isa.h"
 
 namespace fastbert {
 
@@ -56,11 +59,32 @@ struct AttentionArgs {
   int32_t out_u8_zero_point = 0;
 };
 
-// `automatic` resolved against the CPU and FASTBERT_ISA; an explicit path
-// ignores the FASTBERT_ISA cap (tests use it to reach every path), and one the
-// CPU cannot run throws fastbert::Error. AMX needs head_dim % 32 == 0 and
-// otherwise falls back to bf16_avx512bf16; that needs an even head_dim and
-// otherwise falls back to fp32_avx512f.
+// One implementation: its path, level of the ISA lattice, the queries one
+// register tile covers, whether it accepts a shape (AMX needs head_dim % 32
+// == 0, the bf16 paths an even head_dim), the scratch one thread needs, and
+// its code (validated arguments, `threads` workspace slices of thread_bytes
+// each; it runs that many OpenMP threads and writes the valid queries).
+struct AttentionKernel {
+  AttentionPath path;
+  kernels::Isa isa;
+  int tile;
+  bool bf16;  // bf16 products (fp32 sums): the int8 models' choice
+  bool (*accepts)(const AttentionShape& shape);
+  size_t (*thread_bytes)(const AttentionShape& shape);
+  void (*run)(const AttentionArgs& args, char* workspace, size_t thread_bytes, int threads);
+};
+
+// Every implementation, best first; the op, its tests and its benchmark all
+// use this table.
+const std::vector<AttentionKernel>& attention_kernels();
+
+// `automatic`: select_kernel() of the table for the shape (isa.h). An
+// explicit path runs whatever FASTBERT_ISA says (tests reach every path so);
+// one whose level the CPU lacks is refused with
+// kernels::unsupported_isa_message; one that declines the shape falls back
+// to the next entry of the table that accepts it (bf16_amx to
+// bf16_avx512bf16 for head_dim % 32 != 0, a bf16 path to fp32_avx512f for an
+// odd head_dim).
 AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape);
 
 // Scratch memory attention() needs for `shape` with up to `num_threads`

@@ -5,7 +5,7 @@
 namespace fastbert {
 
 enum class AttentionPath {
-  automatic,        // the best the CPU supports, capped by FASTBERT_ISA
+  automatic,        // the best the CPU supports and FASTBERT_ISA allows (kernels/isa.h)
   bf16_amx,         // Q·Kᵀ and P·V on AMX tiles (bf16 inputs, fp32 sums)
   bf16_avx512bf16,  // Q·Kᵀ and P·V with vdpbf16ps (bf16 inputs, fp32 sums)
   fp32_avx512f,

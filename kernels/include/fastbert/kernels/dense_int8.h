@@ -23,7 +23,13 @@ namespace fastbert::kernels {
 // any ISA oneDNN picks.
 class DenseInt8Primitive {
  public:
-  // weights: n x k row-major int8; w_scales: n positive values.
+  // Whether the primitive is exact at the FASTBERT_ISA cap: oneDNN's int8
+  // matmul below VNNI multiplies with vpmaddubsw, whose 16-bit pair sums
+  // saturate on full-range u8 x s8 (5379 where the integer product is 2931,
+  // seen at avx2 on Zen 4), so without VNNI or AMX allowed it is declined.
+  static bool exact_at_isa_cap();
+  // weights: n x k row-major int8; w_scales: n positive values. Throws where
+  // exact_at_isa_cap() is false.
   DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k, const SpmmDesc& desc);
   ~DenseInt8Primitive();
   DenseInt8Primitive(DenseInt8Primitive&&) noexcept;

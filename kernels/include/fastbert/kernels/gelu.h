@@ -1,12 +1,10 @@
 #pragma once
 #include <cstdint>
+#include <vector>
+
+#include "fastbert/kernels/isa.h"
 
 namespace fastbert {
-
-// `automatic` picks the best path the CPU supports, capped by FASTBERT_ISA;
-// an explicit path ignores the cap (tests use it to reach every path) and
-// throws fastbert::Error only when the CPU lacks its instructions.
-enum class GeluPath { automatic, avx512f, avx2, reference };
 
 // y = gelu(x + bias[row]) on a [rows][cols] matrix (row strides ld_*), where
 // gelu(v) = v/2 * (1 + erf(v/sqrt(2))) as in BERT. With feature-major
@@ -32,12 +30,36 @@ struct GeluArgs {
   int32_t u8_zero_point = 0;
 };
 
-// Throws fastbert::Error for a bad shape, stride, missing buffer or u8
-// parameters.
-void gelu(const GeluArgs& args, GeluPath path = GeluPath::automatic);
+// Where one row's results go: y and/or its u8 quantization q (either null).
+struct GeluRowOutput {
+  float* y;
+  uint8_t* q;
+  float inv_scale;
+  int32_t zero_point;
+};
+
+// One implementation: its level of the ISA lattice, its name, the floats one
+// register covers, and its row function y = gelu(x + bias) over n floats
+// (gelu() splits the rows over threads).
+struct GeluKernel {
+  kernels::Isa isa;
+  const char* name;
+  int tile;
+  void (*row)(const float* x, int64_t n, float bias, const GeluRowOutput& out);
+};
+
+// Every implementation, best first; the op, its tests and its benchmark all
+// use this table.
+const std::vector<GeluKernel>& gelu_kernels();
+
+// Runs select_kernel(gelu_kernels()) (isa.h). Throws fastbert::Error for a
+// bad shape, stride, missing buffer or u8 parameters.
+void gelu(const GeluArgs& args);
+// Runs `kernel`, whatever FASTBERT_ISA says; one whose level the CPU lacks
+// is refused with kernels::unsupported_isa_message.
+void gelu(const GeluArgs& args, const GeluKernel& kernel);
 
 // In place: x = gelu(x + bias[row]).
-void gelu(float* x, int64_t rows, int64_t cols, int64_t ld, const float* bias,
-          GeluPath path = GeluPath::automatic);
+void gelu(float* x, int64_t rows, int64_t cols, int64_t ld, const float* bias);
 
 }  // namespace fastbert

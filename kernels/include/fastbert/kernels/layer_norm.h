@@ -1,14 +1,10 @@
 #pragma once
 #include <cstdint>
+#include <vector>
+
+#include "fastbert/kernels/isa.h"
 
 namespace fastbert {
-
-// `automatic` picks the best path the CPU supports, capped by FASTBERT_ISA;
-// an explicit path ignores the cap (tests use it to reach every path) and
-// throws fastbert::Error only when the CPU lacks its instructions.
-enum class LayerNormPath { automatic, avx512f, avx2, reference };
-
-const char* layer_norm_path_name(LayerNormPath path);
 
 // Post-attention / post-FFN LayerNorm of BERT on feature-major activations
 // ([features][tokens], row stride ld): every token (column) is normalised over
@@ -46,8 +42,27 @@ struct LayerNormArgs {
   int32_t u8_zero_point = 0;
 };
 
-// Throws fastbert::Error for a bad shape, stride, missing buffer or a
-// non-positive/non-finite scale or zero point outside 0..255.
-void layer_norm(const LayerNormArgs& args, LayerNormPath path = LayerNormPath::automatic);
+// One implementation: its level of the ISA lattice, its name, the tokens one
+// register block covers, and its code (which gets validated arguments and
+// splits tokens over threads itself).
+struct LayerNormKernel {
+  kernels::Isa isa;
+  const char* name;
+  int tile;
+  void (*run)(const LayerNormArgs&);
+};
+
+// Every implementation, best first; the op, its tests and its benchmark all
+// use this table.
+const std::vector<LayerNormKernel>& layer_norm_kernels();
+
+// Runs select_kernel(layer_norm_kernels()) (isa.h). Throws fastbert::Error
+// for a bad shape, stride, missing buffer or a non-positive/non-finite scale
+// or zero point outside 0..255.
+void layer_norm(const LayerNormArgs& args);
+// Runs `kernel`, whatever FASTBERT_ISA says (tests and benchmarks reach
+// every entry so); one whose level the CPU lacks is refused with
+// kernels::unsupported_isa_message.
+void layer_norm(const LayerNormArgs& args, const LayerNormKernel& kernel);
 
 }  // namespace fastbert

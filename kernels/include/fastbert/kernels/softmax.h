@@ -1,28 +1,36 @@
 #pragma once
 #include <cstdint>
+#include <vector>
+
+#include "fastbert/kernels/isa.h"
 
 namespace fastbert {
 
-// An explicit path ignores the FASTBERT_ISA cap (tests use it to reach every
-// path) and throws fastbert::Error only when the CPU lacks its instructions.
-enum class SoftmaxPath {
-  automatic,            // best two-pass path the CPU supports, capped by FASTBERT_ISA
-  twopass_avx512f,
-  twopass_avx2,
-  twopass_reference,    // scalar two-pass
-  threepass_avx512f,    // max, exp+sum, normalise: the classic, kept to measure against
-  threepass_reference,  // the textbook definition in scalar code
+// One implementation: its level of the ISA lattice, its name, the floats one
+// register covers, and its row function (softmax() splits rows over threads).
+struct SoftmaxKernel {
+  kernels::Isa isa;
+  const char* name;
+  int tile;
+  void (*row)(const float* x, float* y, int64_t n);
 };
 
-const char* softmax_path_name(SoftmaxPath path);
+// Every implementation, best first: the two-pass ones, then the classic
+// three-pass ones, kept to measure against (after the two-pass reference, so
+// never chosen by default). The op, its tests and its benchmark all use it.
+const std::vector<SoftmaxKernel>& softmax_kernels();
 
 // Row-wise softmax of a row-major [rows][cols] matrix, y may equal x. The
 // two-pass paths read x twice: pass 1 sums the exponentials as a (value,
 // exponent) pair, which needs no max and cannot overflow (Dukhan &
 // Ablavatski 2020); pass 2 normalises. Inputs are clamped to +-1e4 first, so
 // -inf works as a mask (a row of only -inf comes out uniform, not NaN).
-// Throws fastbert::Error for a bad shape or stride.
+// Runs select_kernel(softmax_kernels()) (isa.h). Throws fastbert::Error for
+// a bad shape or stride.
+void softmax(const float* x, int64_t ld_x, float* y, int64_t ld_y, int64_t rows, int64_t cols);
+// Runs `kernel`, whatever FASTBERT_ISA says; one whose level the CPU lacks
+// is refused with kernels::unsupported_isa_message.
 void softmax(const float* x, int64_t ld_x, float* y, int64_t ld_y, int64_t rows, int64_t cols,
-             SoftmaxPath path = SoftmaxPath::automatic);
+             const SoftmaxKernel& kernel);
 
 }  // namespace fastbert

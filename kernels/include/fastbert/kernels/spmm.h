@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "fastbert/kernels/block_sparse.h"
 #include "fastbert/kernels/epilogue.h"
@@ -24,9 +25,22 @@ enum class ActivationLayout { feature_major, quads };
 struct SpmmDesc {
   ActivationType activation = ActivationType::u8;
   Epilogue epilogue;
-  Isa isa = default_isa();
+  // The highest level of the ISA lattice the primitive may use: it runs the
+  // best implementation at or below it (spmm_4x1_kernels()). A level the CPU
+  // lacks is refused with unsupported_isa_message.
+  Isa isa = isa_cap();
   ActivationLayout output_layout = ActivationLayout::feature_major;
 };
+
+// One implementation of the 4x1 family: its level, its name (as
+// SpmmPrimitive::implementation() reports it) and the tokens one register
+// tile covers. Best first; the primitive, its tests and its benchmark use it.
+struct SpmmKernel {
+  Isa isa;
+  const char* name;
+  int tile;
+};
+const std::vector<SpmmKernel>& spmm_4x1_kernels();
 
 // Any pointers and leading dimensions work; for full speed, X rows should
 // start on 64-byte boundaries (aligned x, ldx a multiple of 64), so that each

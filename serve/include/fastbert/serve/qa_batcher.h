@@ -85,7 +85,7 @@ class QaBatcher {
   // rethrows the error if loading failed.
   void wait_ready();
   bool ready() const;
-  // After ready(): "isa=... ops=... attention=..." of the engine.
+  // After ready(): "isa=... attention=..." of the engine.
   std::string kernel_summary() const;
 
   // Admits `items` (at least one) unless the queue is full or the batcher
