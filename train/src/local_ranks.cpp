@@ -24,7 +24,11 @@ namespace fastbert {
 namespace {
 
 std::atomic<int> forwarded_signal{0};
-void remember_signal(int sig) { forwarded_signal = sig; }
+std::atomic<int> signal_sender{0};
+void remember_signal(int sig, siginfo_t* info, void*) {
+  signal_sender = info ? static_cast<int>(info->si_pid) : 0;
+  forwarded_signal = sig;
+}
 
 // A port that was free a moment ago on the loopback interface. Another
 // program could take it before rank 0 binds it; rank 0 then fails to
@@ -83,7 +87,8 @@ int run_local_ranks(int nproc, const std::vector<std::string>& argv, std::chrono
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
 
   struct sigaction sa {};
-  sa.sa_handler = remember_signal;
+  sa.sa_sigaction = remember_signal;
+  sa.sa_flags = SA_SIGINFO;
   ::sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
@@ -124,7 +129,8 @@ int run_local_ranks(int nproc, const std::vector<std::string>& argv, std::chrono
   std::chrono::steady_clock::time_point kill_at{};
   while (running > 0) {
     if (int sig = forwarded_signal.exchange(0); sig) {
-      std::fprintf(stderr, "fastbert-train: signal %d received; passing it on to the %d ranks\n", sig, running);
+      std::fprintf(stderr, "fastbert-train: signal %d (%s) from pid %d; passing it on to the %d ranks\n", sig,
+                   ::strsignal(sig), signal_sender.load(), running);
       stop_all(sig);
       if (!failed) result = 128 + sig;
       failed = true;
