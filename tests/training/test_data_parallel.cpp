@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,8 @@
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/train/commands.h"
+#include "fastbert/train/rank_env.h"
+#include "fastbert/train/rank_group.h"
 #include "fastbert/train/trainer.h"
 #include "training_fixtures.h"
 
@@ -57,7 +60,7 @@ fs::path write_recipe(const TestDir& dir, const std::string& name, int64_t epoch
                            "\nthreads: 1\ndistributed:\n  timeout_s: " + std::to_string(timeout_s) +
                            "\ndata:\n  train: train.h5\n  max_seq: 32\n  max_query: 4\nstages:\n"
                            "  - name: prune\n    epochs: " + e +
-                           "\n    batch_size: 8\n    learning_rate: 1.0e-3\n    warmup: 0.1\n    seed: " + s +
+                           "\n    batch_size: 8\n    learning_rate: 5.0e-3\n    warmup: 0.1\n    seed: " + s +
                            "\n    save_every_steps: " + every +
                            "\n    log_every_steps: 1\n"
                            "    prune:\n      block: [4, 1]\n      criterion: snip_momentum\n"
@@ -337,6 +340,107 @@ TEST(DataParallel, RanksThatStartFromDifferentModelsAreRefusedNamingTheRank) {
         << log;
   }
   EXPECT_FALSE(fs::exists(tmp / "a/checkpoint-last"));
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DataParallel, CudaDeviceIsRefusedSayingWhyBeforeAnyWork) {
+  TestDir tmp;
+  const fs::path recipe = write_recipe(tmp, "run");
+  TrainOptions o = quiet();
+  o.device = TrainDevice::Cuda;
+  const std::string from_option = error_of([&] { run_train_command(recipe, o); });
+  EXPECT_EQ(from_option.rfind("--device cuda: ", 0), 0u) << from_option;
+  if (!torch::cuda::is_available()) {
+    EXPECT_NE(from_option.find("LibTorch"), std::string::npos) << from_option;
+  }
+  std::string text = read_file(recipe);
+  write_file_atomic(recipe, "device: cuda\n" + text);
+  const std::string from_recipe = error_of([&] { run_train_command(recipe, quiet()); });
+  EXPECT_NE(from_recipe.find(recipe.string() + ": key 'device': cuda: "), std::string::npos) << from_recipe;
+  EXPECT_FALSE(fs::exists(tmp / "run/checkpoint-last"));
+}
+
+TEST(DataParallel, NcclBackendIsRefusedByALibTorchWithoutIt) {
+  if (comm_backend_available(CommBackend::Nccl)) GTEST_SKIP() << "this LibTorch has NCCL";
+  TestDir tmp;
+  const fs::path recipe = write_recipe(tmp, "run");
+  TrainOptions o = quiet();
+  o.backend = CommBackend::Nccl;
+  const std::string e = error_of([&] { run_train_command(recipe, o); });
+  EXPECT_EQ(e.rfind("--backend nccl: this fastbert-train is built against a LibTorch without CUDA and NCCL", 0), 0u)
+      << e;
+}
+
+TEST(DataParallel, RecipeDistributedKeysAreCheckedNamingTheKey) {
+  TestDir tmp;
+  const fs::path recipe = write_recipe(tmp, "run");
+  const std::string text = read_file(recipe);
+  auto error_with = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    t.replace(t.find(from), from.size(), to);
+    return error_of([&] { Recipe::parse(t, recipe); });
+  };
+  EXPECT_NE(error_with("timeout_s: 60", "timeout_s: 0").find("key 'distributed.timeout_s': 0 is out of range [1, 86400]"),
+            std::string::npos);
+  EXPECT_NE(error_with("timeout_s: 60", "backend: mpi").find("key 'distributed.backend': expected one of gloo|nccl"),
+            std::string::npos);
+  EXPECT_NE(error_with("timeout_s: 60", "timeout: 60").find("key 'distributed.timeout': unknown key"),
+            std::string::npos);
+  const Recipe r = Recipe::parse(text, recipe);
+  EXPECT_EQ(r.distributed.timeout_s, 60);
+  EXPECT_EQ(r.distributed.backend, CommBackend::Gloo);
+  EXPECT_EQ(r.device, TrainDevice::Cpu);
+}
+
+// Sets environment variables for one scope.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
+    for (const auto& [k, v] : vars_) ::setenv(k.c_str(), v.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& [k, v] : vars_) ::unsetenv(k.c_str());
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+TEST(DataParallel, RankEnvironmentIsCheckedNamingTheVariable) {
+  EXPECT_FALSE(rank_env_from_environment().has_value());
+  {
+    ScopedEnv env({{"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}});
+    EXPECT_NE(error_of([] { rank_env_from_environment(); }).find("environment variable RANK is not set"),
+              std::string::npos);
+  }
+  {
+    ScopedEnv env({{"WORLD_SIZE", "2"}, {"RANK", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"},
+                   {"MASTER_PORT", "29500"}});
+    EXPECT_EQ(error_of([] { rank_env_from_environment(); }), "environment variable RANK: 2 is out of range [0, 1]");
+  }
+  {
+    ScopedEnv env({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "10.0.0.1"},
+                   {"MASTER_PORT", "70000"}});
+    EXPECT_EQ(error_of([] { rank_env_from_environment(); }),
+              "environment variable MASTER_PORT: 70000 is out of range [1, 65535]");
+  }
+  ScopedEnv env({{"WORLD_SIZE", "4"}, {"RANK", "3"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
+                 {"MASTER_ADDR", "10.0.0.1"}, {"MASTER_PORT", "29500"}});
+  const RankEnv e = *rank_env_from_environment();
+  EXPECT_EQ(e.rank, 3);
+  EXPECT_EQ(e.world_size, 4);
+  EXPECT_EQ(e.local_rank, 1);
+  EXPECT_EQ(e.local_world_size, 2);
+  EXPECT_EQ(e.master_addr, "10.0.0.1");
+  EXPECT_EQ(e.master_port, 29500);
 }
 
 // Two network namespaces joined by a veth pair: two "hosts" with their own

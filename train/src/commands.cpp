@@ -71,10 +71,18 @@ fs::path training_features_path(const Recipe& r) {
 }
 
 std::unique_ptr<RankGroup> join_ranks_from_environment(const Recipe& recipe, const TrainOptions& options) {
+  // A device or backend that cannot work is refused before any rank waits for another.
+  training_device(recipe, options);
+  const CommBackend backend = options.backend.value_or(recipe.distributed.backend);
+  if (!comm_backend_available(backend))
+    throw Error(std::string(options.backend ? "--backend nccl" : recipe.source.string() +
+                                                                     ": key 'distributed.backend': nccl") +
+                ": this fastbert-train is built against a LibTorch without CUDA and NCCL; use gloo, or build the "
+                "training side against a CUDA LibTorch (docs/distributed-training.md)");
   const std::optional<RankEnv> env = rank_env_from_environment();
   if (!env) return nullptr;
   RankGroupOptions o;
-  o.backend = options.backend.value_or(recipe.distributed.backend);
+  o.backend = backend;
   o.timeout = std::chrono::seconds(recipe.distributed.timeout_s);
   return std::make_unique<RankGroup>(*env, o);
 }

@@ -181,7 +181,7 @@ double RankGroup::sum(double value, const std::string& what) {
   return t[0].item<double>();
 }
 
-void RankGroup::check_identical(uint64_t digest, const std::string& what) {
+void RankGroup::check_identical(uint64_t digest, const std::string& what, const std::string& likely_cause) {
   std::vector<at::Tensor> mine = {torch::tensor({static_cast<int64_t>(digest)}, torch::kInt64)};
   std::vector<std::vector<at::Tensor>> all(1);
   for (int r = 0; r < env_.world_size; ++r) all[0].push_back(torch::empty({1}, torch::kInt64));
@@ -196,9 +196,7 @@ void RankGroup::check_identical(uint64_t digest, const std::string& what) {
     if (all[0][r].item<int64_t>() != reference) differing += (differing.empty() ? "" : ", ") + std::to_string(r);
   if (!differing.empty())
     throw Error("rank " + std::to_string(env_.rank) + ": " + what + " differs between rank 0 and rank(s) " +
-                differing +
-                "; every rank must start from the same files (one shared OUTPUT directory, the same recipe, "
-                "model and data) and run the same fastbert-train");
+                differing + ": " + likely_cause);
 }
 
 void RankGroup::barrier(const std::string& what) {

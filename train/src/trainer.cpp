@@ -269,6 +269,23 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
 
 }  // namespace
 
+TrainDevice training_device(const Recipe& recipe, const TrainOptions& options) {
+  const TrainDevice device = options.device.value_or(recipe.device);
+  if (device == TrainDevice::Cpu) return device;
+  const std::string asked = options.device ? "--device cuda" : recipe.source.string() + ": key 'device': cuda";
+#ifndef FASTBERT_TORCH_CUDA
+  throw Error(asked + ": this fastbert-train is built against a LibTorch without CUDA (Debian's libtorch-dev is "
+                      "CPU-only); use cpu, or build the training side against a CUDA LibTorch "
+                      "(docs/distributed-training.md)");
+#else
+  if (!torch::cuda::is_available())
+    throw Error(asked + ": LibTorch has CUDA but sees no GPU (torch::cuda::is_available() is false: no device, "
+                        "driver or CUDA_VISIBLE_DEVICES)");
+  throw Error(asked + ": not supported yet: this trainer keeps the model, batches, block masks and "
+                      "quantization state in host memory; use cpu");
+#endif
+}
+
 double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t total) {
   if (step < warmup) return base * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup));
   return base *
@@ -337,6 +354,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     refuse_outputs_over_inputs(inputs, {{"output/checkpoint-last", recipe.output / "checkpoint-last"},
                                         {"output/final", recipe.output / "final"}});
   }
+  training_device(recipe, options);
   RankGroup* const ranks = options.ranks;
   const int rank = ranks ? ranks->rank() : 0;
   const int world = ranks ? ranks->world_size() : 1;
@@ -344,8 +362,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   const bool log = options.log && writer;
   const int threads = options.threads >= 0 ? options.threads : recipe.threads;
   set_num_threads(threads);
-  // "All cores" on a host that runs several ranks: each its share.
-  if (threads == 0 && ranks && ranks->env().local_world_size > 1)
+  // The thread count is the host's: its ranks share it.
+  if (ranks && ranks->env().local_world_size > 1)
     set_num_threads(std::max(1, num_threads() / ranks->env().local_world_size));
   torch::set_num_threads(num_threads());
 
@@ -381,7 +399,10 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   state.losses.resize(recipe.stages.size());
   StageCompression compression(recipe, model, features, report.resumed ? ckpt_dir : fs::path());
   // Each rank loaded the model and progress itself: from the same files they are the same.
-  if (ranks) ranks->check_identical(training_digest(model, compression, state, recipe), "the model and progress loaded");
+  if (ranks)
+    ranks->check_identical(training_digest(model, compression, state, recipe), "the model and progress loaded",
+                           "every rank must start from the same files (one shared OUTPUT directory, the same "
+                           "recipe, model and data) and run the same fastbert-train");
   std::unique_ptr<GradientBuckets> buckets;
   if (ranks) buckets = std::make_unique<GradientBuckets>(model->parameters());
 
@@ -389,7 +410,11 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   const double seconds_before = state.train_seconds;
   auto check_ranks_agree = [&](const std::string& when) {
-    if (ranks) ranks->check_identical(training_digest(model, compression, state, recipe), "the model, masks and quantization " + when);
+    if (ranks)
+      ranks->check_identical(training_digest(model, compression, state, recipe),
+                             "the model, masks and quantization " + when,
+                             "the ranks diverged although they started alike (a fastbert-train or LibTorch that "
+                             "differs between hosts?)");
   };
 
   bool stopped = false;

@@ -48,8 +48,9 @@ class RankGroup {
   void sum_in_place(std::vector<torch::Tensor>& tensors, const std::string& what);
   double sum(double value, const std::string& what);
   // Every rank passes the digest of what must be identical everywhere; throws
-  // (on every rank) naming the ranks whose digest differs from rank 0's.
-  void check_identical(uint64_t digest, const std::string& what);
+  // (on every rank) naming the ranks whose digest differs from rank 0's, and
+  // `likely_cause`.
+  void check_identical(uint64_t digest, const std::string& what, const std::string& likely_cause);
   void barrier(const std::string& what);
 
  private:

@@ -54,6 +54,12 @@ struct TrainReport {
 // OUTPUT/final, both in Hugging Face layout.
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options);
 
+// The device of a run: --device, else the recipe's `device:`. Throws
+// fastbert::Error for cuda, saying why: a LibTorch built without CUDA (as
+// Debian's), no GPU visible, or, with both, that this trainer keeps the model,
+// batches, masks and quantization state in host memory (CPU only for now).
+TrainDevice training_device(const Recipe& recipe, const TrainOptions& options);
+
 // Where a stage with `snapshot: true` keeps the model it ends with.
 std::filesystem::path snapshot_dir(const Recipe& recipe, const StageSettings& stage);
 
