@@ -20,22 +20,61 @@
 #include "option_checks.h"
 #include "fastbert/train/commands.h"
 #include "fastbert/train/compression_commands.h"
+#include "fastbert/train/local_ranks.h"
+#include "fastbert/train/rank_env.h"
 #include "run_app.h"
 
 namespace {
+
+// This program's command line, for --nproc to start the ranks with, and the
+// status that main returns when it did.
+std::vector<std::string> command_line;
+int launcher_status = -1;
+
+// The options every training command shares: threads, a split run, and how
+// to run as several ranks. Returns --nproc's value.
+std::shared_ptr<int> add_training_options(CLI::App* cmd, fastbert::TrainOptions& options) {
+  cmd->add_option("--threads", options.threads, "threads (default: the recipe's; 0 = all cores, shared by the ranks)")
+      ->check(fastbert::cli::thread_count());
+  cmd->add_option("--stop-after-steps", options.stop_after_steps,
+                  "save a checkpoint and stop after this many steps (to split a long run)")
+      ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
+  auto nproc = std::make_shared<int>(1);
+  cmd->add_option("--nproc", *nproc,
+                  "run as this many data-parallel ranks on this host (or let torchrun set RANK, WORLD_SIZE, ...)")
+      ->check(fastbert::cli::integer_in(1, fastbert::kMaxRanks));
+  cmd->add_option_function<std::string>(
+         "--backend",
+         [&options](const std::string& v) {
+           options.backend = v == "nccl" ? fastbert::CommBackend::Nccl : fastbert::CommBackend::Gloo;
+         },
+         "collectives between ranks: gloo or nccl (default: the recipe's distributed.backend, else gloo)")
+      ->check(CLI::IsMember({"gloo", "nccl"}));
+  cmd->add_option_function<std::string>(
+         "--device",
+         [&options](const std::string& v) {
+           options.device = v == "cuda" ? fastbert::TrainDevice::Cuda : fastbert::TrainDevice::Cpu;
+         },
+         "cpu or cuda (default: the recipe's device, else cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  return nproc;
+}
+
+// With --nproc N > 1 this process only starts and supervises the N ranks.
+bool launched_ranks(int nproc) {
+  if (nproc <= 1) return false;
+  launcher_status = fastbert::run_local_ranks(nproc, fastbert::without_nproc_option(command_line));
+  return true;
+}
 
 void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "fine-tune a model as a recipe says (resumes from OUTPUT/checkpoint-last)");
   auto recipe = std::make_shared<std::string>();
   auto options = std::make_shared<fastbert::TrainOptions>();
   cmd->add_option("recipe", *recipe, "recipe YAML file")->required();
-  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)")
-      ->check(fastbert::cli::thread_count());
-  cmd->add_option("--stop-after-steps", options->stop_after_steps,
-                  "save a checkpoint and stop after this many steps (to split a long run)")
-      ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
-  cmd->callback([recipe, options] {
-    fastbert::run_train_command(*recipe, *options);
+  auto nproc = add_training_options(cmd, *options);
+  cmd->callback([recipe, options, nproc] {
+    if (!launched_ranks(*nproc)) fastbert::run_train_command(*recipe, *options);
   });
 }
 
@@ -47,13 +86,9 @@ void register_stage_kind(CLI::App& app, const std::string& kind) {
   auto recipe = std::make_shared<std::string>();
   auto options = std::make_shared<fastbert::TrainOptions>();
   cmd->add_option("--recipe", *recipe, "recipe YAML file")->required();
-  cmd->add_option("--threads", options->threads, "threads (default: the recipe's; 0 = all cores)")
-      ->check(fastbert::cli::thread_count());
-  cmd->add_option("--stop-after-steps", options->stop_after_steps,
-                  "save a checkpoint and stop after this many steps (to split a long run)")
-      ->check(fastbert::cli::integer_in(0, fastbert::kMaxSteps));
-  cmd->callback([recipe, options, kind] {
-    fastbert::run_stage_kind_command(*recipe, kind, *options);
+  auto nproc = add_training_options(cmd, *options);
+  cmd->callback([recipe, options, kind, nproc] {
+    if (!launched_ranks(*nproc)) fastbert::run_stage_kind_command(*recipe, kind, *options);
   });
 }
 
@@ -151,8 +186,10 @@ int main(int argc, char** argv) {
   register_teacher_logits(app);
   for (const char* kind : {"prune", "distill", "quantize"}) register_stage_kind(app, kind);
   register_bench_forward(app);
-  return fastbert::cli::run_app(app, argc, argv, [](const std::exception& e) -> std::string {
+  command_line.assign(argv, argv + argc);
+  const int status = fastbert::cli::run_app(app, argc, argv, [](const std::exception& e) -> std::string {
     if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) return torch_error->msg();
     return e.what();
   });
+  return status == 0 && launcher_status >= 0 ? launcher_status : status;
 }

@@ -180,6 +180,12 @@ for t in 100000000 -1; do
 done
 probe "$c" "$fb" train in/r1.yaml --threads 100000
 probe "$c" "$fb" train in/r1.yaml --stop-after-steps -1
+probe "$c" "$fb" train in/r1.yaml --nproc 0
+probe "$c" "$fb" train in/r1.yaml --nproc 100000
+probe "$c" "$fb" train in/r1.yaml --backend mpi
+probe "$c" "$fb" train in/r1.yaml --device cuda
+probe "$c" env WORLD_SIZE=2 "$fb" train in/r1.yaml
+probe "$c" env WORLD_SIZE=2 RANK=5 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 "$fb" train in/r1.yaml
 
 # ------------------------------------------------ 4: damaged resume state
 c="damaged resume state"

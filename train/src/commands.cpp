@@ -14,6 +14,7 @@
 #include "fastbert/model/bert_config.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/predict.h"
+#include "fastbert/train/rank_group.h"
 
 extern char** environ;
 
@@ -69,6 +70,32 @@ fs::path training_features_path(const Recipe& r) {
   return out;
 }
 
+std::unique_ptr<RankGroup> join_ranks_from_environment(const Recipe& recipe, const TrainOptions& options) {
+  // A device or backend that cannot work is refused before any rank waits for another.
+  training_device(recipe, options);
+  const CommBackend backend = options.backend.value_or(recipe.distributed.backend);
+  if (!comm_backend_available(backend))
+    throw Error(std::string(options.backend ? "--backend nccl" : recipe.source.string() +
+                                                                     ": key 'distributed.backend': nccl") +
+                ": this fastbert-train is built against a LibTorch without CUDA and NCCL; use gloo, or build the "
+                "training side against a CUDA LibTorch (docs/distributed-training.md)");
+  const std::optional<RankEnv> env = rank_env_from_environment();
+  if (!env) return nullptr;
+  RankGroupOptions o;
+  o.backend = backend;
+  o.timeout = std::chrono::seconds(recipe.distributed.timeout_s);
+  return std::make_unique<RankGroup>(*env, o);
+}
+
+fs::path training_features_path(const Recipe& recipe, RankGroup* ranks) {
+  if (!ranks) return training_features_path(recipe);
+  fs::path path;
+  if (ranks->rank() == 0) path = training_features_path(recipe);
+  ranks->barrier("waiting for rank 0 to prepare the training features");
+  if (ranks->rank() != 0) path = training_features_path(recipe);  // now prepared: only looked up
+  return path;
+}
+
 SquadFeatures read_features_for_model(const fs::path& features, const fs::path& config_json) {
   const BertConfig c = BertConfig::load(config_json);
   return read_squad_features(features, ModelLimits{c.vocab_size, c.type_vocab_size, c.max_position_embeddings});
@@ -76,11 +103,17 @@ SquadFeatures read_features_for_model(const fs::path& features, const fs::path& 
 
 TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& options) {
   const Recipe recipe = Recipe::load(recipe_path);
-  const fs::path features_path = training_features_path(recipe);
+  const std::unique_ptr<RankGroup> ranks = join_ranks_from_environment(recipe, options);
+  const fs::path features_path = training_features_path(recipe, ranks.get());
   const SquadFeatures features = read_features_for_model(features_path, recipe.model / "config.json");
-  TrainReport report = train_recipe(recipe, features, options);
-  if (report.finished) {
+  TrainOptions with_ranks = options;
+  with_ranks.ranks = ranks.get();
+  TrainReport report = train_recipe(recipe, features, with_ranks);
+  if (report.finished && (!ranks || ranks->rank() == 0)) {
     const double rate = report.train_seconds_total > 0 ? report.examples_total / report.train_seconds_total : 0;
+    // This process's own steps: the rates of the world size it ran with.
+    const double run_rate = report.seconds > 0 ? report.examples_run / report.seconds : 0;
+    const double steps = std::max<int64_t>(1, report.steps_run);
     nlohmann::json j = {{"recipe", fs::weakly_canonical(recipe_path).string()},
                         {"features", fs::weakly_canonical(features_path).string()},
                         {"train_windows", features.num_windows()},
@@ -89,12 +122,27 @@ TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& o
                         {"train_seconds", report.train_seconds_total},
                         {"windows_trained", report.examples_total},
                         {"train_examples_per_s", rate},
+                        {"world_size", report.world_size},
+                        {"last_run",
+                         {{"steps", report.steps_run},
+                          {"seconds", report.seconds},
+                          {"windows_per_s_total", run_rate},
+                          {"windows_per_s_per_rank",
+                           report.seconds > 0 ? report.rank_examples_run / report.seconds : 0},
+                          {"allreduce_seconds_per_step", report.allreduce_seconds / steps}}},
                         {"final_loss", report.stages.back().losses.empty() ? 0.0 : report.stages.back().losses.back()},
                         {"model", fs::weakly_canonical(report.final_dir).string()}};
     write_file_atomic(recipe.output / "train_report.json", j.dump(2) + "\n");
     std::fprintf(stderr, "trained %lld windows in %.1f s (%.2f windows/s); model in %s\n",
                  static_cast<long long>(report.examples_total), report.train_seconds_total, rate,
                  report.final_dir.string().c_str());
+    if (report.world_size > 1)
+      std::fprintf(stderr,
+                   "this run: %d ranks, %.2f windows/s in total, %.2f windows/s on rank 0, all-reduce %.1f ms/step "
+                   "(%.1f %% of the time)\n",
+                   report.world_size, run_rate, report.seconds > 0 ? report.rank_examples_run / report.seconds : 0,
+                   1e3 * report.allreduce_seconds / steps,
+                   report.seconds > 0 ? 100 * report.allreduce_seconds / report.seconds : 0);
   }
   return report;
 }

@@ -8,6 +8,7 @@
 #include "fastbert/quantize/quantization_file.h"
 #include "fastbert/train/commands.h"
 #include "fastbert/train/predict.h"
+#include "fastbert/train/rank_group.h"
 
 namespace fastbert {
 namespace fs = std::filesystem;
@@ -30,10 +31,13 @@ TrainReport run_stage_kind_command(const fs::path& recipe_path, const std::strin
   const Recipe full = Recipe::load(recipe_path);
   const Recipe recipe = stages_of_kind(full, kind);
   // The prepared features of the whole recipe serve every kind.
+  const std::unique_ptr<RankGroup> ranks = join_ranks_from_environment(full, options);
   const SquadFeatures features =
-      read_features_for_model(training_features_path(full), full.model / "config.json");
-  TrainReport report = train_recipe(recipe, features, options);
-  if (report.finished)
+      read_features_for_model(training_features_path(full, ranks.get()), full.model / "config.json");
+  TrainOptions with_ranks = options;
+  with_ranks.ranks = ranks.get();
+  TrainReport report = train_recipe(recipe, features, with_ranks);
+  if (report.finished && (!ranks || ranks->rank() == 0))
     std::fprintf(stderr, "%s: %zu %s stage(s) done in %.1f s; model in %s\n", recipe_path.string().c_str(),
                  recipe.stages.size(), kind.c_str(), report.train_seconds_total, report.final_dir.string().c_str());
   return report;

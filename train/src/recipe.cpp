@@ -426,6 +426,14 @@ Recipe Recipe::parse(const std::string& yaml_text, const fs::path& source) {
   recipe.model = relative_to(source, r.string("model", "a checkpoint directory"));
   recipe.output = relative_to(source, r.string("output", "an output directory"));
   recipe.threads = static_cast<int>(r.integer("threads", 0, 0, kMaxThreads));  // 0 = all cores
+  recipe.device = choice<TrainDevice>(r, "device", recipe.device, {{"cpu", TrainDevice::Cpu}, {"cuda", TrainDevice::Cuda}});
+  if (const YAML::Node* dist = r.get("distributed")) {
+    MapReader d(*dist, "distributed", source);
+    recipe.distributed.backend = choice<CommBackend>(d, "backend", recipe.distributed.backend,
+                                                     {{"gloo", CommBackend::Gloo}, {"nccl", CommBackend::Nccl}});
+    recipe.distributed.timeout_s = d.integer("timeout_s", recipe.distributed.timeout_s, 1, 86400);
+    d.refuse_unknown_keys();
+  }
 
   {
     const YAML::Node& data = r.require("data");

@@ -1,6 +1,7 @@
 #include "fastbert/train/stage_compression.h"
 
 #include <cstdio>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
@@ -153,12 +154,40 @@ torch::Tensor StageCompression::teacher_rows(const std::vector<float>& logits, c
   return out;
 }
 
-torch::Tensor StageCompression::loss(const Batch& batch, const std::vector<int64_t>& rows, int64_t step) {
+void StageCompression::begin_step(int64_t step) {
   const StageSettings& st = recipe_.stages.at(stage_);
   if (st.quantize.enabled && st.quantize.mode == QuantMode::Qat && !fake_quant_ && step >= st.quantize.start_step) {
     calibrate(st.quantize.calibration_batches, st.batch_size, st.seed);
     fake_quant_ = true;
   }
+}
+
+uint64_t StageCompression::digest() const {
+  // Not cryptographic: it only has to tell apart states that diverged.
+  uint64_t h = 0x66617374626572ULL;
+  auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL; };
+  if (pruner_)
+    for (const auto& name : pruner_->layers()) {
+      const torch::Tensor m = pruner_->block_mask(name).to(torch::kUInt8).contiguous().cpu();
+      mix(std::hash<std::string>{}(name));
+      mix(std::hash<std::string_view>{}(
+          std::string_view(static_cast<const char*>(m.data_ptr()), static_cast<std::size_t>(m.nbytes()))));
+    }
+  if (quantization_) {
+    mix(static_cast<uint64_t>(quantization_->calibrated_batches));
+    for (const auto& [name, layer] : quantization_->layers) {
+      mix(std::hash<std::string>{}(name));
+      mix(std::hash<double>{}(layer.input_min));
+      mix(std::hash<double>{}(layer.input_max));
+      for (float w : layer.weight_scales) mix(std::hash<float>{}(w));
+    }
+  }
+  mix(fake_quant_);
+  return h;
+}
+
+torch::Tensor StageCompression::loss(const Batch& batch, const std::vector<int64_t>& rows) {
+  const StageSettings& st = recipe_.stages.at(stage_);
   const LinearFn linear = fake_quant_ ? quantization_->fake_quant_linear() : LinearFn();
   const auto& d = st.distill;
   const bool hidden = d.enabled && d.hidden_weight > 0 && !d.layer_map.empty();

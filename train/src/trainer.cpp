@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <string_view>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/bounded_number.h"
@@ -19,6 +20,8 @@
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/autocast_scope.h"
 #include "fastbert/train/batch.h"
+#include "fastbert/train/gradient_buckets.h"
+#include "fastbert/train/rank_group.h"
 #include "fastbert/train/stage_plan.h"
 #include "fastbert/train/stage_compression.h"
 
@@ -42,10 +45,18 @@ uint64_t splitmix64(uint64_t x) {
 
 // Dropout draws from torch's global generator; re-seeding it from the step
 // makes each step's randomness independent of what ran before it, so a run
-// resumed at step k draws exactly what the uninterrupted run drew.
-void seed_step(uint64_t seed, std::size_t stage, int64_t step) {
-  torch::manual_seed(
-      splitmix64(splitmix64(seed) ^ splitmix64((static_cast<uint64_t>(stage) << 40) ^ static_cast<uint64_t>(step))));
+// resumed at step k draws exactly what the uninterrupted run drew. Each rank
+// draws its own masks for its own windows (rank 0 those of a single process).
+void seed_step(uint64_t seed, std::size_t stage, int64_t step, int rank) {
+  uint64_t x = splitmix64(splitmix64(seed) ^ splitmix64((static_cast<uint64_t>(stage) << 40) ^ static_cast<uint64_t>(step)));
+  if (rank > 0) x = splitmix64(x ^ (0x72616e6bULL + static_cast<uint64_t>(rank)));
+  torch::manual_seed(x);
+}
+
+uint64_t tensor_digest(const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().contiguous().cpu();
+  return std::hash<std::string_view>{}(
+      std::string_view(static_cast<const char*>(c.data_ptr()), static_cast<std::size_t>(c.nbytes())));
 }
 
 struct TrainerState {
@@ -127,6 +138,19 @@ std::string first_difference(const std::string& saved_key, const std::string& re
   if (patch.empty()) return "?";
   std::string path = patch[0].value("path", "?");
   return path;
+}
+
+// What every rank of a data-parallel run must hold identically: the weights,
+// the compression state (masks, quantization) and the progress. Wall time is
+// left out: it is each rank's own.
+uint64_t training_digest(BertForQuestionAnswering& model, const StageCompression& compression,
+                         const TrainerState& state, const Recipe& recipe) {
+  uint64_t h = splitmix64(compression.digest());
+  for (const auto& p : model->named_parameters()) h = splitmix64(h ^ tensor_digest(p.value()));
+  for (const auto& b : model->named_buffers()) h = splitmix64(h ^ tensor_digest(b.value()));
+  json progress = state.to_json(recipe);
+  progress.erase("train_seconds");
+  return splitmix64(h ^ std::hash<std::string>{}(progress.dump()));
 }
 
 // AdamW without weight decay on biases and LayerNorm weights (the BERT recipe).
@@ -248,6 +272,23 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
 
 }  // namespace
 
+TrainDevice training_device(const Recipe& recipe, const TrainOptions& options) {
+  const TrainDevice device = options.device.value_or(recipe.device);
+  if (device == TrainDevice::Cpu) return device;
+  const std::string asked = options.device ? "--device cuda" : recipe.source.string() + ": key 'device': cuda";
+#ifndef FASTBERT_TORCH_CUDA
+  throw Error(asked + ": this fastbert-train is built against a LibTorch without CUDA (Debian's libtorch-dev is "
+                      "CPU-only); use cpu, or build the training side against a CUDA LibTorch "
+                      "(docs/distributed-training.md)");
+#else
+  if (!torch::cuda::is_available())
+    throw Error(asked + ": LibTorch has CUDA but sees no GPU (torch::cuda::is_available() is false: no device, "
+                        "driver or CUDA_VISIBLE_DEVICES)");
+  throw Error(asked + ": not supported yet: this trainer keeps the model, batches, block masks and "
+                      "quantization state in host memory; use cpu");
+#endif
+}
+
 double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t total) {
   if (step < warmup) return base * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup));
   return base *
@@ -293,6 +334,12 @@ std::vector<int64_t> grouped_epoch_order(const std::vector<int64_t>& lengths, in
   return out;
 }
 
+std::vector<int64_t> rank_share(const std::vector<int64_t>& order, int64_t begin, int64_t end, int rank, int world) {
+  const int64_t n = end - begin;
+  const int64_t first = begin + n * rank / world, last = begin + n * (rank + 1) / world;
+  return std::vector<int64_t>(order.begin() + first, order.begin() + last);
+}
+
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options) {
   const int64_t n = features.num_windows();
   if (n <= 0) throw Error("no training windows in the features");
@@ -310,15 +357,25 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     refuse_outputs_over_inputs(inputs, {{"output/checkpoint-last", recipe.output / "checkpoint-last"},
                                         {"output/final", recipe.output / "final"}});
   }
+  training_device(recipe, options);
+  RankGroup* const ranks = options.ranks;
+  const int rank = ranks ? ranks->rank() : 0;
+  const int world = ranks ? ranks->world_size() : 1;
+  const bool writer = rank == 0;  // only rank 0 writes checkpoints and logs progress
+  const bool log = options.log && writer;
   const int threads = options.threads >= 0 ? options.threads : recipe.threads;
   set_num_threads(threads);
+  // The thread count is the host's: its ranks share it.
+  if (ranks && ranks->env().local_world_size > 1)
+    set_num_threads(std::max(1, num_threads() / ranks->env().local_world_size));
   torch::set_num_threads(num_threads());
 
   const fs::path ckpt_dir = recipe.output / "checkpoint-last";
   const fs::path final_dir = recipe.output / "final";
-  fs::create_directories(recipe.output);
+  if (writer) fs::create_directories(recipe.output);
 
   TrainReport report;
+  report.world_size = world;
   TrainerState state;
   BertForQuestionAnswering model{nullptr};
   if (fs::exists(ckpt_dir / kStateFile)) {
@@ -344,10 +401,24 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   }
   state.losses.resize(recipe.stages.size());
   StageCompression compression(recipe, model, features, report.resumed ? ckpt_dir : fs::path());
+  // Each rank loaded the model and progress itself: from the same files they are the same.
+  if (ranks)
+    ranks->check_identical(training_digest(model, compression, state, recipe), "the model and progress loaded",
+                           "every rank must start from the same files (one shared OUTPUT directory, the same "
+                           "recipe, model and data) and run the same fastbert-train");
+  std::unique_ptr<GradientBuckets> buckets;
+  if (ranks) buckets = std::make_unique<GradientBuckets>(model->parameters());
 
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   const double seconds_before = state.train_seconds;
+  auto check_ranks_agree = [&](const std::string& when) {
+    if (ranks)
+      ranks->check_identical(training_digest(model, compression, state, recipe),
+                             "the model, masks and quantization " + when,
+                             "the ranks diverged although they started alike (a fastbert-train or LibTorch that "
+                             "differs between hosts?)");
+  };
 
   bool stopped = false;
   for (std::size_t s = state.stage; s < recipe.stages.size() && !stopped; ++s) {
@@ -356,8 +427,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     const bool resuming_mid_stage = report.resumed && s == state.stage && !state.stage_done;
     if (s == state.stage && state.stage_done) {  // finished earlier; its model is the one loaded
       // A run killed between the stage's last checkpoint and its snapshot.
-      if (st.snapshot && !fs::exists(snapshot_dir(recipe, st) / "model.safetensors"))
-        write_snapshot(recipe, st, model, compression, options.log);
+      if (writer && st.snapshot && !fs::exists(snapshot_dir(recipe, st) / "model.safetensors"))
+        write_snapshot(recipe, st, model, compression, log);
       continue;
     }
     if (!resuming_mid_stage) {
@@ -367,7 +438,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       state.resume_key = recipe.resume_key(s);
       state.losses[s].clear();
     }
-    compression.begin_stage(s, plan.total_steps, state.step, options.log);
+    compression.begin_stage(s, plan.total_steps, state.step, log);
     auto optimizer = make_optimizer(model, st);
     if (resuming_mid_stage && state.step > 0) {
       const fs::path opt_file = ckpt_dir / kOptimizerFile;
@@ -379,10 +450,17 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       }
       check_optimizer_matches_parameters(*optimizer, opt_file);
     }
-    if (options.log && state.step < plan.total_steps)
-      std::fprintf(stderr, "stage %s: %lld windows, %lld steps of %lld windows (%lld warm-up), %s step %lld\n",
+    // Each rank's share of a step goes through in micro-batches of its part
+    // of the recipe's batch; the gradient is the same however it is split.
+    const int64_t micro_batch = std::max<int64_t>(1, st.batch_size / world);
+    if (log && state.step < plan.total_steps)
+      std::fprintf(stderr, "stage %s: %lld windows, %lld steps of %lld windows (%lld warm-up)%s, %s step %lld\n",
                    st.name.c_str(), static_cast<long long>(n), static_cast<long long>(plan.total_steps),
                    static_cast<long long>(plan.per_step), static_cast<long long>(plan.warmup_steps),
+                   world > 1 ? (" over " + std::to_string(world) + " ranks (micro-batches of " +
+                                std::to_string(micro_batch) + " per rank)")
+                                   .c_str()
+                             : "",
                    state.step ? "resuming after" : "starting at", static_cast<long long>(state.step));
 
     model->train();
@@ -396,8 +474,8 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         lengths[w] = std::accumulate(mask, mask + features.max_seq, int64_t{0});
       }
     }
-    double window_loss_sum = 0;
-    int64_t log_windows = 0, log_steps = 0;
+    double window_loss_sum = 0, log_allreduce = 0;
+    int64_t log_windows = 0, log_rank_windows = 0, log_steps = 0;
     auto log_started = std::chrono::steady_clock::now();
     while (state.step < plan.total_steps) {
       const int64_t step = state.step;
@@ -409,18 +487,21 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       }
       const int64_t begin = (step % plan.steps_per_epoch) * plan.per_step;
       const int64_t end = std::min(n, begin + plan.per_step);
-      seed_step(st.seed, s, step);
+      const std::vector<int64_t> share = rank_share(order, begin, end, rank, world);
+      seed_step(st.seed, s, step, rank);
       const double lr = linear_schedule_lr(st.learning_rate, step, plan.warmup_steps, plan.total_steps);
       for (auto& group : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
       optimizer->zero_grad();
+      compression.begin_step(step);
       double step_loss = 0;
-      for (int64_t mb = begin; mb < end; mb += st.batch_size) {
-        const int64_t mb_end = std::min(end, mb + st.batch_size);
-        const std::vector<int64_t> rows(order.begin() + mb, order.begin() + mb_end);
+      const int64_t share_size = static_cast<int64_t>(share.size());
+      for (int64_t mb = 0; mb < share_size; mb += micro_batch) {
+        const int64_t mb_end = std::min(share_size, mb + micro_batch);
+        const std::vector<int64_t> rows(share.begin() + mb, share.begin() + mb_end);
         const Batch batch = make_batch(features, rows);
-        // Weighted so that the gradient is the mean over the step's windows
-        // however they are split into micro-batches.
+        // Weighted so that the gradient, summed over micro-batches and ranks,
+        // is the mean over the step's windows however they are split.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
         torch::Tensor loss;
         {
@@ -429,11 +510,20 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
             auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
             loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;
           } else {
-            loss = compression.loss(batch, rows, step) * weight;
+            loss = compression.loss(batch, rows) * weight;
           }
         }
         loss.backward();
         step_loss += loss.item<double>();
+      }
+      if (ranks) {
+        const auto reduce_started = std::chrono::steady_clock::now();
+        const std::string what = "stage " + st.name + " step " + std::to_string(step + 1);
+        buckets->sum_over_ranks(*ranks, "the gradients of " + what);
+        step_loss = ranks->sum(step_loss, "the loss of " + what);
+        const double reduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_started).count();
+        report.allreduce_seconds += reduce_s;
+        log_allreduce += reduce_s;
       }
       if (!std::isfinite(step_loss))
         throw Error("stage " + st.name + " step " + std::to_string(step + 1) +
@@ -448,8 +538,10 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       state.examples_seen += end - begin;
       report.steps_run += 1;
       report.examples_run += end - begin;
+      report.rank_examples_run += share_size;
       window_loss_sum += step_loss;
       log_windows += end - begin;
+      log_rank_windows += share_size;
       log_steps += 1;
       state.train_seconds = seconds_before + elapsed();
       // glibc keeps what LibTorch frees inside its heap, and batches of varying
@@ -461,22 +553,33 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
 
       const bool last = state.step == plan.total_steps;
       const bool stop_now = options.stop_after_steps > 0 && report.steps_run >= options.stop_after_steps && !last;
-      if (options.log && (state.step % st.log_every_steps == 0 || last || stop_now)) {
+      if (log && (state.step % st.log_every_steps == 0 || last || stop_now)) {
         const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - log_started).count();
         const double rate = log_windows / std::max(1e-9, window_s);
         const double eta = (plan.total_steps - state.step) * plan.per_step / std::max(1e-9, rate);
-        std::fprintf(stderr, "[%s] step %lld/%lld  loss %.4f  lr %.3g  %.1f examples/s  elapsed %s  eta %s\n",
+        std::string ranks_part;
+        if (world > 1) {
+          char buf[128];
+          std::snprintf(buf, sizeof(buf), " (%d ranks, %.1f on rank 0)  all-reduce %.1f ms/step", world,
+                        log_rank_windows / std::max(1e-9, window_s), 1e3 * log_allreduce / log_steps);
+          ranks_part = buf;
+        }
+        std::fprintf(stderr, "[%s] step %lld/%lld  loss %.4f  lr %.3g  %.1f windows/s%s  elapsed %s  eta %s\n",
                      st.name.c_str(), static_cast<long long>(state.step), static_cast<long long>(plan.total_steps),
-                     window_loss_sum / log_steps, lr, rate, format_duration(elapsed()).c_str(),
+                     window_loss_sum / log_steps, lr, rate, ranks_part.c_str(), format_duration(elapsed()).c_str(),
                      format_duration(eta).c_str());
         window_loss_sum = 0;
+        log_allreduce = 0;
         log_windows = 0;
+        log_rank_windows = 0;
         log_steps = 0;
         log_started = std::chrono::steady_clock::now();
       }
       if (last) break;
-      if (state.step % st.save_every_steps == 0 || stop_now)
-        save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe, compression);
+      if (state.step % st.save_every_steps == 0 || stop_now) {
+        check_ranks_agree("at step " + std::to_string(state.step) + " of stage " + st.name);
+        if (writer) save_checkpoint(ckpt_dir, model, optimizer.get(), state, recipe, compression);
+      }
       if (stop_now) {
         stopped = true;
         break;
@@ -484,21 +587,25 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     }
     if (stopped) break;
     state.stage_done = true;
-    compression.end_stage(options.log);
+    compression.end_stage(log);
+    check_ranks_agree("at the end of stage " + st.name);
     // A finished stage needs no optimizer state: the next one starts afresh.
-    save_checkpoint(ckpt_dir, model, nullptr, state, recipe, compression);
-    if (st.snapshot) write_snapshot(recipe, st, model, compression, options.log);
+    if (writer) save_checkpoint(ckpt_dir, model, nullptr, state, recipe, compression);
+    if (writer && st.snapshot) write_snapshot(recipe, st, model, compression, log);
   }
 
   report.finished = !stopped && state.stage + 1 == recipe.stages.size() && state.stage_done;
   if (report.finished) {
-    if (!fs::exists(final_dir / "model.safetensors") || report.steps_run > 0)
+    if (writer && (!fs::exists(final_dir / "model.safetensors") || report.steps_run > 0))
       write_model_dir(final_dir, model, recipe, compression);
     report.final_dir = final_dir;
-    if (options.log && report.steps_run == 0)
+    if (log && report.steps_run == 0)
       std::fprintf(stderr, "%s: already trained to the last step; the model is in %s\n", recipe.source.string().c_str(),
                    final_dir.string().c_str());
   }
+  // The other ranks finish only once rank 0 has written everything, so that
+  // a launcher that sees them all exit sees the run complete.
+  if (ranks) ranks->barrier("the end of training");
   for (std::size_t s = 0; s < recipe.stages.size(); ++s) {
     const StagePlan plan = plan_stage(recipe.stages[s], n);
     report.stages.push_back({recipe.stages[s].name, plan.total_steps, plan.warmup_steps, state.losses[s]});

@@ -1,5 +1,6 @@
 #pragma once
 #include <filesystem>
+#include <memory>
 
 #include "fastbert/train/trainer.h"
 
@@ -10,6 +11,15 @@ namespace fastbert {
 // `fastbert prepare` into OUTPUT/features-train-*.h5), trains or resumes, and
 // writes OUTPUT/train_report.json.
 TrainReport run_train_command(const std::filesystem::path& recipe_path, const TrainOptions& options);
+
+// This process's rank of a data-parallel run when RANK, WORLD_SIZE, ... are
+// set (rendezvous and process group made here, with the recipe's
+// distributed settings and --backend); null otherwise.
+std::unique_ptr<RankGroup> join_ranks_from_environment(const Recipe& recipe, const TrainOptions& options);
+
+// training_features_path, prepared by rank 0 only while the other ranks wait
+// (they read the file it wrote: ranks share the OUTPUT directory).
+std::filesystem::path training_features_path(const Recipe& recipe, RankGroup* ranks);
 
 // `fastbert-train predict`: logits of a checkpoint for every window of a
 // features file, written as a fastbert-logits HDF5 file.

@@ -7,6 +7,7 @@
 #include "fastbert/distill/distill_settings.h"
 #include "fastbert/prune/prune_settings.h"
 #include "fastbert/quantize/quantize_settings.h"
+#include "fastbert/train/rank_env.h"
 
 namespace fastbert {
 
@@ -14,7 +15,11 @@ namespace fastbert {
 //
 //   model: ../models/minilm        # initial checkpoint directory (HF layout)
 //   output: runs/minilm-squad      # checkpoints, features, final model
-//   threads: 2                     # optional; 0 or absent = all cores
+//   threads: 2                     # optional; 0 or absent = all cores (shared by the ranks of a host)
+//   device: cpu                    # or cuda (a LibTorch with CUDA); --device overrides
+//   distributed:                   # used when run as several ranks (docs/distributed-training.md)
+//     backend: gloo                # or nccl; --backend overrides
+//     timeout_s: 600               # a rank that dies or hangs ends the others within this
 //   data:
 //     train: ../data/train.json    # SQuAD JSON (prepared on first use) or a features .h5
 //     max_seq: 256
@@ -82,11 +87,22 @@ struct StageSettings {
   QuantizeSettings quantize;
 };
 
+enum class TrainDevice { Cpu, Cuda };
+
+// How the ranks of a data-parallel run talk. Not part of the resume key: a
+// run may resume with another backend or world size.
+struct DistributedSettings {
+  CommBackend backend = CommBackend::Gloo;
+  int64_t timeout_s = 600;
+};
+
 struct Recipe {
   std::filesystem::path source;  // the recipe file, for messages
   std::filesystem::path model;
   std::filesystem::path output;
   int threads = 0;
+  TrainDevice device = TrainDevice::Cpu;
+  DistributedSettings distributed;
   DataSettings data;
   std::vector<StageSettings> stages;
 

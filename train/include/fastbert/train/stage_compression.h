@@ -31,12 +31,19 @@ class StageCompression {
 
   // Before the first step of stage `s` (also when resuming inside it).
   void begin_stage(std::size_t s, int64_t total_steps, int64_t steps_done, bool log);
-  // Forward pass and loss of one micro-batch at optimizer step `step` (0-based).
-  torch::Tensor loss(const Batch& batch, const std::vector<int64_t>& rows, int64_t step);
+  // Before the micro-batches of optimizer step `step` (0-based), on every rank
+  // alike: QAT calibrates here when the step reaches quantize.start_step.
+  void begin_step(int64_t step);
+  // Forward pass and loss of one micro-batch (`rows`: its windows).
+  torch::Tensor loss(const Batch& batch, const std::vector<int64_t>& rows);
   void before_optimizer_step();
   void after_optimizer_step(int64_t steps_done);
   // After the last step of the stage: post-training calibration for ptq.
   void end_stage(bool log);
+
+  // A hash of the masks and quantization parameters, which every rank of a
+  // data-parallel run must hold identically.
+  uint64_t digest() const;
 
   // True when the current stage adds nothing to plain fine-tuning.
   bool plain() const;

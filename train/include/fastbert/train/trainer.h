@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,13 +10,21 @@
 
 namespace fastbert {
 
+class RankGroup;
+
 struct TrainOptions {
   int threads = -1;  // < 0: the recipe's setting
   // > 0: stop after this many optimizer steps in this process, leaving a
   // checkpoint behind exactly as if the process had been killed right after
   // saving it. Tests use it to prove that resuming reproduces the run.
   int64_t stop_after_steps = 0;
-  bool log = true;  // progress lines on stderr
+  bool log = true;  // progress lines on stderr (rank 0 only)
+  std::optional<CommBackend> backend;  // --backend: overrides the recipe's distributed.backend
+  std::optional<TrainDevice> device;   // --device: overrides the recipe's device
+  // This process's rank of a data-parallel run; null for a single process.
+  // Each optimizer step's windows are split over the ranks, gradients summed
+  // over them, and only rank 0 writes files.
+  RankGroup* ranks = nullptr;
 };
 
 struct StageReport {
@@ -35,12 +44,21 @@ struct TrainReport {
   double train_seconds_total = 0;  // over every run that contributed, from the checkpoint
   int64_t examples_total = 0;
   std::filesystem::path final_dir;  // OUTPUT/final once finished
+  int world_size = 1;
+  int64_t rank_examples_run = 0;  // windows this rank computed (examples_run counts every rank's)
+  double allreduce_seconds = 0;   // in this process's all-reduces (waiting for the slowest rank included)
 };
 
 // Runs (or resumes) every stage of `recipe` on windows already in memory.
 // Checkpoints go to OUTPUT/checkpoint-last (atomic), the last stage's model to
 // OUTPUT/final, both in Hugging Face layout.
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options);
+
+// The device of a run: --device, else the recipe's `device:`. Throws
+// fastbert::Error for cuda, saying why: a LibTorch built without CUDA (as
+// Debian's), no GPU visible, or, with both, that this trainer keeps the model,
+// batches, masks and quantization state in host memory (CPU only for now).
+TrainDevice training_device(const Recipe& recipe, const TrainOptions& options);
 
 // Where a stage with `snapshot: true` keeps the model it ends with.
 std::filesystem::path snapshot_dir(const Recipe& recipe, const StageSettings& stage);
@@ -53,6 +71,11 @@ double linear_schedule_lr(double base, int64_t step, int64_t warmup, int64_t tot
 // The order in which an epoch visits the windows: a permutation of [0, n)
 // that depends only on (seed, epoch), so a resumed run sees the same batches.
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
+
+// The windows of one optimizer step, [begin, end) of an epoch's order, that
+// rank `rank` of `world` computes: a contiguous run, the ranks' sizes differing
+// by at most one. Over the ranks the shares are disjoint and make up the step.
+std::vector<int64_t> rank_share(const std::vector<int64_t>& order, int64_t begin, int64_t end, int rank, int world);
 
 // epoch_order regrouped so that each optimizer step of `per_step` windows
 // holds windows of similar length (less padding to compute), as transformers'
