@@ -15,29 +15,43 @@ constexpr int kC = BlockSparseMatrix::kChunk;
 
 std::string at(int64_t r, int64_t c) { return "(row " + std::to_string(r) + ", column " + std::to_string(c) + ")"; }
 
-void check_shape(int64_t rows, int64_t cols) {
-  if (rows < 0 || cols < 0) throw Error("pack_4x1: negative shape " + std::to_string(rows) + "x" + std::to_string(cols));
-  if (cols > INT32_MAX) throw Error("pack_4x1: " + std::to_string(cols) + " columns do not fit int32 indices");
+// Both families: `who` is the packing function that reports.
+void check_shape(int64_t rows, int64_t cols, const char* who = "pack_4x1") {
+  if (rows < 0 || cols < 0)
+    throw Error(std::string(who) + ": negative shape " + std::to_string(rows) + "x" + std::to_string(cols));
+  if (cols > INT32_MAX) throw Error(std::string(who) + ": " + std::to_string(cols) + " columns do not fit int32 indices");
 }
 
-// Whether block (group g, column c) is kept, after checking that the mask is
-// uniform over the block and that no value survives outside the mask.
-bool block_kept(const int8_t* dense, const uint8_t* mask, int64_t rows, int64_t cols, int64_t g, int64_t c) {
-  const int64_t r0 = g * kR, r1 = std::min(rows, r0 + kR);
+// The two block shapes of the packing functions, with the rule a mask breaks.
+struct BlockShape {
+  const char* who;    // "pack_4x1"
+  const char* name;   // "4x1"
+  const char* whole;  // "whole blocks of 4 output rows"
+};
+constexpr BlockShape k4x1{"pack_4x1", "4x1", "whole blocks of 4 output rows"};
+constexpr BlockShape k1x4{"pack_1x4", "1x4", "whole aligned quads of 4 input columns"};
+
+// Whether the block of rows [r0, r1) x columns [c0, c1) is kept, after
+// checking that the mask is uniform over it and that no value survives
+// outside the mask. Without a mask, a block is kept when it holds a nonzero.
+bool block_kept(const int8_t* dense, const uint8_t* mask, int64_t cols, int64_t r0, int64_t r1, int64_t c0,
+                int64_t c1, const BlockShape& shape) {
   if (!mask) {
     for (int64_t r = r0; r < r1; ++r)
-      if (dense[r * cols + c] != 0) return true;
+      for (int64_t c = c0; c < c1; ++c)
+        if (dense[r * cols + c] != 0) return true;
     return false;
   }
-  const bool kept = mask[r0 * cols + c] != 0;
-  for (int64_t r = r0; r < r1; ++r) {
-    if ((mask[r * cols + c] != 0) != kept)
-      throw Error("pack_4x1: mask is not constant over the 4x1 block at " + at(r0, c) + ": element " + at(r, c) +
-                  " differs (masks must keep or drop whole blocks of 4 output rows)");
-    if (!kept && dense[r * cols + c] != 0)
-      throw Error("pack_4x1: weight " + at(r, c) + " is " + std::to_string(int(dense[r * cols + c])) +
-                  " but the mask drops it");
-  }
+  const bool kept = mask[r0 * cols + c0] != 0;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = c0; c < c1; ++c) {
+      if ((mask[r * cols + c] != 0) != kept)
+        throw Error(std::string(shape.who) + ": mask is not constant over the " + shape.name + " block at " +
+                    at(r0, c0) + ": element " + at(r, c) + " differs (masks must keep or drop " + shape.whole + ")");
+      if (!kept && dense[r * cols + c] != 0)
+        throw Error(std::string(shape.who) + ": weight " + at(r, c) + " is " + std::to_string(int(dense[r * cols + c])) +
+                    " but the mask drops it");
+    }
   return kept;
 }
 
@@ -74,7 +88,7 @@ BlockSparseMatrix pack_4x1(const int8_t* dense, int64_t rows, int64_t cols, cons
   for (int64_t g = 0; g < groups; ++g) {
     kept.clear();
     for (int64_t c = 0; c < cols; ++c)
-      if (block_kept(dense, mask, rows, cols, g, c)) kept.push_back(int32_t(c));
+      if (block_kept(dense, mask, cols, g * kR, std::min(rows, g * kR + kR), c, c + 1, k4x1)) kept.push_back(int32_t(c));
     w.nonzero_blocks_ += int64_t(kept.size());
     const int64_t chunks = (int64_t(kept.size()) + kC - 1) / kC;
     w.group_chunk_begin[g + 1] = w.group_chunk_begin[g] + chunks;
@@ -163,31 +177,6 @@ namespace {
 
 constexpr int kQ = BlockSparse1x4Matrix::kBlockCols;
 
-void check_shape_1x4(int64_t rows, int64_t cols) {
-  if (rows < 0 || cols < 0) throw Error("pack_1x4: negative shape " + std::to_string(rows) + "x" + std::to_string(cols));
-  if (cols > INT32_MAX) throw Error("pack_1x4: " + std::to_string(cols) + " columns do not fit int32 indices");
-}
-
-// Whether block (row r, quad q) is kept; same checks as block_kept above.
-bool quad_kept(const int8_t* dense, const uint8_t* mask, int64_t cols, int64_t r, int64_t q) {
-  const int64_t c0 = q * kQ, c1 = std::min(cols, c0 + kQ);
-  if (!mask) {
-    for (int64_t c = c0; c < c1; ++c)
-      if (dense[r * cols + c] != 0) return true;
-    return false;
-  }
-  const bool kept = mask[r * cols + c0] != 0;
-  for (int64_t c = c0; c < c1; ++c) {
-    if ((mask[r * cols + c] != 0) != kept)
-      throw Error("pack_1x4: mask is not constant over the 1x4 block at " + at(r, c0) + ": element " + at(r, c) +
-                  " differs (masks must keep or drop whole aligned quads of 4 input columns)");
-    if (!kept && dense[r * cols + c] != 0)
-      throw Error("pack_1x4: weight " + at(r, c) + " is " + std::to_string(int(dense[r * cols + c])) +
-                  " but the mask drops it");
-  }
-  return kept;
-}
-
 }  // namespace
 
 double BlockSparse1x4Matrix::density() const {
@@ -197,7 +186,7 @@ double BlockSparse1x4Matrix::density() const {
 
 BlockSparse1x4Matrix pack_1x4(const int8_t* dense, int64_t rows, int64_t cols, const uint8_t* mask,
                               const float* row_scales) {
-  check_shape_1x4(rows, cols);
+  check_shape(rows, cols, "pack_1x4");
   if (!dense && rows * cols > 0) throw Error("pack_1x4: null weights");
   BlockSparse1x4Matrix w;
   w.rows = rows;
@@ -218,7 +207,7 @@ BlockSparse1x4Matrix pack_1x4(const int8_t* dense, int64_t rows, int64_t cols, c
     for (int64_t c = 0; c < cols; ++c) w.row_sums[size_t(r)] += dense[r * cols + c];
     int64_t kept = 0;
     for (int64_t q = 0; q < quads; ++q) {
-      if (!quad_kept(dense, mask, cols, r, q)) continue;
+      if (!block_kept(dense, mask, cols, r, r + 1, q * kQ, std::min(cols, q * kQ + kQ), k1x4)) continue;
       ++kept;
       w.quads.push_back(int32_t(q));
       for (int j = 0; j < kQ; ++j) {
@@ -232,7 +221,7 @@ BlockSparse1x4Matrix pack_1x4(const int8_t* dense, int64_t rows, int64_t cols, c
 }
 
 BlockSparse1x4Matrix pack_1x4_fp32(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask) {
-  check_shape_1x4(rows, cols);
+  check_shape(rows, cols, "pack_1x4");
   std::vector<int8_t> q(size_t(rows * cols));
   std::vector<float> scales(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
@@ -266,7 +255,7 @@ std::vector<int8_t> unpack(const BlockSparse1x4Matrix& w) {
 }
 
 std::vector<uint8_t> random_block_mask_1x4(int64_t rows, int64_t cols, double sparsity, uint64_t seed) {
-  check_shape_1x4(rows, cols);
+  check_shape(rows, cols, "pack_1x4");
   if (!(sparsity >= 0.0 && sparsity <= 1.0)) throw Error("random_block_mask_1x4: sparsity must lie in [0, 1]");
   const int64_t quads = (cols + kQ - 1) / kQ;
   std::vector<uint8_t> keep(size_t(rows * quads), 0);
