@@ -23,6 +23,53 @@ inline int64_t ulp_distance(float a, float b) {
   return std::llabs(int64_t(ia) - int64_t(ib));
 }
 
+// SpmmArgs over X (K rows of ldx tokens) into Y (N rows of ldy), with the
+// residual, when given, laid out like Y.
+inline SpmmArgs spmm_args(const void* x, int64_t ldx, int64_t m, void* y, int64_t ldy, const float* bias,
+                          const float* residual, float x_scale, int32_t zp) {
+  SpmmArgs a;
+  a.x = x;
+  a.ldx = ldx;
+  a.m = m;
+  a.x_scale = x_scale;
+  a.x_zero_point = zp;
+  a.bias = bias;
+  a.residual = residual;
+  a.ldr = ldy;
+  a.y = y;
+  a.ldy = ldy;
+  return a;
+}
+
+inline Epilogue make(OutputType out, bool gelu = false, float out_scale = 1.0f, int32_t out_zp = 0) {
+  Epilogue e;
+  e.output = out;
+  e.gelu = gelu;
+  e.out_scale = out_scale;
+  e.out_zero_point = out_zp;
+  return e;
+}
+
+struct EpilogueCase {
+  const char* name;
+  Epilogue e;
+  bool bias, residual;
+};
+
+// Every output type with and without bias, GELU and residual: what each
+// SpMM-shaped primitive is checked on against reference_spmm.
+inline const EpilogueCase kEpilogues[] = {
+    {"s32", make(OutputType::s32), false, false},
+    {"f32", make(OutputType::f32), false, false},
+    {"f32_bias", make(OutputType::f32), true, false},
+    {"f32_bias_gelu", make(OutputType::f32, true), true, false},
+    {"f32_bias_residual", make(OutputType::f32), true, true},
+    {"f32_bias_gelu_residual", make(OutputType::f32, true), true, true},
+    {"u8_bias_gelu", make(OutputType::u8, true, 0.05f, 7), true, false},
+    {"s8_bias_residual", make(OutputType::s8, false, 0.08f, -3), true, true},
+    {"u8_residual", make(OutputType::u8, false, 0.1f, 128), false, true},
+};
+
 // One randomly filled SpMM problem: weights, activations (K x ldx), bias,
 // residual, and output buffers for the kernel and the reference.
 struct SpmmProblem {
@@ -54,18 +101,8 @@ struct SpmmProblem {
   }
 
   SpmmArgs args(void* y, bool with_bias, bool with_residual, float x_scale, int32_t zp) const {
-    SpmmArgs a;
-    a.x = x.data();
-    a.ldx = ldx;
-    a.m = m;
-    a.x_scale = x_scale;
-    a.x_zero_point = zp;
-    a.bias = with_bias ? bias.data() : nullptr;
-    a.residual = with_residual ? residual.data() : nullptr;
-    a.ldr = ldy;
-    a.y = y;
-    a.ldy = ldy;
-    return a;
+    return spmm_args(x.data(), ldx, m, y, ldy, with_bias ? bias.data() : nullptr,
+                     with_residual ? residual.data() : nullptr, x_scale, zp);
   }
 };
 

@@ -11,9 +11,12 @@
 #include "fastbert/kernels/dense_int8.h"
 #include "fastbert/kernels/isa.h"
 #include "fastbert/kernels/reference.h"
+#include "spmm_test_util.h"
 
 namespace fastbert::kernels {
 namespace {
+
+using testing::make;
 
 struct DenseProblem {
   int64_t n, k, m, ldx, ldy;
@@ -39,29 +42,10 @@ struct DenseProblem {
     for (auto& v : x) v = uint8_t(xd(rng));
   }
   SpmmArgs args(void* y, bool with_bias, bool with_residual) const {
-    SpmmArgs a;
-    a.x = x.data();
-    a.ldx = ldx;
-    a.m = m;
-    a.x_scale = 0.031f;
-    a.x_zero_point = 101;
-    a.bias = with_bias ? bias.data() : nullptr;
-    a.residual = with_residual ? residual.data() : nullptr;
-    a.ldr = ldy;
-    a.y = y;
-    a.ldy = ldy;
-    return a;
+    return testing::spmm_args(x.data(), ldx, m, y, ldy, with_bias ? bias.data() : nullptr,
+                              with_residual ? residual.data() : nullptr, 0.031f, 101);
   }
 };
-
-Epilogue make(OutputType out, bool gelu = false, float out_scale = 1.0f, int32_t out_zp = 0) {
-  Epilogue e;
-  e.output = out;
-  e.gelu = gelu;
-  e.out_scale = out_scale;
-  e.out_zero_point = out_zp;
-  return e;
-}
 
 TEST(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueAndActivationType) {
   struct Case {

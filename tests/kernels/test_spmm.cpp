@@ -15,6 +15,9 @@ namespace {
 
 using testing::SpmmProblem;
 using testing::ulp_distance;
+using testing::EpilogueCase;
+using testing::kEpilogues;
+using testing::make;
 
 struct Shape {
   int64_t n, k, m;
@@ -28,33 +31,6 @@ const Shape kShapes[] = {
     {1, 1, 1, 0.0, 0},    {4, 4, 1, 0.5, 3},     {7, 13, 3, 0.3, 0},   {13, 29, 63, 0.7, 1},
     {37, 70, 65, 0.9, 0}, {64, 96, 128, 0.8, 0}, {100, 130, 129, 0.5, 5}, {33, 65, 200, 1.0, 0},
     {20, 50, 600, 0.75, 7}, {8, 40, 17, 0.0, 0}, {6, 300, 77, 0.95, 0},
-};
-
-struct EpilogueCase {
-  const char* name;
-  Epilogue e;
-  bool bias, residual;
-};
-
-Epilogue make(OutputType out, bool gelu = false, float out_scale = 1.0f, int32_t out_zp = 0) {
-  Epilogue e;
-  e.output = out;
-  e.gelu = gelu;
-  e.out_scale = out_scale;
-  e.out_zero_point = out_zp;
-  return e;
-}
-
-const EpilogueCase kEpilogues[] = {
-    {"s32", make(OutputType::s32), false, false},
-    {"f32", make(OutputType::f32), false, false},
-    {"f32_bias", make(OutputType::f32), true, false},
-    {"f32_bias_gelu", make(OutputType::f32, true), true, false},
-    {"f32_bias_residual", make(OutputType::f32), true, true},
-    {"f32_bias_gelu_residual", make(OutputType::f32, true), true, true},
-    {"u8_bias_gelu", make(OutputType::u8, true, 0.05f, 7), true, false},
-    {"s8_bias_residual", make(OutputType::s8, false, 0.08f, -3), true, true},
-    {"u8_residual", make(OutputType::u8, false, 0.1f, 128), false, true},
 };
 
 // Runs one problem through the primitive and the reference and compares:

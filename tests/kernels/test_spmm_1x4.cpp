@@ -19,6 +19,9 @@ namespace fastbert::kernels {
 namespace {
 
 using testing::ulp_distance;
+using testing::EpilogueCase;
+using testing::kEpilogues;
+using testing::make;
 
 // A random 1x4-pruned problem: X feature-major (for the reference) and the
 // same X in the quad layout (for the primitive), both with row stride ldx.
@@ -53,18 +56,8 @@ struct Problem1x4 {
   void repack() { w = std::make_shared<BlockSparse1x4Matrix>(pack_1x4(dense.data(), n, k, mask.data(), scales.data())); }
 
   SpmmArgs args(const void* input, void* y, bool with_bias, bool with_residual, float x_scale, int32_t zp) const {
-    SpmmArgs a;
-    a.x = input;
-    a.ldx = ldx;
-    a.m = m;
-    a.x_scale = x_scale;
-    a.x_zero_point = zp;
-    a.bias = with_bias ? bias.data() : nullptr;
-    a.residual = with_residual ? residual.data() : nullptr;
-    a.ldr = ldy;
-    a.y = y;
-    a.ldy = ldy;
-    return a;
+    return testing::spmm_args(input, ldx, m, y, ldy, with_bias ? bias.data() : nullptr,
+                              with_residual ? residual.data() : nullptr, x_scale, zp);
   }
 };
 
@@ -80,33 +73,6 @@ const Shape kShapes[] = {
     {1, 1, 1, 0.0, 0},     {4, 4, 1, 0.5, 3},       {7, 13, 3, 0.3, 0},     {13, 29, 63, 0.7, 1},
     {37, 70, 65, 0.9, 0},  {64, 96, 128, 0.8, 0},   {100, 130, 129, 0.5, 5}, {33, 65, 200, 1.0, 0},
     {20, 50, 600, 0.75, 7}, {8, 40, 17, 0.0, 0},    {6, 300, 77, 0.95, 0},   {17, 771, 300, 0.85, 2},
-};
-
-struct EpilogueCase {
-  const char* name;
-  Epilogue e;
-  bool bias, residual;
-};
-
-Epilogue make(OutputType out, bool gelu = false, float out_scale = 1.0f, int32_t out_zp = 0) {
-  Epilogue e;
-  e.output = out;
-  e.gelu = gelu;
-  e.out_scale = out_scale;
-  e.out_zero_point = out_zp;
-  return e;
-}
-
-const EpilogueCase kEpilogues[] = {
-    {"s32", make(OutputType::s32), false, false},
-    {"f32", make(OutputType::f32), false, false},
-    {"f32_bias", make(OutputType::f32), true, false},
-    {"f32_bias_gelu", make(OutputType::f32, true), true, false},
-    {"f32_bias_residual", make(OutputType::f32), true, true},
-    {"f32_bias_gelu_residual", make(OutputType::f32, true), true, true},
-    {"u8_bias_gelu", make(OutputType::u8, true, 0.05f, 7), true, false},
-    {"s8_bias_residual", make(OutputType::s8, false, 0.08f, -3), true, true},
-    {"u8_residual", make(OutputType::u8, false, 0.1f, 128), false, true},
 };
 
 // The primitive against reference_spmm on the dense weights, compared bit for
