@@ -3,7 +3,8 @@
 # BUILD_DIR into a fresh prefix, builds docs/runtime-api.md's example (its
 # ```cpp and ```cmake blocks, verbatim) with find_package(fastbert) and again
 # with pkg-config, and checks that both answer a question from a .fbm exactly
-# as the in-tree engine does and that neither links LibTorch.
+# as the in-tree engine does, that neither links LibTorch, and that neither
+# carries fastbert's start-up hook (.preinit_array).
 # Usage: check_installed_package.sh SOURCE_DIR BUILD_DIR ANSWER_IN_TREE
 set -euo pipefail
 source_dir=$1 build_dir=$2 answer_in_tree=$3
@@ -52,6 +53,12 @@ for bin in "$consumer/build/answer" "$consumer/answer_pkgconfig"; do
   fi
   if ldd "$bin" | grep -E 'libtorch|libc10|libcaffe2'; then
     echo "FAIL: $bin links LibTorch" >&2
+    exit 1
+  fi
+  # fastbert's executables re-execute themselves at pre-init to start libgomp
+  # with a passive wait policy; an embedding program must not inherit that.
+  if objdump -h "$bin" | grep -q preinit_array; then
+    echo "FAIL: $bin carries a .preinit_array from the installed libraries" >&2
     exit 1
   fi
 done

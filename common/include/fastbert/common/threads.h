@@ -26,9 +26,11 @@ constexpr int kMaxThreads = 1024;
 // OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads them once, in its own
 // start-up, so threads.cpp sets it before any library starts (see there) and
 // takes it out of the environment again once libgomp has read it: child
-// processes see the user's environment. A program that loads fastbert from
-// a shared library sets OMP_WAIT_POLICY=passive itself. True when this
-// process runs under the policy set so.
+// processes see the user's environment. That start-up hook is in fastbert's
+// executables only (common/src/wait_policy.cpp), not in the installed
+// libraries: a program that embeds the runtime sets OMP_WAIT_POLICY=passive
+// itself if it wants it. True when this process runs under the policy set
+// so; defined only in those executables.
 bool passive_wait_policy_applied();
 
 // The least work worth a thread of its own: below it, waking one more thread
