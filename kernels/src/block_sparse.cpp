@@ -55,6 +55,30 @@ bool block_kept(const int8_t* dense, const uint8_t* mask, int64_t cols, int64_t 
   return kept;
 }
 
+// Symmetric per-row int8 quantization for the fp32 packers: each row's scale
+// is its largest kept magnitude / 127 (1 for an empty row); dropped weights
+// become 0. `who` names the packer in the error for a non-finite weight.
+void quantize_rows(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask, const char* who,
+                   std::vector<int8_t>* q, std::vector<float>* scales) {
+  q->assign(size_t(rows * cols), 0);
+  scales->assign(size_t(rows), 1.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    float amax = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = dense[r * cols + c];
+      if (!std::isfinite(v)) throw Error(std::string(who) + ": weight " + at(r, c) + " is not finite");
+      if (!mask || mask[r * cols + c]) amax = std::max(amax, std::fabs(v));
+    }
+    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+    (*scales)[size_t(r)] = scale;
+    for (int64_t c = 0; c < cols; ++c) {
+      const bool keep = !mask || mask[r * cols + c];
+      (*q)[size_t(r * cols + c)] =
+          keep ? int8_t(std::lrint(std::clamp(dense[r * cols + c] / scale, -127.0f, 127.0f))) : 0;
+    }
+  }
+}
+
 }  // namespace
 
 double BlockSparseMatrix::density() const {
@@ -116,28 +140,12 @@ BlockSparseMatrix pack_4x1(const int8_t* dense, int64_t rows, int64_t cols, cons
 
 BlockSparseMatrix pack_4x1_fp32(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask) {
   check_shape(rows, cols);
-  std::vector<int8_t> q(size_t(rows * cols));
-  std::vector<float> scales(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    float amax = 0.0f;
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = dense[r * cols + c];
-      if (!std::isfinite(v)) throw Error("pack_4x1_fp32: weight " + at(r, c) + " is not finite");
-      if (!mask || mask[r * cols + c]) amax = std::max(amax, std::fabs(v));
-    }
-    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
-    scales[r] = scale;
-    for (int64_t c = 0; c < cols; ++c) {
-      const bool keep = !mask || mask[r * cols + c];
-      q[r * cols + c] = keep ? int8_t(std::lrint(std::clamp(dense[r * cols + c] / scale, -127.0f, 127.0f))) : 0;
-    }
-  }
-  if (mask) {
-    // The value check of pack_4x1 is moot here (dropped weights were zeroed
-    // above), but the block-uniformity check still applies.
-    return pack_4x1(q.data(), rows, cols, mask, scales.data());
-  }
-  return pack_4x1(q.data(), rows, cols, nullptr, scales.data());
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  quantize_rows(dense, rows, cols, mask, "pack_4x1_fp32", &q, &scales);
+  // Dropped weights are zero now, so of pack_4x1's mask checks only block
+  // uniformity can fail.
+  return pack_4x1(q.data(), rows, cols, mask, scales.data());
 }
 
 std::vector<int8_t> unpack(const BlockSparseMatrix& w) {
@@ -222,23 +230,9 @@ BlockSparse1x4Matrix pack_1x4(const int8_t* dense, int64_t rows, int64_t cols, c
 
 BlockSparse1x4Matrix pack_1x4_fp32(const float* dense, int64_t rows, int64_t cols, const uint8_t* mask) {
   check_shape(rows, cols, "pack_1x4");
-  std::vector<int8_t> q(size_t(rows * cols));
-  std::vector<float> scales(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    float amax = 0.0f;
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = dense[r * cols + c];
-      if (!std::isfinite(v)) throw Error("pack_1x4_fp32: weight " + at(r, c) + " is not finite");
-      if (!mask || mask[r * cols + c]) amax = std::max(amax, std::fabs(v));
-    }
-    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
-    scales[size_t(r)] = scale;
-    for (int64_t c = 0; c < cols; ++c) {
-      const bool keep = !mask || mask[r * cols + c];
-      q[size_t(r * cols + c)] =
-          keep ? int8_t(std::lrint(std::clamp(dense[r * cols + c] / scale, -127.0f, 127.0f))) : 0;
-    }
-  }
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  quantize_rows(dense, rows, cols, mask, "pack_1x4_fp32", &q, &scales);
   return pack_1x4(q.data(), rows, cols, mask, scales.data());
 }
 
