@@ -281,8 +281,8 @@ def main() -> int:
     int8_scales = {}  # how each int8 .fbm got its activation scales, from its manifest
     for key in ("int8", "sparse-int8"):
         calibrated = fbm_manifest(fbm[key])["export"]["calibrated_by_export"]
-        int8_scales[key] = ("calibrated by fastbert export (min-max, 256 calibration questions)" if calibrated else
-                            "the checkpoint's own (quantization.json of its QAT)")
+        int8_scales[key] = ("calibrated by fastbert export (min-max, its default 64 windows of the calibration JSON)"
+                            if calibrated else "the checkpoint's own (quantization.json of its QAT)")
     for name, ckpt, kinds in (("dense", dense, "fp32,int8-dynamic,int8-qdq,int8-qop"),
                               ("sparse", sparse, "fp32,int8-qop")):
         if not all((w / name / f"{k}.onnx").exists() for k in kinds.split(",")):
