@@ -180,6 +180,9 @@ def check_work_sources(work: Path, sources: dict) -> None:
             key = next(k for k in sources if made.get(k) != sources[k])
             raise SystemExit(f"{f}: key '{key}' is {made.get(key)}, but this run's is {sources[key]}: the work folder "
                              f"holds exports of other weights; delete {work} or pass another --work")
+    elif any(work.iterdir()):
+        raise SystemExit(f"{work}: holds files but no sources.json (made by an older bench.py, of unknown weights); "
+                         "delete it or pass another --work")
     else:
         f.write_text(json.dumps(sources, indent=1) + "\n")
 

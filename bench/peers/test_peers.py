@@ -104,6 +104,14 @@ class WorkFolderTest(unittest.TestCase):
                                                     r"is \['s80', 3, 4\]"):
                 bench.check_work_sources(work, {"checkpoint": ["a", 1, 2], "sparse": ["s80", 3, 4]})
 
+    def test_WorkFolderOfUnknownWeightsIsRefused(self):
+        with tempfile.TemporaryDirectory() as t:
+            work = Path(t)
+            (work / "sparse-int8.fbm").write_bytes(b"")  # an export of an older run, which recorded no sources
+            with self.assertRaisesRegex(SystemExit, r"holds files but no sources\.json"):
+                bench.check_work_sources(work, {"checkpoint": ["a", 1, 2], "sparse": "one-shot 0.8"})
+            self.assertFalse((work / "sources.json").exists())
+
 
 if __name__ == "__main__":
     unittest.main()
