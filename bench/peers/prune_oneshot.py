@@ -1,28 +1,24 @@
-"""One-shot magnitude pruning of a Hugging Face BERT checkpoint in 4x1 blocks.
+"""One-shot magnitude pruning of a Hugging Face BERT checkpoint in 4x1 blocks:
+the sparse weights of every engine when no trained student is given.
 
 Every encoder Linear (query, key, value, attention output, intermediate,
 output) loses the given fraction of its 4x1 blocks (4 consecutive output rows
 of one input column, the runtime's sparse block) with the smallest summed
 |w|, per layer. Embeddings, pooler and qa_outputs stay dense, as in fastbert's
-own pruning (docs/compression.md). No training follows: the same pruned
-weights go to every engine, so the comparison is of engines, not of recipes.
+own pruning (docs/compression.md). No training follows, so the accuracy is far
+below a trained student's (bench/peers/student.py); the comparison is then of
+engines only.
 
     python prune_oneshot.py --checkpoint DIR --out DIR [--sparsity 0.8]
 """
 import argparse
-import json
-import re
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 
-ENCODER_LINEAR = re.compile(
-    r"^bert\.encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|"
-    r"intermediate\.dense|output\.dense)\.weight$")
-BLOCK_ROWS = 4
+from sparse_weights import BLOCK_ROWS, ENCODER_LINEAR, write_checkpoint
 
 
 def prune_blocks(w: np.ndarray, sparsity: float) -> np.ndarray:
@@ -52,24 +48,15 @@ def main() -> int:
     if a.out.resolve() == a.checkpoint.resolve():
         raise SystemExit("--out is the --checkpoint directory; refusing to overwrite the input")
     tensors = load_file(str(src))
-    report = {}
-    for name, w in tensors.items():
-        if ENCODER_LINEAR.match(name):
-            tensors[name] = prune_blocks(w, a.sparsity)
-            report[name] = float((tensors[name] == 0).mean())
-    if not report:
-        raise SystemExit(f"{src}: no encoder Linear weights with Hugging Face BERT names")
-    a.out.mkdir(parents=True, exist_ok=True)
-    for f in a.checkpoint.iterdir():
-        if f.is_file() and f.name in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
-                                      "special_tokens_map.json"):
-            shutil.copy2(f, a.out / f.name)
-    # transformers refuses a safetensors file without format metadata.
-    save_file(tensors, str(a.out / "model.safetensors"), metadata={"format": "pt"})
-    (a.out / "oneshot_prune.json").write_text(json.dumps(
-        {"criterion": "magnitude", "block": [BLOCK_ROWS, 1], "scope": "per_layer", "sparsity": a.sparsity,
-         "zero_fraction": report}, indent=1) + "\n")
-    print(f"pruned {len(report)} linears to {np.mean(list(report.values())):.3f} zeros -> {a.out}", file=sys.stderr)
+    pruned = [name for name in tensors if ENCODER_LINEAR.match(name)]
+    for name in pruned:
+        tensors[name] = prune_blocks(tensors[name], a.sparsity)
+    sparsity = write_checkpoint(a.out, tensors, a.checkpoint, {
+        "source": "one-shot", "checkpoint": str(a.checkpoint.resolve()),
+        "description": f"one-shot magnitude pruning of {a.checkpoint} (prune_oneshot.py: 4x1 blocks, per layer, "
+                       f"{a.sparsity:g} of each encoder Linear's blocks, no training after)",
+        "int8_scales": None})
+    print(f"pruned {len(pruned)} linears to {sparsity:.3f} zero blocks -> {a.out}", file=sys.stderr)
     return 0
 
 
