@@ -79,6 +79,8 @@ std::string fault_key(int rank) { return "fastbert/fault-answer/" + std::to_stri
 struct RankGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroup> group;
+  std::vector<c10::intrusive_ptr<c10d::Work>> in_flight;  // started by start_sum
+  std::string start_error;                                 // the first start_sum that threw
 };
 
 RankGroup::RankGroup(const RankEnv& env, const RankGroupOptions& options)
@@ -162,17 +164,31 @@ void RankGroup::fail(const std::string& what, const std::string& cause) {
 }
 
 void RankGroup::sum_in_place(std::vector<torch::Tensor>& tensors, const std::string& what) {
+  for (auto& t : tensors) start_sum(t);
+  finish_sums(what);
+}
+
+void RankGroup::start_sum(torch::Tensor tensor) {
+  if (!impl_->start_error.empty()) return;  // the group is broken; finish_sums says so
   try {
-    std::vector<c10::intrusive_ptr<c10d::Work>> pending;
-    pending.reserve(tensors.size());
-    for (auto& t : tensors) {
-      std::vector<at::Tensor> one = {t};
-      pending.push_back(impl_->group->allreduce(one));
-    }
+    std::vector<at::Tensor> one = {std::move(tensor)};
+    impl_->in_flight.push_back(impl_->group->allreduce(one));
+  } catch (const std::exception& e) {
+    impl_->start_error = message_of(e);
+  }
+}
+
+void RankGroup::finish_sums(const std::string& what) {
+  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
+  pending.swap(impl_->in_flight);
+  std::string error;
+  error.swap(impl_->start_error);
+  try {
     for (auto& w : pending) w->wait(options_.timeout);
   } catch (const std::exception& e) {
-    fail("all-reduce of " + what, message_of(e));
+    if (error.empty()) error = message_of(e);
   }
+  if (!error.empty()) fail("all-reduce of " + what, error);
 }
 
 double RankGroup::sum(double value, const std::string& what) {

@@ -407,7 +407,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
                            "every rank must start from the same files (one shared OUTPUT directory, the same "
                            "recipe, model and data) and run the same fastbert-train");
   std::unique_ptr<GradientBuckets> buckets;
-  if (ranks) buckets = std::make_unique<GradientBuckets>(model->parameters());
+  if (ranks) buckets = std::make_unique<GradientBuckets>(model->parameters(), *ranks);
 
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -513,13 +513,18 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
             loss = compression.loss(batch, rows) * weight;
           }
         }
+        // The step's last backward sums each bucket over the ranks as soon
+        // as backward has finished its gradients.
+        if (buckets && mb_end == share_size) buckets->arm();
         loss.backward();
         step_loss += loss.item<double>();
       }
       if (ranks) {
         const auto reduce_started = std::chrono::steady_clock::now();
         const std::string what = "stage " + st.name + " step " + std::to_string(step + 1);
-        buckets->sum_over_ranks(*ranks, "the gradients of " + what);
+        buckets->finish("the gradients of " + what);
+        report.buckets_started_during_backward += static_cast<int64_t>(buckets->started_during_backward());
+        report.buckets_started += static_cast<int64_t>(buckets->num_buckets());
         step_loss = ranks->sum(step_loss, "the loss of " + what);
         const double reduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_started).count();
         report.allreduce_seconds += reduce_s;
@@ -561,7 +566,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         std::string ranks_part;
         if (world > 1) {
           char buf[128];
-          std::snprintf(buf, sizeof(buf), " (%d ranks, %.1f on rank 0)  all-reduce %.1f ms/step", world,
+          std::snprintf(buf, sizeof(buf), " (%d ranks, %.1f on rank 0)  all-reduce wait %.1f ms/step", world,
                         log_rank_windows / std::max(1e-9, window_s), 1e3 * log_allreduce / log_steps);
           ranks_part = buf;
         }
