@@ -191,22 +191,30 @@ void RankGroup::finish_sums(const std::string& what) {
   if (!error.empty()) fail("all-reduce of " + what, error);
 }
 
+// NCCL reduces GPU tensors only; Gloo host ones (and GPU ones through the host).
+torch::Device RankGroup::scalar_device() const {
+  return options_.backend == CommBackend::Nccl ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank))
+                                               : torch::Device(torch::kCPU);
+}
+
 double RankGroup::sum(double value, const std::string& what) {
-  std::vector<torch::Tensor> t = {torch::tensor({value}, torch::kFloat64)};
+  std::vector<torch::Tensor> t = {torch::tensor({value}, torch::dtype(torch::kFloat64).device(scalar_device()))};
   sum_in_place(t, what);
   return t[0].item<double>();
 }
 
 void RankGroup::check_identical(uint64_t digest, const std::string& what, const std::string& likely_cause) {
-  std::vector<at::Tensor> mine = {torch::tensor({static_cast<int64_t>(digest)}, torch::kInt64)};
+  const auto on = torch::dtype(torch::kInt64).device(scalar_device());
+  std::vector<at::Tensor> mine = {torch::tensor({static_cast<int64_t>(digest)}, on)};
   std::vector<std::vector<at::Tensor>> all(1);
-  for (int r = 0; r < env_.world_size; ++r) all[0].push_back(torch::empty({1}, torch::kInt64));
+  for (int r = 0; r < env_.world_size; ++r) all[0].push_back(torch::empty({1}, on));
   try {
     impl_->group->allgather(all, mine)->wait(options_.timeout);
   } catch (const std::exception& e) {
     fail("comparing " + what + " across ranks", message_of(e));
   }
   std::string differing;
+  for (auto& t : all[0]) t = t.cpu();
   const int64_t reference = all[0][0].item<int64_t>();
   for (int r = 1; r < env_.world_size; ++r)
     if (all[0][r].item<int64_t>() != reference) differing += (differing.empty() ? "" : ", ") + std::to_string(r);

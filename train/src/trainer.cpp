@@ -272,6 +272,20 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
 
 }  // namespace
 
+namespace {
+
+torch::Device torch_device(TrainDevice device, int local_rank) {
+  if (device == TrainDevice::Cpu) return torch::kCPU;
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (local_rank >= gpus)
+    throw Error("LOCAL_RANK " + std::to_string(local_rank) + " trains on cuda:" + std::to_string(local_rank) +
+                ", but this host has " + std::to_string(gpus) + " GPU(s) visible: start at most " +
+                std::to_string(gpus) + " ranks per host");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+}
+
+}  // namespace
+
 TrainDevice training_device(const Recipe& recipe, const TrainOptions& options) {
   const TrainDevice device = options.device.value_or(recipe.device);
   if (device == TrainDevice::Cpu) return device;
@@ -284,8 +298,7 @@ TrainDevice training_device(const Recipe& recipe, const TrainOptions& options) {
   if (!torch::cuda::is_available())
     throw Error(asked + ": LibTorch has CUDA but sees no GPU (torch::cuda::is_available() is false: no device, "
                         "driver or CUDA_VISIBLE_DEVICES)");
-  throw Error(asked + ": not supported yet: this trainer keeps the model, batches, block masks and "
-                      "quantization state in host memory; use cpu");
+  return device;
 #endif
 }
 
@@ -357,7 +370,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     refuse_outputs_over_inputs(inputs, {{"output/checkpoint-last", recipe.output / "checkpoint-last"},
                                         {"output/final", recipe.output / "final"}});
   }
-  training_device(recipe, options);
+  const TrainDevice train_device = training_device(recipe, options);
   RankGroup* const ranks = options.ranks;
   const int rank = ranks ? ranks->rank() : 0;
   const int world = ranks ? ranks->world_size() : 1;
@@ -399,6 +412,10 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     state.resume_key = recipe.resume_key(0);
     state.num_windows = n;
   }
+  // Model, teacher, batches, masks and losses live on the training device
+  // (one GPU per local rank); checkpoints and digests go through host memory.
+  const torch::Device device = torch_device(train_device, ranks ? ranks->env().local_rank : 0);
+  model->to(device);
   state.losses.resize(recipe.stages.size());
   StageCompression compression(recipe, model, features, report.resumed ? ckpt_dir : fs::path());
   // Each rank loaded the model and progress itself: from the same files they are the same.
@@ -444,7 +461,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       const fs::path opt_file = ckpt_dir / kOptimizerFile;
       if (!fs::exists(opt_file)) throw Error(opt_file.string() + ": missing; the checkpoint cannot be resumed");
       try {
-        torch::load(*optimizer, opt_file.string());
+        torch::load(*optimizer, opt_file.string(), device);
       } catch (const c10::Error& e) {
         throw Error(opt_file.string() + ": cannot be read (" + e.msg() + ")");
       }
@@ -499,13 +516,13 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       for (int64_t mb = 0; mb < share_size; mb += micro_batch) {
         const int64_t mb_end = std::min(share_size, mb + micro_batch);
         const std::vector<int64_t> rows(share.begin() + mb, share.begin() + mb_end);
-        const Batch batch = make_batch(features, rows);
+        const Batch batch = make_batch(features, rows, device);
         // Weighted so that the gradient, summed over micro-batches and ranks,
         // is the mean over the step's windows however they are split.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
         torch::Tensor loss;
         {
-          const AutocastScope precision(st.precision == Precision::Bf16);
+          const AutocastScope precision(st.precision == Precision::Bf16, device.type());
           if (compression.plain()) {
             auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
             loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;

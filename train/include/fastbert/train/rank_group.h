@@ -64,6 +64,7 @@ class RankGroup {
  private:
   struct Impl;
   [[noreturn]] void fail(const std::string& what, const std::string& cause);
+  torch::Device scalar_device() const;
 
   RankEnv env_;
   RankGroupOptions options_;
