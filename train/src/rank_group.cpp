@@ -11,6 +11,7 @@
 #include <thread>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 #ifdef FASTBERT_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -76,9 +77,18 @@ std::string fault_key(int rank) { return "fastbert/fault-answer/" + std::to_stri
 
 }  // namespace
 
+// LibTorch 2 made ProcessGroupGloo and ProcessGroupNCCL Backends behind a
+// dispatching ProcessGroup; 1.13's (Debian's) are ProcessGroups themselves.
+// Both have the collectives used here.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
+
 struct RankGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<CollectiveBackend> group;
   std::vector<c10::intrusive_ptr<c10d::Work>> in_flight;  // started by start_sum
   std::string start_error;                                 // the first start_sum that threw
 };

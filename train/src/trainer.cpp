@@ -1,6 +1,7 @@
 #include "fastbert/train/trainer.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <malloc.h>
 
@@ -259,7 +260,11 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
   auto& state = optimizer.state();
   for (const auto& group : optimizer.param_groups())
     for (const auto& p : group.params()) {
-      auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));  // how LibTorch keys it
+#if TORCH_VERSION_MAJOR >= 2
+      auto it = state.find(p.unsafeGetTensorImpl());  // how LibTorch keys it
+#else
+      auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+#endif
       if (it == state.end()) continue;  // a parameter that has had no gradient yet
       const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
       if (s.exp_avg().sizes() != p.sizes() || s.exp_avg_sq().sizes() != p.sizes())
