@@ -19,7 +19,7 @@ torch::Tensor expand_block_mask(const torch::Tensor& block_mask, BlockShape bloc
 
 torch::Tensor prune_lowest(const torch::Tensor& scores, int64_t num_pruned) {
   auto flat = scores.reshape({-1});
-  auto keep = torch::ones({flat.size(0)}, torch::kBool);
+  auto keep = torch::ones({flat.size(0)}, flat.options().dtype(torch::kBool));
   if (num_pruned > 0) {
     auto order = std::get<1>(torch::sort(flat, /*stable=*/true, /*dim=*/0, /*descending=*/false));
     keep.index_fill_(0, order.slice(0, 0, std::min(num_pruned, flat.size(0))), false);

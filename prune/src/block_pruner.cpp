@@ -22,11 +22,11 @@ SafetensorsTensor to_safetensors(const std::string& name, const torch::Tensor& t
   st.name = name;
   torch::Tensor c;
   if (t.scalar_type() == torch::kBool) {
-    c = t.to(torch::kUInt8).contiguous();
+    c = t.to(torch::kCPU, torch::kUInt8).contiguous();
     st.dtype = SafetensorsDType::U8;
     st.data.assign(static_cast<const char*>(c.data_ptr()), c.numel());
   } else {
-    c = t.to(torch::kFloat32).contiguous();
+    c = t.to(torch::kCPU, torch::kFloat32).contiguous();
     st.dtype = SafetensorsDType::F32;
     st.data.assign(static_cast<const char*>(c.data_ptr()), c.numel() * sizeof(float));
   }
@@ -62,7 +62,7 @@ torch::Tensor checked_mask(const SafetensorsFile& f, const std::string& name, co
                 std::to_string(weight.size(1)) + "] weight");
   auto t = torch::empty(st->shape, torch::kUInt8);
   std::memcpy(t.data_ptr(), st->data.data(), st->data.size());
-  return t.ne(0);
+  return t.ne(0).to(weight.device());
 }
 
 }  // namespace
@@ -118,7 +118,7 @@ BlockPruner::BlockPruner(BertForQuestionAnswering model, PruneSettings settings,
     const auto& w = linear->weight;
     block_scores(w.detach(), block_, n);  // shape check
     linears_.push_back(linear);
-    masks_.push_back(torch::ones({w.size(0) / block_.rows, w.size(1) / block_.cols}, torch::kBool));
+    masks_.push_back(torch::ones({w.size(0) / block_.rows, w.size(1) / block_.cols}, w.options().dtype(torch::kBool)));
     scores_.push_back(settings_.criterion == PruneCriterion::SnipMomentum ? torch::zeros_like(w.detach())
                                                                           : torch::Tensor());
   }
@@ -167,7 +167,7 @@ void BlockPruner::prune_to(double sparsity) {
       auto sorted = torch::sort(flat, true, 0, false);
       values.push_back(std::get<0>(sorted).slice(0, 0, offer));
       indices.push_back(std::get<1>(sorted).slice(0, 0, offer));
-      layer_ids.push_back(torch::full({offer}, static_cast<int64_t>(i), torch::kLong));
+      layer_ids.push_back(torch::full({offer}, static_cast<int64_t>(i), flat.options().dtype(torch::kLong)));
     }
     const int64_t k = std::llround(sparsity * static_cast<double>(total));
     auto all = torch::cat(values);
@@ -175,7 +175,7 @@ void BlockPruner::prune_to(double sparsity) {
     auto chosen_layers = torch::cat(layer_ids).index_select(0, order);
     auto chosen_index = torch::cat(indices).index_select(0, order);
     for (std::size_t i = 0; i < scores.size(); ++i) {
-      auto keep = torch::ones({scores[i].numel()}, torch::kBool);
+      auto keep = torch::ones({scores[i].numel()}, scores[i].options().dtype(torch::kBool));
       keep.index_fill_(0, chosen_index.masked_select(chosen_layers.eq(static_cast<int64_t>(i))), false);
       masks_[i] = keep.reshape(scores[i].sizes());
     }
@@ -212,7 +212,7 @@ void BlockPruner::set_block_mask(const std::string& layer, const torch::Tensor& 
   for (std::size_t i = 0; i < names_.size(); ++i)
     if (names_[i] == layer) {
       if (mask.sizes() != masks_[i].sizes()) throw Error(layer + ": a block mask of another shape cannot be taken over");
-      masks_[i] = mask.to(torch::kBool).clone();
+      masks_[i] = mask.to(masks_[i].device(), torch::kBool).clone();
       return;
     }
   throw Error("no pruned layer '" + layer + "'");
@@ -243,7 +243,7 @@ void BlockPruner::load(const SafetensorsFile& f, const fs::path& file) {
     if (scores_[i].defined()) {
       const SafetensorsTensor* st = f.find(names_[i] + ".weight.score");
       if (st && st->dtype == SafetensorsDType::F32 && st->shape == scores_[i].sizes().vec())
-        scores_[i] = from_safetensors(*st);
+        scores_[i] = from_safetensors(*st).to(scores_[i].device());
     }
   }
   apply_masks();

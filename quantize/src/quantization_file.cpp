@@ -36,7 +36,7 @@ void Quantization::set_activations(const ActivationObserver& observer) {
 void Quantization::set_weight_scales(BertForQuestionAnswering& model) {
   for (const auto& m : model->named_modules("", false))
     if (auto* linear = m.value()->as<torch::nn::Linear>()) {
-      auto s = weight_scales(linear->weight).contiguous();
+      auto s = weight_scales(linear->weight).to(torch::kCPU).contiguous();
       layers[m.key()].weight_scales.assign(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
     }
 }

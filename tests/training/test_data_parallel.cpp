@@ -25,6 +25,7 @@
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/train/commands.h"
+#include "fastbert/train/gradient_buckets.h"
 #include "fastbert/train/rank_env.h"
 #include "fastbert/train/rank_group.h"
 #include "fastbert/train/trainer.h"
@@ -214,6 +215,95 @@ TEST(DataParallel, StepSharesOfTheRanksAreDisjointAndCoverEveryWindowOfTheEpoch)
   }
 }
 
+// A process group of this process alone: its sums are the identity, so what
+// GradientBuckets leaves in .grad() is exactly what it copied out and back.
+struct GroupOfOne {
+  GroupOfOne() {
+    env.master_addr = "127.0.0.1";
+    env.master_port = free_loopback_port();
+    RankGroupOptions o;
+    o.timeout = std::chrono::seconds(30);
+    group = std::make_unique<RankGroup>(env, o);
+  }
+  RankEnv env;
+  std::unique_ptr<RankGroup> group;
+};
+
+// Four 48x48 layers (9.4 KB weights) in buckets of at most 12 KB: one per
+// layer, and the first of them small enough for the last bias alone.
+torch::nn::Sequential four_layers() {
+  torch::manual_seed(3);
+  return torch::nn::Sequential(torch::nn::Linear(48, 48), torch::nn::Tanh(), torch::nn::Linear(48, 48),
+                               torch::nn::Tanh(), torch::nn::Linear(48, 48), torch::nn::Tanh(),
+                               torch::nn::Linear(48, 48));
+}
+
+torch::Tensor loss_of(torch::nn::Sequential& net, uint64_t seed) {
+  torch::manual_seed(seed);
+  return net->forward(torch::randn({5, 48})).pow(2).mean();
+}
+
+std::vector<torch::Tensor> grads_of(torch::nn::Sequential& net) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : net->parameters()) out.push_back(p.grad().clone());
+  return out;
+}
+
+TEST(GradientBuckets, EveryBucketStartsDuringTheArmedBackwardLastLayerFirst) {
+  GroupOfOne one;
+  auto net = four_layers();
+  const std::vector<torch::Tensor> params = net->parameters();
+  GradientBuckets buckets(params, *one.group, 12 << 10, 200);
+  ASSERT_GE(buckets.num_buckets(), 4u);
+  EXPECT_EQ(buckets.bucket_members(0), std::vector<std::size_t>{params.size() - 1});  // the last layer's bias
+  buckets.arm();
+  loss_of(net, 1).backward();
+  EXPECT_EQ(buckets.started_during_backward(), buckets.num_buckets());
+  const std::vector<torch::Tensor> expected = grads_of(net);
+  buckets.finish("the test step");
+  const std::vector<torch::Tensor> got = grads_of(net);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::equal(expected[i], got[i])) << "parameter " << i;
+}
+
+TEST(GradientBuckets, EarlierMicroBatchesOnlyAccumulateAndTheArmedBackwardSumsTheirTotal) {
+  GroupOfOne one;
+  auto reference = four_layers();
+  loss_of(reference, 1).backward();
+  loss_of(reference, 2).backward();
+  const std::vector<torch::Tensor> expected = grads_of(reference);
+
+  auto net = four_layers();
+  GradientBuckets buckets(net->parameters(), *one.group, 12 << 10, 200);
+  loss_of(net, 1).backward();  // not armed: nothing may start from half a step's gradients
+  buckets.arm();
+  loss_of(net, 2).backward();
+  EXPECT_EQ(buckets.started_during_backward(), buckets.num_buckets());
+  buckets.finish("the test step");
+  const std::vector<torch::Tensor> got = grads_of(net);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::equal(expected[i], got[i])) << "parameter " << i;
+}
+
+TEST(GradientBuckets, AParameterThatBackwardDidNotReachIsSummedAtFinishAsZeros) {
+  GroupOfOne one;
+  auto net = four_layers();
+  torch::nn::Linear unused(48, 48);  // first in the list: its bucket is the last to start
+  std::vector<torch::Tensor> params = unused->parameters();
+  for (const auto& p : net->parameters()) params.push_back(p);
+  GradientBuckets buckets(params, *one.group, 12 << 10, 200);
+  buckets.arm();
+  loss_of(net, 1).backward();
+  EXPECT_LT(buckets.started_during_backward(), buckets.num_buckets());
+  EXPECT_GT(buckets.started_during_backward(), 0u);
+  buckets.finish("the test step");
+  ASSERT_TRUE(unused->weight.grad().defined());
+  EXPECT_EQ(unused->weight.grad().abs().sum().item<double>(), 0.0);
+  // The next step starts again from the first bucket.
+  buckets.arm();
+  loss_of(net, 2).backward();
+  EXPECT_GT(buckets.started_during_backward(), 0u);
+  buckets.finish("the second test step");
+}
+
 TEST(DataParallel, TwoRanksOnLoopbackReproduceTheSingleProcessLossCurveAndMasks) {
   TestDir tmp;
   const TrainReport single = run_train_command(write_recipe(tmp, "single"), quiet());
@@ -228,7 +318,9 @@ TEST(DataParallel, TwoRanksOnLoopbackReproduceTheSingleProcessLossCurveAndMasks)
   EXPECT_EQ(report["world_size"], 2);
   EXPECT_EQ(report["windows_trained"], 30 * 8);
   EXPECT_GT(report["last_run"]["windows_per_s_per_rank"].get<double>(), 0);
-  EXPECT_GT(report["last_run"]["allreduce_seconds_per_step"].get<double>(), 0);
+  EXPECT_GT(report["last_run"]["allreduce_wait_seconds_per_step"].get<double>(), 0);
+  // Every step started its gradient all-reduce inside backward.
+  EXPECT_EQ(report["last_run"]["buckets_started_during_backward"].get<double>(), 1.0);
   // Only rank 0 logs progress, with the rates of both.
   EXPECT_NE(text_of(tmp / "two.log").find("windows/s (2 ranks"), std::string::npos) << text_of(tmp / "two.log");
 }

@@ -25,7 +25,7 @@ void check_features_shape(const SquadFeatures& f) {
   }
 }
 
-Batch make_batch(const SquadFeatures& f, const std::vector<int64_t>& rows) {
+Batch make_batch(const SquadFeatures& f, const std::vector<int64_t>& rows, torch::Device device) {
   const int64_t s = f.max_seq;
   const int64_t b = static_cast<int64_t>(rows.size());
   int64_t length = 1;
@@ -61,6 +61,10 @@ Batch make_batch(const SquadFeatures& f, const std::vector<int64_t>& rows) {
     starts[i] = f.start_positions[rows[i]];
     ends[i] = f.end_positions[rows[i]];
   }
+  if (!device.is_cpu())
+    for (torch::Tensor* t : {&batch.input_ids, &batch.token_type_ids, &batch.attention_mask, &batch.start_positions,
+                             &batch.end_positions})
+      *t = t->to(device);
   return batch;
 }
 

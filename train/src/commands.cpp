@@ -129,7 +129,11 @@ TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& o
                           {"windows_per_s_total", run_rate},
                           {"windows_per_s_per_rank",
                            report.seconds > 0 ? report.rank_examples_run / report.seconds : 0},
-                          {"allreduce_seconds_per_step", report.allreduce_seconds / steps}}},
+                          {"allreduce_wait_seconds_per_step", report.allreduce_seconds / steps},
+                          {"buckets_started_during_backward",
+                           report.buckets_started > 0 ? static_cast<double>(report.buckets_started_during_backward) /
+                                                            static_cast<double>(report.buckets_started)
+                                                      : 0.0}}},
                         {"final_loss", report.stages.back().losses.empty() ? 0.0 : report.stages.back().losses.back()},
                         {"model", fs::weakly_canonical(report.final_dir).string()}};
     write_file_atomic(recipe.output / "train_report.json", j.dump(2) + "\n");
@@ -138,8 +142,8 @@ TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& o
                  report.final_dir.string().c_str());
     if (report.world_size > 1)
       std::fprintf(stderr,
-                   "this run: %d ranks, %.2f windows/s in total, %.2f windows/s on rank 0, all-reduce %.1f ms/step "
-                   "(%.1f %% of the time)\n",
+                   "this run: %d ranks, %.2f windows/s in total, %.2f windows/s on rank 0, all-reduce wait after backward "
+                   "%.1f ms/step (%.1f %% of the time)\n",
                    report.world_size, run_rate, report.seconds > 0 ? report.rank_examples_run / report.seconds : 0,
                    1e3 * report.allreduce_seconds / steps,
                    report.seconds > 0 ? 100 * report.allreduce_seconds / report.seconds : 0);

@@ -40,15 +40,15 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
     const std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
-    const Batch batch = make_batch(features, rows);
+    const Batch batch = make_batch(features, rows, model->device());
     const QaLogits logits =
         mask_padding(linear ? traced_forward(model, batch.input_ids, batch.token_type_ids, batch.attention_mask,
                                              linear, false)
                                   .logits
                             : model(batch.input_ids, batch.token_type_ids, batch.attention_mask),
                      batch.attention_mask);
-    auto start = logits.start.contiguous();
-    auto stop = logits.end.contiguous();
+    auto start = logits.start.to(torch::kCPU, torch::kFloat32).contiguous();
+    auto stop = logits.end.to(torch::kCPU, torch::kFloat32).contiguous();
     const float* ps = start.data_ptr<float>();
     const float* pe = stop.data_ptr<float>();
     for (int64_t i = 0; i < end - begin; ++i) {

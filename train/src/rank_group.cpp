@@ -11,6 +11,7 @@
 #include <thread>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 #ifdef FASTBERT_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -76,9 +77,20 @@ std::string fault_key(int rank) { return "fastbert/fault-answer/" + std::to_stri
 
 }  // namespace
 
+// LibTorch 2 made ProcessGroupGloo and ProcessGroupNCCL Backends behind a
+// dispatching ProcessGroup; 1.13's (Debian's) are ProcessGroups themselves.
+// Both have the collectives used here.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
+
 struct RankGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<CollectiveBackend> group;
+  std::vector<c10::intrusive_ptr<c10d::Work>> in_flight;  // started by start_sum
+  std::string start_error;                                 // the first start_sum that threw
 };
 
 RankGroup::RankGroup(const RankEnv& env, const RankGroupOptions& options)
@@ -162,35 +174,57 @@ void RankGroup::fail(const std::string& what, const std::string& cause) {
 }
 
 void RankGroup::sum_in_place(std::vector<torch::Tensor>& tensors, const std::string& what) {
+  for (auto& t : tensors) start_sum(t);
+  finish_sums(what);
+}
+
+void RankGroup::start_sum(torch::Tensor tensor) {
+  if (!impl_->start_error.empty()) return;  // the group is broken; finish_sums says so
   try {
-    std::vector<c10::intrusive_ptr<c10d::Work>> pending;
-    pending.reserve(tensors.size());
-    for (auto& t : tensors) {
-      std::vector<at::Tensor> one = {t};
-      pending.push_back(impl_->group->allreduce(one));
-    }
-    for (auto& w : pending) w->wait(options_.timeout);
+    std::vector<at::Tensor> one = {std::move(tensor)};
+    impl_->in_flight.push_back(impl_->group->allreduce(one));
   } catch (const std::exception& e) {
-    fail("all-reduce of " + what, message_of(e));
+    impl_->start_error = message_of(e);
   }
 }
 
+void RankGroup::finish_sums(const std::string& what) {
+  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
+  pending.swap(impl_->in_flight);
+  std::string error;
+  error.swap(impl_->start_error);
+  try {
+    for (auto& w : pending) w->wait(options_.timeout);
+  } catch (const std::exception& e) {
+    if (error.empty()) error = message_of(e);
+  }
+  if (!error.empty()) fail("all-reduce of " + what, error);
+}
+
+// NCCL reduces GPU tensors only; Gloo host ones (and GPU ones through the host).
+torch::Device RankGroup::scalar_device() const {
+  return options_.backend == CommBackend::Nccl ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank))
+                                               : torch::Device(torch::kCPU);
+}
+
 double RankGroup::sum(double value, const std::string& what) {
-  std::vector<torch::Tensor> t = {torch::tensor({value}, torch::kFloat64)};
+  std::vector<torch::Tensor> t = {torch::tensor({value}, torch::dtype(torch::kFloat64).device(scalar_device()))};
   sum_in_place(t, what);
   return t[0].item<double>();
 }
 
 void RankGroup::check_identical(uint64_t digest, const std::string& what, const std::string& likely_cause) {
-  std::vector<at::Tensor> mine = {torch::tensor({static_cast<int64_t>(digest)}, torch::kInt64)};
+  const auto on = torch::dtype(torch::kInt64).device(scalar_device());
+  std::vector<at::Tensor> mine = {torch::tensor({static_cast<int64_t>(digest)}, on)};
   std::vector<std::vector<at::Tensor>> all(1);
-  for (int r = 0; r < env_.world_size; ++r) all[0].push_back(torch::empty({1}, torch::kInt64));
+  for (int r = 0; r < env_.world_size; ++r) all[0].push_back(torch::empty({1}, on));
   try {
     impl_->group->allgather(all, mine)->wait(options_.timeout);
   } catch (const std::exception& e) {
     fail("comparing " + what + " across ranks", message_of(e));
   }
   std::string differing;
+  for (auto& t : all[0]) t = t.cpu();
   const int64_t reference = all[0][0].item<int64_t>();
   for (int r = 1; r < env_.world_size; ++r)
     if (all[0][r].item<int64_t>() != reference) differing += (differing.empty() ? "" : ", ") + std::to_string(r);

@@ -90,6 +90,7 @@ void StageCompression::begin_stage(std::size_t s, int64_t total_steps, int64_t s
   if (st.distill.enabled) {
     if (!teacher_ || teacher_dir_ != st.distill.teacher) {
       teacher_ = load_bert_qa(st.distill.teacher);
+      teacher_->to(model_->device());
       teacher_dir_ = st.distill.teacher;
       teacher_start_.clear();
       teacher_end_.clear();
@@ -127,13 +128,13 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
   model_->eval();
   torch::NoGradGuard no_grad;
   // The ranges of fp32 activations, as the runtime quantizes them, also in a bf16 stage.
-  const AutocastScope fp32(false);
+  const AutocastScope fp32(false, model_->device().type());
   const int64_t n = features_.num_windows();
   const auto order = epoch_order(n, seed, 0);
   for (int64_t b = 0; b < batches && b * batch_size < n; ++b) {
     const std::vector<int64_t> rows(order.begin() + b * batch_size,
                                     order.begin() + std::min(n, (b + 1) * batch_size));
-    const Batch batch = make_batch(features_, rows);
+    const Batch batch = make_batch(features_, rows, model_->device());
     traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, observe, false);
   }
   if (was_training) model_->train();
@@ -151,7 +152,7 @@ torch::Tensor StageCompression::teacher_rows(const std::vector<float>& logits, c
   auto* dst = out.data_ptr<float>();
   for (std::size_t i = 0; i < rows.size(); ++i)
     std::copy_n(logits.data() + rows[i] * s, length, dst + static_cast<int64_t>(i) * length);
-  return out;
+  return out.to(model_->device());
 }
 
 void StageCompression::begin_step(int64_t step) {

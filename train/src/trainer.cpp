@@ -1,6 +1,7 @@
 #include "fastbert/train/trainer.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <malloc.h>
 
@@ -259,7 +260,11 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
   auto& state = optimizer.state();
   for (const auto& group : optimizer.param_groups())
     for (const auto& p : group.params()) {
-      auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));  // how LibTorch keys it
+#if TORCH_VERSION_MAJOR >= 2
+      auto it = state.find(p.unsafeGetTensorImpl());  // how LibTorch keys it
+#else
+      auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+#endif
       if (it == state.end()) continue;  // a parameter that has had no gradient yet
       const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
       if (s.exp_avg().sizes() != p.sizes() || s.exp_avg_sq().sizes() != p.sizes())
@@ -268,6 +273,20 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
                     ": it was written for other parameters (delete the checkpoint to start over)");
     }
   if (state.empty()) throw Error(file.string() + ": holds no optimizer state although the stage has taken steps");
+}
+
+}  // namespace
+
+namespace {
+
+torch::Device torch_device(TrainDevice device, int local_rank) {
+  if (device == TrainDevice::Cpu) return torch::kCPU;
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (local_rank >= gpus)
+    throw Error("LOCAL_RANK " + std::to_string(local_rank) + " trains on cuda:" + std::to_string(local_rank) +
+                ", but this host has " + std::to_string(gpus) + " GPU(s) visible: start at most " +
+                std::to_string(gpus) + " ranks per host");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
 }
 
 }  // namespace
@@ -284,8 +303,7 @@ TrainDevice training_device(const Recipe& recipe, const TrainOptions& options) {
   if (!torch::cuda::is_available())
     throw Error(asked + ": LibTorch has CUDA but sees no GPU (torch::cuda::is_available() is false: no device, "
                         "driver or CUDA_VISIBLE_DEVICES)");
-  throw Error(asked + ": not supported yet: this trainer keeps the model, batches, block masks and "
-                      "quantization state in host memory; use cpu");
+  return device;
 #endif
 }
 
@@ -357,7 +375,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     refuse_outputs_over_inputs(inputs, {{"output/checkpoint-last", recipe.output / "checkpoint-last"},
                                         {"output/final", recipe.output / "final"}});
   }
-  training_device(recipe, options);
+  const TrainDevice train_device = training_device(recipe, options);
   RankGroup* const ranks = options.ranks;
   const int rank = ranks ? ranks->rank() : 0;
   const int world = ranks ? ranks->world_size() : 1;
@@ -399,6 +417,10 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     state.resume_key = recipe.resume_key(0);
     state.num_windows = n;
   }
+  // Model, teacher, batches, masks and losses live on the training device
+  // (one GPU per local rank); checkpoints and digests go through host memory.
+  const torch::Device device = torch_device(train_device, ranks ? ranks->env().local_rank : 0);
+  model->to(device);
   state.losses.resize(recipe.stages.size());
   StageCompression compression(recipe, model, features, report.resumed ? ckpt_dir : fs::path());
   // Each rank loaded the model and progress itself: from the same files they are the same.
@@ -407,7 +429,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
                            "every rank must start from the same files (one shared OUTPUT directory, the same "
                            "recipe, model and data) and run the same fastbert-train");
   std::unique_ptr<GradientBuckets> buckets;
-  if (ranks) buckets = std::make_unique<GradientBuckets>(model->parameters());
+  if (ranks) buckets = std::make_unique<GradientBuckets>(model->parameters(), *ranks);
 
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -444,7 +466,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       const fs::path opt_file = ckpt_dir / kOptimizerFile;
       if (!fs::exists(opt_file)) throw Error(opt_file.string() + ": missing; the checkpoint cannot be resumed");
       try {
-        torch::load(*optimizer, opt_file.string());
+        torch::load(*optimizer, opt_file.string(), device);
       } catch (const c10::Error& e) {
         throw Error(opt_file.string() + ": cannot be read (" + e.msg() + ")");
       }
@@ -499,13 +521,13 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       for (int64_t mb = 0; mb < share_size; mb += micro_batch) {
         const int64_t mb_end = std::min(share_size, mb + micro_batch);
         const std::vector<int64_t> rows(share.begin() + mb, share.begin() + mb_end);
-        const Batch batch = make_batch(features, rows);
+        const Batch batch = make_batch(features, rows, device);
         // Weighted so that the gradient, summed over micro-batches and ranks,
         // is the mean over the step's windows however they are split.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);
         torch::Tensor loss;
         {
-          const AutocastScope precision(st.precision == Precision::Bf16);
+          const AutocastScope precision(st.precision == Precision::Bf16, device.type());
           if (compression.plain()) {
             auto logits = model(batch.input_ids, batch.token_type_ids, batch.attention_mask);
             loss = qa_loss(logits, batch.attention_mask, batch.start_positions, batch.end_positions) * weight;
@@ -513,13 +535,18 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
             loss = compression.loss(batch, rows) * weight;
           }
         }
+        // The step's last backward sums each bucket over the ranks as soon
+        // as backward has finished its gradients.
+        if (buckets && mb_end == share_size) buckets->arm();
         loss.backward();
         step_loss += loss.item<double>();
       }
       if (ranks) {
         const auto reduce_started = std::chrono::steady_clock::now();
         const std::string what = "stage " + st.name + " step " + std::to_string(step + 1);
-        buckets->sum_over_ranks(*ranks, "the gradients of " + what);
+        buckets->finish("the gradients of " + what);
+        report.buckets_started_during_backward += static_cast<int64_t>(buckets->started_during_backward());
+        report.buckets_started += static_cast<int64_t>(buckets->num_buckets());
         step_loss = ranks->sum(step_loss, "the loss of " + what);
         const double reduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_started).count();
         report.allreduce_seconds += reduce_s;
@@ -561,7 +588,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
         std::string ranks_part;
         if (world > 1) {
           char buf[128];
-          std::snprintf(buf, sizeof(buf), " (%d ranks, %.1f on rank 0)  all-reduce %.1f ms/step", world,
+          std::snprintf(buf, sizeof(buf), " (%d ranks, %.1f on rank 0)  all-reduce wait %.1f ms/step", world,
                         log_rank_windows / std::max(1e-9, window_s), 1e3 * log_allreduce / log_steps);
           ranks_part = buf;
         }

@@ -106,6 +106,10 @@ struct BertForQuestionAnsweringImpl : torch::nn::Module {
   void init_weights();
   void init_qa_head();
 
+  // Where the parameters live (the training device); every input and
+  // tensor made for this model goes there.
+  torch::Device device() const { return parameters().front().device(); }
+
   BertConfig config;
   BertModel bert{nullptr};
   torch::nn::Linear qa_outputs{nullptr};

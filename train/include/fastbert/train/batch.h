@@ -17,7 +17,9 @@ struct Batch {
   int64_t length = 0;                                       // L
 };
 
-Batch make_batch(const SquadFeatures& features, const std::vector<int64_t>& rows);
+// Gathered in host memory, then moved to `device` (the model's).
+Batch make_batch(const SquadFeatures& features, const std::vector<int64_t>& rows,
+                 torch::Device device = torch::kCPU);
 
 // Throws fastbert::Error naming the first array whose size does not fit
 // num_windows x max_seq, or an answer position outside the window.

@@ -46,6 +46,14 @@ class RankGroup {
   // once, so the transfer of one overlaps the reduction of the others.
   // `what` names the operation in errors ("gradients of step 12").
   void sum_in_place(std::vector<torch::Tensor>& tensors, const std::string& what);
+  // The same in two halves, so that the caller computes while the sums run on
+  // the backend's threads: start_sum returns at once and never throws (it may
+  // run inside backward, from an autograd hook); finish_sums waits for every
+  // sum started since the last finish_sums and throws as sum_in_place does,
+  // for the first that failed. Every rank must start its sums in the same
+  // order: the backend pairs them up by their position in that order.
+  void start_sum(torch::Tensor tensor);
+  void finish_sums(const std::string& what);
   double sum(double value, const std::string& what);
   // Every rank passes the digest of what must be identical everywhere; throws
   // (on every rank) naming the ranks whose digest differs from rank 0's, and
@@ -56,6 +64,7 @@ class RankGroup {
  private:
   struct Impl;
   [[noreturn]] void fail(const std::string& what, const std::string& cause);
+  torch::Device scalar_device() const;
 
   RankEnv env_;
   RankGroupOptions options_;

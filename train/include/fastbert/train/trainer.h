@@ -46,7 +46,12 @@ struct TrainReport {
   std::filesystem::path final_dir;  // OUTPUT/final once finished
   int world_size = 1;
   int64_t rank_examples_run = 0;  // windows this rank computed (examples_run counts every rank's)
-  double allreduce_seconds = 0;   // in this process's all-reduces (waiting for the slowest rank included)
+  // Waiting for the gradient all-reduces after backward: the part that backward
+  // did not hide (the wait for the slowest rank included).
+  double allreduce_seconds = 0;
+  // Gradient buckets started inside backward, and in all (the rest started after it).
+  int64_t buckets_started_during_backward = 0;
+  int64_t buckets_started = 0;
 };
 
 // Runs (or resumes) every stage of `recipe` on windows already in memory.
