@@ -23,14 +23,11 @@ namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
 using testing::TinyBert;
-using testing::TinyBertSpec;
 
 class FbmExportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TinyBertSpec spec;
-    spec.block_sparsity = 0.8;
-    model_ = std::make_unique<TinyBert>(spec);
+    model_ = std::make_unique<TinyBert>(testing::block_sparse_spec(0.8));
     model_->write_checkpoint(dir_ / "ckpt");
   }
 
