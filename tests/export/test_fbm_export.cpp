@@ -16,6 +16,7 @@
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/runtime/engine.h"
 #include "fastbert/runtime/fbm_file.h"
+#include "squad_json.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
 
@@ -253,15 +254,9 @@ TEST_F(FbmExportTest, ByteCorruptionsAreRefusedOrHarmlessNeverACrash) {
 TEST_F(FbmExportTest, Int8ExportCalibratesWithTheRuntimeOnGivenData) {
   std::string context = "the denver broncos won the super bowl 50 game in santa clara .";
   for (int i = 0; i < 6; ++i) context += " it was a long story about many things , and the team of the city .";
-  nlohmann::json qas = nlohmann::json::array();
-  for (int i = 0; i < 4; ++i)
-    qas.push_back({{"id", "q" + std::to_string(i)},
-                   {"question", "who won the game ?"},
-                   {"answers", {{{"text", "denver broncos"}, {"answer_start", 4}}}}});
-  write_file_atomic(dir_ / "cal.json",
-                    nlohmann::json({{"version", "1.1"},
-                                    {"data", {{{"title", "t"}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}}}}})
-                        .dump());
+  std::vector<testing::SquadQuestion> qas;
+  for (int i = 0; i < 4; ++i) qas.push_back({"q" + std::to_string(i), "who won the game ?", "denver broncos", 4});
+  testing::write_squad_json(dir_ / "cal.json", context, qas);
   ExportOptions o;
   o.precision = ExportPrecision::int8;
   o.calibration_data = dir_ / "cal.json";
