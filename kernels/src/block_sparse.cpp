@@ -27,9 +27,32 @@ struct BlockShape {
   const char* who;    // "pack_4x1"
   const char* name;   // "4x1"
   const char* whole;  // "whole blocks of 4 output rows"
+  int rows, cols;     // of one block
 };
-constexpr BlockShape k4x1{"pack_4x1", "4x1", "whole blocks of 4 output rows"};
-constexpr BlockShape k1x4{"pack_1x4", "1x4", "whole aligned quads of 4 input columns"};
+constexpr BlockShape k4x1{"pack_4x1", "4x1", "whole blocks of 4 output rows", BlockSparseMatrix::kBlockRows, 1};
+constexpr BlockShape k1x4{"pack_1x4", "1x4", "whole aligned quads of 4 input columns", 1,
+                          BlockSparse1x4Matrix::kBlockCols};
+
+// A rows x cols mask, constant over each block of `shape` (the last block row
+// and column may be partial), that keeps exactly round((1 - sparsity) *
+// blocks) blocks at positions drawn from `seed`.
+std::vector<uint8_t> random_block_mask(int64_t rows, int64_t cols, double sparsity, uint64_t seed,
+                                       const BlockShape& shape) {
+  check_shape(rows, cols, shape.who);
+  if (!(sparsity >= 0.0 && sparsity <= 1.0))
+    throw Error(std::string("random_block_mask_") + shape.name + ": sparsity must lie in [0, 1]");
+  const int64_t block_rows = (rows + shape.rows - 1) / shape.rows, block_cols = (cols + shape.cols - 1) / shape.cols;
+  std::vector<uint8_t> keep(size_t(block_rows * block_cols), 0);
+  const int64_t kept = int64_t(std::llround((1.0 - sparsity) * double(block_rows * block_cols)));
+  std::fill(keep.begin(), keep.begin() + kept, 1);
+  std::mt19937_64 rng(seed);
+  std::shuffle(keep.begin(), keep.end(), rng);
+  std::vector<uint8_t> mask(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      mask[size_t(r * cols + c)] = keep[size_t((r / shape.rows) * block_cols + c / shape.cols)];
+  return mask;
+}
 
 // Whether the block of rows [r0, r1) x columns [c0, c1) is kept, after
 // checking that the mask is uniform over it and that no value survives
@@ -166,19 +189,7 @@ std::vector<int8_t> unpack(const BlockSparseMatrix& w) {
 }
 
 std::vector<uint8_t> random_block_mask_4x1(int64_t rows, int64_t cols, double sparsity, uint64_t seed) {
-  check_shape(rows, cols);
-  if (!(sparsity >= 0.0 && sparsity <= 1.0)) throw Error("random_block_mask_4x1: sparsity must lie in [0, 1]");
-  const int64_t groups = (rows + kR - 1) / kR;
-  // Exactly round(sparsity * blocks) blocks dropped, at random positions.
-  std::vector<uint8_t> keep(size_t(groups * cols), 0);
-  const int64_t kept = int64_t(std::llround((1.0 - sparsity) * double(groups * cols)));
-  std::fill(keep.begin(), keep.begin() + kept, 1);
-  std::mt19937_64 rng(seed);
-  std::shuffle(keep.begin(), keep.end(), rng);
-  std::vector<uint8_t> mask(size_t(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) mask[r * cols + c] = keep[(r / kR) * cols + c];
-  return mask;
+  return random_block_mask(rows, cols, sparsity, seed, k4x1);
 }
 
 namespace {
@@ -249,18 +260,7 @@ std::vector<int8_t> unpack(const BlockSparse1x4Matrix& w) {
 }
 
 std::vector<uint8_t> random_block_mask_1x4(int64_t rows, int64_t cols, double sparsity, uint64_t seed) {
-  check_shape(rows, cols, "pack_1x4");
-  if (!(sparsity >= 0.0 && sparsity <= 1.0)) throw Error("random_block_mask_1x4: sparsity must lie in [0, 1]");
-  const int64_t quads = (cols + kQ - 1) / kQ;
-  std::vector<uint8_t> keep(size_t(rows * quads), 0);
-  const int64_t kept = int64_t(std::llround((1.0 - sparsity) * double(rows * quads)));
-  std::fill(keep.begin(), keep.begin() + kept, 1);
-  std::mt19937_64 rng(seed);
-  std::shuffle(keep.begin(), keep.end(), rng);
-  std::vector<uint8_t> mask(size_t(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) mask[size_t(r * cols + c)] = keep[size_t(r * quads + c / kQ)];
-  return mask;
+  return random_block_mask(rows, cols, sparsity, seed, k1x4);
 }
 
 void check_1x4(const BlockSparse1x4Matrix& w, const char* who) {

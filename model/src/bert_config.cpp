@@ -22,6 +22,26 @@ void take(const json& j, const char* key, T& out, const std::string& source) {
   out = v.get<T>();
 }
 
+// Every key BertConfig models, with its field, listed once: from_json reads
+// them in this order (the first bad one is the one reported), to_json writes
+// them. `Config` is BertConfig or const BertConfig.
+template <class Config, class Visit>
+void for_each_field(Config& c, Visit&& visit) {
+  visit("vocab_size", c.vocab_size);
+  visit("hidden_size", c.hidden_size);
+  visit("num_hidden_layers", c.num_hidden_layers);
+  visit("num_attention_heads", c.num_attention_heads);
+  visit("intermediate_size", c.intermediate_size);
+  visit("hidden_act", c.hidden_act);
+  visit("hidden_dropout_prob", c.hidden_dropout_prob);
+  visit("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  visit("max_position_embeddings", c.max_position_embeddings);
+  visit("type_vocab_size", c.type_vocab_size);
+  visit("initializer_range", c.initializer_range);
+  visit("layer_norm_eps", c.layer_norm_eps);
+  visit("pad_token_id", c.pad_token_id);
+}
+
 // Keys transformers writes that describe training/runtime, not the network,
 // and that we regenerate ourselves.
 const char* const kRegenerated[] = {"architectures", "model_type"};
@@ -55,19 +75,7 @@ BertConfig BertConfig::from_json(const json& j, const std::string& source) {
     throw Error(source + ": position_embedding_type " + j["position_embedding_type"].dump() +
                 " is not supported (only \"absolute\")");
   BertConfig c;
-  take(j, "vocab_size", c.vocab_size, source);
-  take(j, "hidden_size", c.hidden_size, source);
-  take(j, "num_hidden_layers", c.num_hidden_layers, source);
-  take(j, "num_attention_heads", c.num_attention_heads, source);
-  take(j, "intermediate_size", c.intermediate_size, source);
-  take(j, "hidden_act", c.hidden_act, source);
-  take(j, "hidden_dropout_prob", c.hidden_dropout_prob, source);
-  take(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, source);
-  take(j, "max_position_embeddings", c.max_position_embeddings, source);
-  take(j, "type_vocab_size", c.type_vocab_size, source);
-  take(j, "initializer_range", c.initializer_range, source);
-  take(j, "layer_norm_eps", c.layer_norm_eps, source);
-  take(j, "pad_token_id", c.pad_token_id, source);
+  for_each_field(c, [&](const char* key, auto& field) { take(j, key, field, source); });
   const json known = c.to_json();
   for (const auto& [key, value] : j.items())
     if (!known.contains(key)) c.extra[key] = value;
@@ -95,19 +103,7 @@ json BertConfig::to_json() const {
   for (const char* key : kRegenerated) j.erase(key);
   j["architectures"] = {"BertForQuestionAnswering"};
   j["model_type"] = "bert";
-  j["vocab_size"] = vocab_size;
-  j["hidden_size"] = hidden_size;
-  j["num_hidden_layers"] = num_hidden_layers;
-  j["num_attention_heads"] = num_attention_heads;
-  j["intermediate_size"] = intermediate_size;
-  j["hidden_act"] = hidden_act;
-  j["hidden_dropout_prob"] = hidden_dropout_prob;
-  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
-  j["max_position_embeddings"] = max_position_embeddings;
-  j["type_vocab_size"] = type_vocab_size;
-  j["initializer_range"] = initializer_range;
-  j["layer_norm_eps"] = layer_norm_eps;
-  j["pad_token_id"] = pad_token_id;
+  for_each_field(*this, [&](const char* key, const auto& field) { j[key] = field; });
   j["position_embedding_type"] = "absolute";
   return j;
 }

@@ -57,8 +57,7 @@ int main(int argc, char** argv) {
   spec.block_sparsity = 0.8;
   fastbert::testing::TinyBert model(spec);
   const fs::path ckpt = out / "ckpt.tmp";
-  model.write_checkpoint(ckpt);
-  model.write_quantization(ckpt, model.random_windows(2, 8, 1));
+  model.write_calibrated_checkpoint(ckpt, 2, 8, 1);
   fastbert::ExportOptions o;
   o.precision = fastbert::ExportPrecision::fp32;
   fastbert::export_fbm(ckpt, out / "fbm_loader_fuzz/fp32.fbm", o);

@@ -27,8 +27,7 @@ int main(int argc, char** argv) {
     spec.block_sparsity = std::atof(argv[6]);
   }
   fastbert::testing::TinyBert model(spec);
-  model.write_checkpoint(argv[1]);
   // Activation ranges from one short window are enough for timing.
-  model.write_quantization(argv[1], model.random_windows(1, 16, 1));
+  model.write_calibrated_checkpoint(argv[1], 1, 16, 1);
   return 0;
 }

@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/kernels/isa.h"
 #include "run_command.h"
+#include "squad_json.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
 
@@ -29,15 +29,7 @@ class HostileCli : public ::testing::Test {
   void SetUp() override {
     model_.write_checkpoint(dir_ / "ckpt");
     const std::string context = "the denver broncos won the super bowl 50 game in santa clara .";
-    nlohmann::json squad = {
-        {"version", "1.1"},
-        {"data",
-         {{{"title", "t"},
-           {"paragraphs",
-            {{{"context", context},
-              {"qas",
-               {{{"id", "q0"}, {"question", "who won ?"}, {"answers", {{{"text", "denver broncos"}, {"answer_start", 4}}}}}}}}}}}}}};
-    write_file_atomic(dir_ / "squad.json", squad.dump());
+    testing::write_squad_json(dir_ / "squad.json", context, {{"q0", "who won ?", "denver broncos", 4}});
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
   }
 

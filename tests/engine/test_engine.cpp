@@ -102,9 +102,7 @@ TEST_F(EngineTest, BatchedAndBucketedRunsGiveTheLogitsOfSingleWindowRuns) {
 
 TEST_F(EngineTest, DenseInt8ExportEqualsInt8SimulationAndStaysNearFp32) {
   TinyBert model(TinyBertSpec{});
-  model.write_checkpoint(dir_ / "ckpt");
-  const auto windows = model.random_windows(5, kSeq, 3);
-  model.write_quantization(dir_ / "ckpt", windows);
+  const auto windows = model.write_calibrated_checkpoint(dir_ / "ckpt", 5, kSeq, 3);
   ExportOptions o;
   o.precision = ExportPrecision::int8;
   o.sparse_threshold = 1.0;  // everything dense int8
@@ -124,12 +122,8 @@ TEST_F(EngineTest, DenseInt8ExportEqualsInt8SimulationAndStaysNearFp32) {
 }
 
 TEST_F(EngineTest, SparseInt8ExportEqualsFp32SimulationOfTheInt8Arithmetic) {
-  TinyBertSpec spec;
-  spec.block_sparsity = 0.8;
-  TinyBert model(spec);
-  model.write_checkpoint(dir_ / "ckpt");
-  const auto windows = model.random_windows(5, kSeq, 5);
-  model.write_quantization(dir_ / "ckpt", windows);
+  TinyBert model(testing::block_sparse_spec(0.8));
+  const auto windows = model.write_calibrated_checkpoint(dir_ / "ckpt", 5, kSeq, 5);
   const ExportSummary summary = export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
   for (const auto& l : summary.linears) {
     ASSERT_EQ(l.format, fbm::LinearFormat::sparse_4x1_int8) << l.name;
@@ -152,12 +146,8 @@ TEST_F(EngineTest, SparseInt8ExportEqualsFp32SimulationOfTheInt8Arithmetic) {
 // dense int8 matmul, the rest on the 4x1 SpMM, and the logits do not depend
 // on the choice (both engines give the reference's bits).
 TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogits) {
-  TinyBertSpec spec;
-  spec.block_sparsity = 0.8;
-  TinyBert model(spec);
-  model.write_checkpoint(dir_ / "ckpt");
-  const auto windows = model.random_windows(4, kSeq, 7);
-  model.write_quantization(dir_ / "ckpt", windows);
+  TinyBert model(testing::block_sparse_spec(0.8));
+  const auto windows = model.write_calibrated_checkpoint(dir_ / "ckpt", 4, kSeq, 7);
   export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
   auto logits_with = [&](double crossover, const char* want_prefix) {
     EngineOptions eo;
@@ -207,11 +197,8 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
 // layers (docs/kernels.md), so by default nothing runs dense; with AMX (on
 // the CPU, allowed by FASTBERT_ISA and used by oneDNN), layers below 80 % do.
 TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherOneDnnHasAmx) {
-  TinyBertSpec spec;
-  spec.block_sparsity = 0.8;
-  TinyBert model(spec);
-  model.write_checkpoint(dir_ / "ckpt");
-  model.write_quantization(dir_ / "ckpt", model.random_windows(2, kSeq, 3));
+  TinyBert model(testing::block_sparse_spec(0.8));
+  model.write_calibrated_checkpoint(dir_ / "ckpt", 2, kSeq, 3);
   ExportOptions o;
   o.sparse_threshold = 1.0;  // every linear dense int8 in the file
   export_fbm(dir_ / "ckpt", dir_ / "dense.fbm", o);
@@ -224,12 +211,8 @@ TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherOneDnnHasAmx) {
 }
 
 TEST_F(EngineTest, ProfileAccountsEveryOpKindOfASparseModel) {
-  TinyBertSpec spec;
-  spec.block_sparsity = 0.8;
-  TinyBert model(spec);
-  model.write_checkpoint(dir_ / "ckpt");
-  const auto windows = model.random_windows(3, kSeq, 5);
-  model.write_quantization(dir_ / "ckpt", windows);
+  TinyBert model(testing::block_sparse_spec(0.8));
+  const auto windows = model.write_calibrated_checkpoint(dir_ / "ckpt", 3, kSeq, 5);
   export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
   EngineOptions eo;
   eo.profile = true;
@@ -256,12 +239,8 @@ TEST_F(EngineTest, ProfileAccountsEveryOpKindOfASparseModel) {
 // Engine::forward); every unit has its own buffers and sequence bucket. A
 // single window is never split: those runs are the reference.
 TEST_F(EngineTest, BatchSplitIntoUnitsGivesTheLogitsOfSingleWindowRunsAndPassesErrorsOn) {
-  TinyBertSpec spec;
-  spec.block_sparsity = 0.8;
-  TinyBert model(spec);
-  model.write_checkpoint(dir_ / "ckpt");
-  auto windows = model.random_windows(7, kSeq, 9);
-  model.write_quantization(dir_ / "ckpt", windows);
+  TinyBert model(testing::block_sparse_spec(0.8));
+  auto windows = model.write_calibrated_checkpoint(dir_ / "ckpt", 7, kSeq, 9);
   export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
   ExportOptions fp32;
   fp32.precision = ExportPrecision::fp32;

@@ -10,6 +10,7 @@
 
 #include "fastbert/common/atomic_file.h"
 #include "run_command.h"
+#include "squad_json.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
 
@@ -26,16 +27,11 @@ class EngineCli : public ::testing::Test {
     const std::string context =
         "the denver broncos won the super bowl 50 game in santa clara . it was a long story about many things , "
         "and the team of the city was on the game for it .";
-    nlohmann::json qas = nlohmann::json::array();
+    std::vector<testing::SquadQuestion> qas;
     const char* questions[] = {"who won ?", "where was the game ?", "what was it about ?", "who was the team ?",
                                "what city ?", "what game was it ?"};
-    for (int i = 0; i < 6; ++i)
-      qas.push_back({{"id", "q" + std::to_string(i)},
-                     {"question", questions[i]},
-                     {"answers", {{{"text", "denver broncos"}, {"answer_start", 4}}}}});
-    nlohmann::json squad = {{"version", "1.1"},
-                            {"data", {{{"title", "t"}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}}}}};
-    write_file_atomic(dir_ / "squad.json", squad.dump());
+    for (int i = 0; i < 6; ++i) qas.push_back({"q" + std::to_string(i), questions[i], "denver broncos", 4});
+    testing::write_squad_json(dir_ / "squad.json", context, qas);
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
     train_tool_ = fs::path(FASTBERT_BINARY_DIR) / "cli" / "fastbert-train";
   }

@@ -27,8 +27,7 @@ TEST(FullDisk, ExportOntoAFullDiskFailsWithAClearErrorNoCrashAndNoLeftovers) {
   spec.intermediate = 512;
   spec.block_sparsity = 0.8;
   testing::TinyBert model(spec);
-  model.write_checkpoint(dir / "ckpt");
-  model.write_quantization(dir / "ckpt", model.random_windows(2, 16, 1));
+  model.write_calibrated_checkpoint(dir / "ckpt", 2, 16, 1);
   fs::create_directories(dir / "out");
   const std::string fastbert = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
   // ulimit -f counts 512-byte blocks in sh: from inside the header to the last dataset.

@@ -26,16 +26,12 @@ namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
 using testing::TinyBert;
-using testing::TinyBertSpec;
 
 class CraftedModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    TinyBertSpec spec;
-    spec.block_sparsity = 0.8;
-    model_ = std::make_unique<TinyBert>(spec);
-    model_->write_checkpoint(dir_ / "ckpt");
-    model_->write_quantization(dir_ / "ckpt", model_->random_windows(3, 32, 1));
+    model_ = std::make_unique<TinyBert>(testing::block_sparse_spec(0.8));
+    model_->write_calibrated_checkpoint(dir_ / "ckpt", 3, 32, 1);
   }
 
   fs::path export_model(ExportPrecision precision) {

@@ -16,6 +16,7 @@
 #include "fastbert/formats/safetensors.h"
 #include "fastbert/runtime/engine.h"
 #include "fastbert/runtime/fbm_file.h"
+#include "squad_json.h"
 #include "test_dir.h"
 #include "tiny_bert.h"
 
@@ -23,14 +24,11 @@ namespace fastbert {
 namespace {
 namespace fs = std::filesystem;
 using testing::TinyBert;
-using testing::TinyBertSpec;
 
 class FbmExportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TinyBertSpec spec;
-    spec.block_sparsity = 0.8;
-    model_ = std::make_unique<TinyBert>(spec);
+    model_ = std::make_unique<TinyBert>(testing::block_sparse_spec(0.8));
     model_->write_checkpoint(dir_ / "ckpt");
   }
 
@@ -45,6 +43,16 @@ class FbmExportTest : public ::testing::Test {
   static std::string open_error(const fs::path& path) {
     try {
       fbm::FbmFile::open(path);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  // The message the Engine gives for `path`, or "" when it loads.
+  static std::string engine_error(const fs::path& path) {
+    try {
+      Engine engine(path);
     } catch (const Error& e) {
       return e.what();
     }
@@ -212,24 +220,13 @@ TEST_F(FbmExportTest, WrongDtypeAndWrongShapeAreRefusedByTheEngine) {
   const fs::path m = fp32_export();
   replace_dataset(m, "qa_head/bias", H5T_NATIVE_DOUBLE, {2});
   fbm::stamp_file(m);  // a consistent file, so the checks behind the checksum run
-  try {
-    Engine engine(m);
-    FAIL() << "a float64 bias was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'qa_head/bias' has type float64, expected float32"), std::string::npos)
-        << e.what();
-  }
+  EXPECT_NE(engine_error(m).find("'qa_head/bias' has type float64, expected float32"), std::string::npos)
+      << engine_error(m);
   replace_dataset(m, "encoder/layer_0/value/bias", H5T_NATIVE_FLOAT, {3});
   replace_dataset(m, "qa_head/bias", H5T_NATIVE_FLOAT, {2});
-  fbm::stamp_file(m);  // a consistent file, so the checks behind the checksum run
-  try {
-    Engine engine(m);
-    FAIL() << "a bias of the wrong shape was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'encoder/layer_0/value/bias' has shape [3], expected [64]"),
-              std::string::npos)
-        << e.what();
-  }
+  fbm::stamp_file(m);
+  EXPECT_NE(engine_error(m).find("'encoder/layer_0/value/bias' has shape [3], expected [64]"), std::string::npos)
+      << engine_error(m);
 }
 
 // Bounded in-test fuzzing: single-byte corruptions all over a small file must
@@ -256,15 +253,9 @@ TEST_F(FbmExportTest, ByteCorruptionsAreRefusedOrHarmlessNeverACrash) {
 TEST_F(FbmExportTest, Int8ExportCalibratesWithTheRuntimeOnGivenData) {
   std::string context = "the denver broncos won the super bowl 50 game in santa clara .";
   for (int i = 0; i < 6; ++i) context += " it was a long story about many things , and the team of the city .";
-  nlohmann::json qas = nlohmann::json::array();
-  for (int i = 0; i < 4; ++i)
-    qas.push_back({{"id", "q" + std::to_string(i)},
-                   {"question", "who won the game ?"},
-                   {"answers", {{{"text", "denver broncos"}, {"answer_start", 4}}}}});
-  write_file_atomic(dir_ / "cal.json",
-                    nlohmann::json({{"version", "1.1"},
-                                    {"data", {{{"title", "t"}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}}}}})
-                        .dump());
+  std::vector<testing::SquadQuestion> qas;
+  for (int i = 0; i < 4; ++i) qas.push_back({"q" + std::to_string(i), "who won the game ?", "denver broncos", 4});
+  testing::write_squad_json(dir_ / "cal.json", context, qas);
   ExportOptions o;
   o.precision = ExportPrecision::int8;
   o.calibration_data = dir_ / "cal.json";

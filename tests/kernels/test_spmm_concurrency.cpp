@@ -10,7 +10,7 @@ namespace {
 // Many threads (each also running its own OpenMP team) share one primitive
 // and therefore one generated kernel; every result must equal the serial one.
 TEST(SpmmConcurrency, ManyThreadsCallingOneCachedKernelAgree) {
-  const testing::SpmmProblem p(96, 200, 150, 0.8, 42);
+  const testing::SpmmProblem<testing::Family4x1> p(96, 200, 150, 0.8, 42);
   SpmmDesc desc;
   desc.epilogue.gelu = true;
   const SpmmPrimitive prim(p.w, desc);
@@ -35,7 +35,7 @@ TEST(SpmmConcurrency, ManyThreadsCallingOneCachedKernelAgree) {
 // Creating primitives from several threads at once goes through the code
 // cache; they must all work.
 TEST(SpmmConcurrency, ConcurrentPrimitiveCreationIsSafe) {
-  const testing::SpmmProblem p(32, 40, 70, 0.5, 3);
+  const testing::SpmmProblem<testing::Family4x1> p(32, 40, 70, 0.5, 3);
   std::vector<std::thread> threads;
   std::vector<int> ok(6, 0);
   for (int t = 0; t < 6; ++t)

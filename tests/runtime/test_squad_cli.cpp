@@ -9,8 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "fastbert/common/atomic_file.h"
-#include "run_command.h"
 #include "fastbert/formats/squad_features.h"
+#include "run_command.h"
+#include "squad_json.h"
 #include "test_dir.h"
 
 namespace fastbert {
@@ -37,20 +38,9 @@ class SquadCli : public ::testing::Test {
     std::string context = "The Denver Broncos won Super Bowl 50 in Santa Clara.";
     for (int i = 0; i < 20; ++i) context += " A long story about many things.";
     context += " The game, Santa Clara's.";
-    nlohmann::json squad = {
-        {"version", "1.1"},
-        {"data",
-         {{{"title", "t"},
-           {"paragraphs",
-            {{{"context", context},
-              {"qas",
-               {{{"id", "q-who"},
-                 {"question", "Who won?"},
-                 {"answers", {{{"text", "Denver Broncos"}, {"answer_start", 4}}}}},
-                {{"id", "q-where"},
-                 {"question", "Where?"},
-                 {"answers", {{{"text", "Santa Clara"}, {"answer_start", context.size() - 14}}}}}}}}}}}}}};
-    write_file_atomic(dir_ / "squad.json", squad.dump());
+    testing::write_squad_json(dir_ / "squad.json", context,
+                              {{"q-who", "Who won?", "Denver Broncos", 4},
+                               {"q-where", "Where?", "Santa Clara", int64_t(context.size()) - 14}});
     fastbert_ = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert";
   }
 
@@ -84,15 +74,12 @@ TEST_F(SquadCli, PrepareOfALargeFileStaysUnder100MBPeakMemoryWhileWritingMoreTha
   for (int i = 0; i < 110; ++i) context += " A long story about many things.";
   nlohmann::json paragraphs = nlohmann::json::array();
   for (int c = 0; c < 300; ++c) {
-    nlohmann::json qas = nlohmann::json::array();
+    std::vector<testing::SquadQuestion> qas;
     for (int q = 0; q < 20; ++q)
-      qas.push_back({{"id", "q" + std::to_string(c) + "-" + std::to_string(q)},
-                     {"question", "Who won?"},
-                     {"answers", {{{"text", "Denver Broncos"}, {"answer_start", 4}}}}});
-    paragraphs.push_back({{"context", context}, {"qas", qas}});
+      qas.push_back({"q" + std::to_string(c) + "-" + std::to_string(q), "Who won?", "Denver Broncos", 4});
+    paragraphs.push_back(testing::squad_paragraph(context, qas));
   }
-  write_file_atomic(dir_ / "large.json",
-                    nlohmann::json{{"version", "1.1"}, {"data", {{{"title", "t"}, {"paragraphs", paragraphs}}}}}.dump());
+  testing::write_squad_json(dir_ / "large.json", paragraphs);
   const auto [rc, out] = run_command(fastbert_ + " prepare --data " + (dir_ / "large.json").string() + " --tokenizer " +
                                      (dir_ / "ckpt").string() + " --out " + (dir_ / "large.h5").string() +
                                      " --max-seq 64 --doc-stride 16 2>&1");

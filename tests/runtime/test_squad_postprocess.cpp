@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
+#include <utility>
 
 #include "fastbert/common/error.h"
 #include "fastbert/runtime/squad/squad_postprocess.h"
@@ -53,6 +55,12 @@ struct Fixture {
         return p;
     return -1;
   }
+  // The bytes [begin, end) of the first `text` in the context (both examples
+  // share it).
+  std::pair<int32_t, int32_t> span_of(const std::string& text) const {
+    const auto begin = static_cast<int32_t>(data.contexts[0].find(text));
+    return {begin, begin + static_cast<int32_t>(text.size())};
+  }
   // Every window of example e that contains both ends of the span.
   std::vector<int64_t> windows_with(int e, int32_t begin, int32_t end) const {
     std::vector<int64_t> found;
@@ -75,11 +83,10 @@ struct Fixture {
 TEST(SquadPostprocess, RecoversPlantedSpanAcrossWindows) {
   Fixture fx;
   ASSERT_GT(fx.features.num_windows(), 6);
-  const std::string& c = fx.data.contexts[0];
   // Plant "t40 t41 t42é" (tokens t40, t41, t42, ##é) for example 0, "t12é" for example 1.
   const std::string span0 = "t40 t41 t42é", span1 = "t12é";
-  const int32_t b0 = static_cast<int32_t>(c.find(span0)), e0 = b0 + static_cast<int32_t>(span0.size());
-  const int32_t b1 = static_cast<int32_t>(c.find(span1)), e1 = b1 + static_cast<int32_t>(span1.size());
+  const auto [b0, e0] = fx.span_of(span0);
+  const auto [b1, e1] = fx.span_of(span1);
   ASSERT_GE(fx.windows_with(0, b0, e0).size(), 2u);  // the span is seen by overlapping windows
   fx.plant(0, b0, e0, 10);
   fx.plant(1, b1, e1, 9);
@@ -93,8 +100,7 @@ TEST(SquadPostprocess, RecoversPlantedSpanAcrossWindows) {
 TEST(SquadPostprocess, IgnoresQuestionTokensReversedAndOverlongSpans) {
   Fixture fx;
   const int64_t s = fx.features.max_seq;
-  const std::string& c = fx.data.contexts[0];
-  const int32_t b = static_cast<int32_t>(c.find("t30")), e = b + 3;
+  const auto [b, e] = fx.span_of("t30");
   const auto all = fx.windows_with(0, b, e);
   ASSERT_FALSE(all.empty());
   // Highest logits on the question and [CLS]: not answers.
@@ -121,8 +127,7 @@ TEST(SquadPostprocess, IgnoresQuestionTokensReversedAndOverlongSpans) {
 TEST(SquadPostprocess, StartsOnlyInTheWindowWhereTheTokenHasMostContext) {
   Fixture fx;
   const int64_t s = fx.features.max_seq;
-  const std::string& c = fx.data.contexts[0];
-  const int32_t b = static_cast<int32_t>(c.find("t30")), e = b + 3;
+  const auto [b, e] = fx.span_of("t30");
   const auto all = fx.windows_with(0, b, e);
   ASSERT_GE(all.size(), 2u);
   // Window stride 6 and 19 context tokens per window: the window where "t30"

@@ -230,6 +230,14 @@ void TinyBert::forward(const Window& w, bool int8, std::vector<double>* start, s
   forward_impl(w, int8, start, end, nullptr);
 }
 
+std::vector<Window> TinyBert::write_calibrated_checkpoint(const fs::path& dir, int64_t count, int64_t seq,
+                                                          uint64_t seed) {
+  write_checkpoint(dir);
+  std::vector<Window> windows = random_windows(count, seq, seed);
+  write_quantization(dir, windows);
+  return windows;
+}
+
 void TinyBert::write_quantization(const fs::path& dir, const std::vector<Window>& windows) {
   std::map<std::string, std::pair<double, double>> ranges;
   std::vector<double> s, e;

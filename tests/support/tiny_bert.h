@@ -18,6 +18,13 @@ struct TinyBertSpec {
   uint64_t seed = 1;
 };
 
+// The default tiny BERT with `block_sparsity` of its 4x1 blocks zeroed.
+inline TinyBertSpec block_sparse_spec(double block_sparsity) {
+  TinyBertSpec spec;
+  spec.block_sparsity = block_sparsity;
+  return spec;
+}
+
 struct Window {
   std::vector<int32_t> ids, types;
   int64_t length = 0;  // valid tokens; the rest is padding
@@ -40,6 +47,10 @@ class TinyBert {
   // reference) and per-row weight scales, as the compression stage does,
   // and writes quantization.json into `dir`.
   void write_quantization(const std::filesystem::path& dir, const std::vector<Window>& windows);
+  // write_checkpoint, then write_quantization calibrated on `count` random
+  // windows of `seq` positions; returns those windows.
+  std::vector<Window> write_calibrated_checkpoint(const std::filesystem::path& dir, int64_t count, int64_t seq,
+                                                  uint64_t seed);
 
   // Start/end logits of the valid positions of `w`. With `int8`, every
   // encoder linear fake-quantizes its input (u8, the calibrated scale and

@@ -174,6 +174,14 @@ std::string write_recipe(const TestDir& tmp, const std::string& name, const std:
   return name + ".yaml";
 }
 
+// The untrained tiny BERT every training recipe here starts from, written
+// to tmp/init, and `windows` copy-span windows to train it on.
+SquadFeatures tiny_init_and_task(const TestDir& tmp, int64_t windows, uint64_t seed) {
+  SquadFeatures train = testing::copy_span_task(windows, seed);
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  return train;
+}
+
 TrainReport run(const TestDir& tmp, const std::string& recipe_file, const SquadFeatures& train, int64_t stop = 0) {
   TrainOptions o;
   o.log = false;
@@ -268,8 +276,7 @@ TEST(CompressionTraining, TinyModelPrunedTo80PercentWithDistillationKeepsF1Withi
 
 TEST(CompressionTraining, ResumedPruneAndQatRunEqualsTheUninterruptedRun) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(160, 21);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 160, 21);
   const std::string stages = R"(  - name: prune
     epochs: 2
     batch_size: 16
@@ -307,8 +314,7 @@ TEST(CompressionTraining, ResumedPruneAndQatRunEqualsTheUninterruptedRun) {
 
 TEST(CompressionTraining, PtqStageOnlyCalibratesAndKeepsTheMasks) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(64, 31);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 64, 31);
   const std::string stages = R"(  - name: prune
     epochs: 1
     batch_size: 16
@@ -337,8 +343,7 @@ TEST(CompressionTraining, PtqStageOnlyCalibratesAndKeepsTheMasks) {
 
 TEST(CompressionTraining, RecipeStartingFromAPrunedCheckpointKeepsItsMasksThroughFinetuneAndQat) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(64, 41);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 64, 41);
   ASSERT_TRUE(run(tmp, write_recipe(tmp, "pruned", "init", R"(  - name: prune
     epochs: 1
     batch_size: 16
@@ -370,8 +375,7 @@ TEST(CompressionTraining, RecipeStartingFromAPrunedCheckpointKeepsItsMasksThroug
 
 TEST(CompressionTraining, StartingModelWithACorruptOrEmptyMaskFileIsRefusedNamingTheFile) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(32, 61);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 32, 61);
   const std::string recipe = write_recipe(tmp, "next", "init", "  - name: finetune\n    batch_size: 16\n");
   const std::string file = (tmp / "init/masks.safetensors").string();
   auto error_of_run = [&] {
@@ -395,8 +399,7 @@ TEST(CompressionTraining, StartingModelWithACorruptOrEmptyMaskFileIsRefusedNamin
 
 TEST(CompressionTraining, Bf16StageRoundsTheMatmulsButKeepsLossesCloseAndMasksExact) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(64, 51);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 64, 51);
   const std::string stages = R"(  - name: prune
     epochs: 2
     batch_size: 16
@@ -453,8 +456,7 @@ TEST_F(CompressionRecipe, StageKindCommandKeepsOnlyThoseStagesInItsOwnOutput) {
 
 TEST(CompressionTraining, StepsBeyondTheStageAreRefusedBeforeTraining) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(64, 41);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 64, 41);
   // 64 windows / 16 = 4 steps: end_step 10 is never reached.
   const std::string stages = "  - name: p\n    batch_size: 16\n    prune: {end_step: 10}\n";
   try {
@@ -481,8 +483,7 @@ std::pair<int64_t, int64_t> zero_blocks(const fs::path& dir) {
 
 TEST(CompressionTraining, ProgressiveRecipeWritesOneSnapshotPerLevelWithExactlyThatSparsity) {
   TestDir tmp;
-  const SquadFeatures train = testing::copy_span_task(64, 51);
-  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config());
+  const SquadFeatures train = tiny_init_and_task(tmp, 64, 51);
   std::string stages;
   const std::vector<std::pair<std::string, double>> levels = {{"s50", 0.5}, {"s75", 0.75}, {"s90", 0.9}};
   double previous = 0;

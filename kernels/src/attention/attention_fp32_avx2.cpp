@@ -1,8 +1,5 @@
 // fp32 attention with AVX2 + FMA for CPUs without AVX-512: the layout and the
 // two-pass softmax of attention_fp32_avx512f.cpp with 8 queries per ymm.
-#include <omp.h>
-
-#include <algorithm>
 #include <cmath>
 
 #include "attention_kernels.h"
@@ -81,26 +78,7 @@ size_t attention_thread_bytes_fp32_avx2(const AttentionShape& s) {
 }
 
 void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads) {
-  const AttentionShape& s = a.shape;
-  const int blocks = (s.seq_len + kQ - 1) / kQ;
-  const int dh = s.head_dim;
-  // Head-major, so that consecutive tasks read adjacent runs of the same
-  // feature rows (see attention_bf16_amx.cpp).
-#pragma omp parallel for collapse(3) schedule(dynamic) num_threads(threads)
-  for (int h = 0; h < s.heads; ++h) {
-    for (int b = 0; b < s.batch; ++b) {
-      for (int qb = 0; qb < blocks; ++qb) {
-        const int len = valid_length(a, b);
-        const int i0 = qb * kQ;
-        if (i0 >= len) continue;
-        float* scores = reinterpret_cast<float*>(workspace + thread_bytes * size_t(omp_get_thread_num()));
-        const int64_t t0 = int64_t(b) * s.seq_len;
-        const int64_t rows = int64_t(h) * dh;
-        query_block(a, a.q + rows * a.ld_in + t0 + i0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0,
-                    AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), scores);
-      }
-    }
-  }
+  for_each_query_block<kQ>(a, workspace, thread_bytes, threads, query_block);
 }
 
 }  // namespace fastbert::detail

@@ -4,6 +4,9 @@
 // per_thread_workspace_bytes(...) bytes (64-byte aligned), runs an OpenMP
 // team of `threads`, and writes only the valid queries (the caller zeroes the
 // padded ones).
+#include <omp.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,6 +51,35 @@ struct AttentionOutput {
 
 inline int valid_length(const AttentionArgs& a, int b) {
   return a.valid_lengths ? a.valid_lengths[b] : a.shape.seq_len;
+}
+
+// The fp32 paths' loop over tasks: one per (head, sequence, block of kQ
+// valid queries), head-major so that consecutive tasks read adjacent runs of
+// the same feature rows (see attention_bf16_amx.cpp). Each calls
+// query_block(a, q, k, v, out, valid keys, queries in the block, scores) with
+// the feature-major Q/K/V/output of its head moved to the block's first query
+// (K/V to the sequence's first key) and `scores` its thread's workspace slice.
+template <int kQ, class QueryBlock>
+void for_each_query_block(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads,
+                          QueryBlock query_block) {
+  const AttentionShape& s = a.shape;
+  const int blocks = (s.seq_len + kQ - 1) / kQ;
+  const int dh = s.head_dim;
+#pragma omp parallel for collapse(3) schedule(dynamic) num_threads(threads)
+  for (int h = 0; h < s.heads; ++h) {
+    for (int b = 0; b < s.batch; ++b) {
+      for (int qb = 0; qb < blocks; ++qb) {
+        const int len = valid_length(a, b);
+        const int i0 = qb * kQ;
+        if (i0 >= len) continue;
+        float* scores = reinterpret_cast<float*>(workspace + thread_bytes * size_t(omp_get_thread_num()));
+        const int64_t t0 = int64_t(b) * s.seq_len;
+        const int64_t rows = int64_t(h) * dh;
+        query_block(a, a.q + rows * a.ld_in + t0 + i0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0,
+                    AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), scores);
+      }
+    }
+  }
 }
 
 inline size_t round_up_64(size_t bytes) { return (bytes + 63) / 64 * 64; }
