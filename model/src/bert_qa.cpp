@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "fastbert/model/dropout.h"
+
 namespace fastbert {
 namespace F = torch::nn::functional;
 
@@ -9,10 +11,6 @@ namespace {
 
 torch::nn::LayerNorm make_layer_norm(const BertConfig& c) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps));
-}
-
-torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool training) {
-  return p > 0 && training ? torch::dropout(x, p, true) : x;
 }
 
 }  // namespace

@@ -3,15 +3,9 @@
 #include <cmath>
 #include <limits>
 
+#include "fastbert/model/dropout.h"
+
 namespace fastbert {
-
-namespace {
-
-torch::Tensor maybe_dropout(const torch::Tensor& x, double p, bool training) {
-  return p > 0 && training ? torch::dropout(x, p, true) : x;
-}
-
-}  // namespace
 
 ForwardTrace traced_forward(BertForQuestionAnswering& model, const torch::Tensor& input_ids,
                             const torch::Tensor& token_type_ids, const torch::Tensor& attention_mask,
@@ -38,17 +32,17 @@ ForwardTrace traced_forward(BertForQuestionAnswering& model, const torch::Tensor
     auto k = heads(lin(prefix + "attention.self.key", self->key, hidden));
     auto v = heads(lin(prefix + "attention.self.value", self->value, hidden));
     auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(self->head_size));
-    auto probs = maybe_dropout(torch::softmax(scores + additive, -1), self->dropout_p, training);
+    auto probs = apply_dropout(torch::softmax(scores + additive, -1), self->dropout_p, training);
     auto context = torch::matmul(probs, v).transpose(1, 2).contiguous().view({b, s, self->num_heads * self->head_size});
     auto& ao = layer->attention->output;
-    auto attended = ao->LayerNorm(maybe_dropout(lin(prefix + "attention.output.dense", ao->dense, context), ao->dropout_p, training) + hidden);
+    auto attended = ao->LayerNorm(apply_dropout(lin(prefix + "attention.output.dense", ao->dense, context), ao->dropout_p, training) + hidden);
     auto& inter = layer->intermediate;
     auto x = lin(prefix + "intermediate.dense", inter->dense, attended);
     if (inter->activation == "gelu") x = torch::gelu(x);
     else if (inter->activation == "relu") x = torch::relu(x);
     else x = torch::gelu(x, "tanh");
     auto& out = layer->output;
-    hidden = out->LayerNorm(maybe_dropout(lin(prefix + "output.dense", out->dense, x), out->dropout_p, training) + attended);
+    hidden = out->LayerNorm(apply_dropout(lin(prefix + "output.dense", out->dense, x), out->dropout_p, training) + attended);
     if (keep_hidden) trace.hidden.push_back(hidden.to(torch::kFloat32));
   }
   // fp32 whatever precision the matmuls ran in (autocast), so losses on them are fp32.

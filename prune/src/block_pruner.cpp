@@ -119,6 +119,7 @@ BlockPruner::BlockPruner(BertForQuestionAnswering model, PruneSettings settings,
     block_scores(w.detach(), block_, n);  // shape check
     linears_.push_back(linear);
     masks_.push_back(torch::ones({w.size(0) / block_.rows, w.size(1) / block_.cols}, w.options().dtype(torch::kBool)));
+    weight_masks_.emplace_back();
     scores_.push_back(settings_.criterion == PruneCriterion::SnipMomentum ? torch::zeros_like(w.detach())
                                                                           : torch::Tensor());
   }
@@ -154,7 +155,7 @@ void BlockPruner::prune_to(double sparsity) {
   }
   if (settings_.scope == PruneScope::PerLayer) {
     for (std::size_t i = 0; i < scores.size(); ++i)
-      masks_[i] = prune_lowest(scores[i], std::llround(sparsity * static_cast<double>(scores[i].numel())));
+      set_mask(i, prune_lowest(scores[i], std::llround(sparsity * static_cast<double>(scores[i].numel()))));
   } else {
     // Global: each layer offers its lowest blocks up to the cap; the lowest of
     // all offers are pruned, which respects every cap and is exact.
@@ -177,16 +178,25 @@ void BlockPruner::prune_to(double sparsity) {
     for (std::size_t i = 0; i < scores.size(); ++i) {
       auto keep = torch::ones({scores[i].numel()}, scores[i].options().dtype(torch::kBool));
       keep.index_fill_(0, chosen_index.masked_select(chosen_layers.eq(static_cast<int64_t>(i))), false);
-      masks_[i] = keep.reshape(scores[i].sizes());
+      set_mask(i, keep.reshape(scores[i].sizes()));
     }
   }
   apply_masks();
 }
 
+void BlockPruner::set_mask(std::size_t i, torch::Tensor block_mask) {
+  masks_[i] = std::move(block_mask);
+  weight_masks_[i] = torch::Tensor();
+}
+
 void BlockPruner::apply_masks() {
   torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < linears_.size(); ++i)
-    linears_[i]->weight.mul_(expand_block_mask(masks_[i], block_).to(linears_[i]->weight.dtype()));
+  for (std::size_t i = 0; i < linears_.size(); ++i) {
+    auto& weight = linears_[i]->weight;
+    if (!weight_masks_[i].defined() || weight_masks_[i].scalar_type() != weight.scalar_type())
+      weight_masks_[i] = expand_block_mask(masks_[i], block_).to(weight.dtype());
+    weight.mul_(weight_masks_[i]);
+  }
 }
 
 std::vector<LayerSparsity> BlockPruner::report() const {
@@ -212,7 +222,7 @@ void BlockPruner::set_block_mask(const std::string& layer, const torch::Tensor& 
   for (std::size_t i = 0; i < names_.size(); ++i)
     if (names_[i] == layer) {
       if (mask.sizes() != masks_[i].sizes()) throw Error(layer + ": a block mask of another shape cannot be taken over");
-      masks_[i] = mask.to(masks_[i].device(), torch::kBool).clone();
+      set_mask(i, mask.to(masks_[i].device(), torch::kBool).clone());
       return;
     }
   throw Error("no pruned layer '" + layer + "'");
@@ -239,7 +249,7 @@ void BlockPruner::load(const SafetensorsFile& f, const fs::path& file) {
     throw Error(file.string() + ": masks of " + std::to_string(b.rows) + "x" + std::to_string(b.cols) +
                 " blocks, but the recipe asks for " + std::to_string(block_.rows) + "x" + std::to_string(block_.cols));
   for (std::size_t i = 0; i < names_.size(); ++i) {
-    masks_[i] = checked_mask(f, names_[i] + ".weight.mask", linears_[i]->weight, block_, file);
+    set_mask(i, checked_mask(f, names_[i] + ".weight.mask", linears_[i]->weight, block_, file));
     if (scores_[i].defined()) {
       const SafetensorsTensor* st = f.find(names_[i] + ".weight.score");
       if (st && st->dtype == SafetensorsDType::F32 && st->shape == scores_[i].sizes().vec())

@@ -146,6 +146,24 @@ TEST(Prune, MasksSurviveOptimizerStepsAndResumeFromTheMaskFile) {
   }
 }
 
+// apply_masks() keeps each mask expanded to its weight between calls: a mask
+// taken over after an apply must be the one the next apply zeroes with.
+TEST(Prune, MaskTakenOverAfterAnApplyIsTheOneAppliedNext) {
+  torch::manual_seed(5);
+  BertForQuestionAnswering model(tiny_config());
+  PruneSettings s;
+  BlockPruner pruner(model, s, 8);
+  pruner.apply_masks();  // all blocks kept
+  const std::string layer = pruner.layers().front();
+  auto mask = torch::ones_like(pruner.block_mask(layer));
+  mask.index_put_({0}, false);  // the first 4 rows of every column
+  pruner.set_block_mask(layer, mask);
+  pruner.apply_masks();
+  const auto w = find_linear(model, layer)->weight.detach();
+  EXPECT_TRUE(w.slice(0, 0, 4).eq(0).all().item<bool>());
+  EXPECT_TRUE(w.slice(0, 4).ne(0).all().item<bool>());
+}
+
 TEST(Prune, LayerPatternMatchingNothingIsRefusedWithItsLocation) {
   BertForQuestionAnswering model(tiny_config());
   PruneSettings s;

@@ -71,6 +71,9 @@ class BlockPruner {
   void load(const SafetensorsFile& f, const std::filesystem::path& file);
 
  private:
+  // The one way masks_ change, so that weight_masks_ never goes stale.
+  void set_mask(std::size_t i, torch::Tensor block_mask);
+
   BertForQuestionAnswering model_;
   PruneSettings settings_;
   SparsitySchedule schedule_;
@@ -78,6 +81,9 @@ class BlockPruner {
   std::vector<std::string> names_;
   std::vector<torch::nn::Linear> linears_;
   std::vector<torch::Tensor> masks_;   // bool, block level
+  // masks_[i] expanded to its weight's shape and dtype, made once per mask
+  // change rather than at every step's apply_masks() (undefined: to remake).
+  std::vector<torch::Tensor> weight_masks_;
   std::vector<torch::Tensor> scores_;  // snip-momentum, weight level
 };
 
