@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -375,6 +376,63 @@ void File::read_raw(const std::string& name, DType dtype, void* out) const {
   if (H5Sget_simple_extent_npoints(space.get()) == 0) return;
   if (H5Dread(ds.get(), native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     fail("cannot read dataset '" + name + "' (file truncated or damaged?)");
+}
+
+namespace {
+
+// Rows [begin, begin + count) of an open dataset of `shape` into `out`.
+void read_row_block(hid_t ds, hid_t mem_type, const std::vector<int64_t>& shape, int64_t begin, int64_t count,
+                    void* out, const std::function<void(const std::string&)>& fail) {
+  Handle file_space(H5Dget_space(ds), H5Sclose);
+  std::vector<hsize_t> start(shape.size(), 0), block(shape.begin(), shape.end());
+  start[0] = static_cast<hsize_t>(begin);
+  block[0] = static_cast<hsize_t>(count);
+  Handle memory_space(H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr), H5Sclose);
+  if (!file_space.valid() || !memory_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr) < 0)
+    fail("cannot select rows");
+  if (H5Dread(ds, mem_type, memory_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+    fail("cannot read (file truncated or damaged?)");
+}
+
+int64_t row_elements_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) n *= shape[d];
+  return n;
+}
+
+}  // namespace
+
+void File::read_range_raw(const std::string& name, DType dtype, const std::vector<int64_t>& shape, int64_t begin,
+                          int64_t count, void* out) const {
+  if (shape.empty()) throw Error(path_.string() + ": dataset '" + name + "' has no rows to read");
+  if (begin < 0 || count < 0 || begin > shape[0] || count > shape[0] - begin)
+    throw Error(path_.string() + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                ") are outside dataset '" + name + "' of " + std::to_string(shape[0]) + " rows");
+  if (count == 0 || row_elements_of(shape) == 0) return;
+  Handle ds = open_dataset(name);
+  read_row_block(ds.get(), native_type(dtype), shape, begin, count, out,
+                 [&](const std::string& what) { fail(what + " of dataset '" + name + "'"); });
+}
+
+void File::read_rows_raw(const std::string& name, DType dtype, const ShapePattern& pattern,
+                         const std::vector<int64_t>& rows, void* out) const {
+  const std::vector<int64_t> shape = checked_info(name, dtype, pattern).shape;
+  for (int64_t r : rows)
+    if (r < 0 || r >= shape[0])
+      throw Error(path_.string() + ": row " + std::to_string(r) + " is outside dataset '" + name + "' of " +
+                  std::to_string(shape[0]) + " rows");
+  const int64_t row_elements = row_elements_of(shape);
+  if (rows.empty() || row_elements == 0) return;
+  const auto row_bytes = static_cast<std::size_t>(row_elements) * element_bytes(dtype);
+  // One dataset handle, one read per row: the rows of a shuffled batch lie
+  // scattered over the chunks, and the handle's chunk cache keeps the chunks
+  // it has touched.
+  Handle ds = open_dataset(name);
+  const auto on_error = [&](const std::string& what) { fail(what + " of dataset '" + name + "'"); };
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    read_row_block(ds.get(), native_type(dtype), shape, rows[i], 1, static_cast<char*>(out) + i * row_bytes,
+                   on_error);
 }
 
 bool File::has_attribute(const std::string& name) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "fastbert/common/atomic_file.h"
 #include "fastbert/common/error.h"
@@ -26,15 +27,16 @@ void expect_size(const char* name, size_t actual, int64_t expected) {
     fail(std::string("'") + name + "' has " + std::to_string(actual) + " values, expected " + std::to_string(expected));
 }
 
-// "input_ids[window 3, token 17]"
-std::string cell(const char* name, int64_t i, int64_t s) {
-  return std::string(name) + "[window " + std::to_string(i / s) + ", token " + std::to_string(i % s) + "]";
+// "input_ids[window 3, token 17]": cell i of a block whose first window is `first`.
+std::string cell(const char* name, int64_t i, int64_t s, int64_t first = 0) {
+  return std::string(name) + "[window " + std::to_string(first + i / s) + ", token " + std::to_string(i % s) + "]";
 }
 
-void require_finite(const std::string& source, const char* name, const std::vector<float>& v, int64_t s) {
+void require_finite(const std::string& source, const char* name, const std::vector<float>& v, int64_t s,
+                    int64_t first = 0) {
   for (size_t i = 0; i < v.size(); ++i)
     if (!std::isfinite(v[i]))
-      throw Error(source + ": " + cell(name, static_cast<int64_t>(i), s) + " is " + std::to_string(v[i]) +
+      throw Error(source + ": " + cell(name, static_cast<int64_t>(i), s, first) + " is " + std::to_string(v[i]) +
                   ", expected a finite number");
 }
 
@@ -69,18 +71,18 @@ std::vector<std::string> read_ids(const hdf5::File& file) {
   return ids;
 }
 
-void check_limits(const SquadFeatures& f, const ModelLimits& limits, const std::string& src) {
+void check_limits(const SquadFeatures& f, const ModelLimits& limits, const std::string& src, int64_t first = 0) {
   const std::string remedy = "; the file was prepared for another model: re-run fastbert prepare with this model's tokenizer";
   if (limits.max_position > 0 && f.max_seq > limits.max_position)
     throw Error(src + ": windows of max_seq " + std::to_string(f.max_seq) + " tokens are longer than the model's " +
                 std::to_string(limits.max_position) + " positions" + remedy);
   for (size_t i = 0; i < f.input_ids.size(); ++i) {
     if (limits.vocab_size > 0 && f.input_ids[i] >= limits.vocab_size)
-      throw Error(src + ": " + cell("input_ids", static_cast<int64_t>(i), f.max_seq) + " is " +
+      throw Error(src + ": " + cell("input_ids", static_cast<int64_t>(i), f.max_seq, first) + " is " +
                   std::to_string(f.input_ids[i]) + ", not below the model's vocab_size " +
                   std::to_string(limits.vocab_size) + remedy);
     if (limits.type_vocab_size > 0 && f.token_type_ids[i] >= limits.type_vocab_size)
-      throw Error(src + ": " + cell("token_type_ids", static_cast<int64_t>(i), f.max_seq) + " is " +
+      throw Error(src + ": " + cell("token_type_ids", static_cast<int64_t>(i), f.max_seq, first) + " is " +
                   std::to_string(f.token_type_ids[i]) + ", not below the model's type_vocab_size " +
                   std::to_string(limits.type_vocab_size) + remedy);
   }
@@ -88,7 +90,7 @@ void check_limits(const SquadFeatures& f, const ModelLimits& limits, const std::
 
 }  // namespace
 
-void SquadFeatures::validate() const {
+void SquadFeatures::validate(int64_t first_window, int64_t num_examples) const {
   if (max_seq <= 0) fail("max_seq must be positive, got " + std::to_string(max_seq));
   const int64_t n = num_windows();
   int64_t cells = 0;
@@ -100,31 +102,31 @@ void SquadFeatures::validate() const {
   expect_size("end_positions", end_positions.size(), n);
   expect_size("offsets", offsets.size(), cells * 2);
   expect_size("example_index", example_index.size(), n);
-  const int64_t e = static_cast<int64_t>(example_ids.size());
+  const int64_t e = num_examples >= 0 ? num_examples : static_cast<int64_t>(example_ids.size());
   for (int64_t i = 0; i < n; ++i) {
     if (example_index[i] < 0 || example_index[i] >= e)
-      fail("example_index[" + std::to_string(i) + "] = " + std::to_string(example_index[i]) + " is outside the " +
+      fail("example_index[" + std::to_string(first_window + i) + "] = " + std::to_string(example_index[i]) + " is outside the " +
            std::to_string(e) + " example ids");
     if (start_positions[i] < 0 || start_positions[i] >= max_seq || end_positions[i] < 0 || end_positions[i] >= max_seq)
-      fail("answer position of window " + std::to_string(i) + " (" + std::to_string(start_positions[i]) + ".." +
+      fail("answer position of window " + std::to_string(first_window + i) + " (" + std::to_string(start_positions[i]) + ".." +
            std::to_string(end_positions[i]) + ") is outside [0, max_seq " + std::to_string(max_seq) + ")");
   }
   for (int64_t i = 0; i < cells; ++i) {
-    if (input_ids[i] < 0) fail(cell("input_ids", i, max_seq) + " is negative (" + std::to_string(input_ids[i]) + ")");
+    if (input_ids[i] < 0) fail(cell("input_ids", i, max_seq, first_window) + " is negative (" + std::to_string(input_ids[i]) + ")");
     if (token_type_ids[i] < 0)
-      fail(cell("token_type_ids", i, max_seq) + " is negative (" + std::to_string(token_type_ids[i]) + ")");
+      fail(cell("token_type_ids", i, max_seq, first_window) + " is negative (" + std::to_string(token_type_ids[i]) + ")");
     if (attention_mask[i] != 0 && attention_mask[i] != 1)
-      fail(cell("attention_mask", i, max_seq) + " is " + std::to_string(attention_mask[i]) + ", expected 0 or 1");
+      fail(cell("attention_mask", i, max_seq, first_window) + " is " + std::to_string(attention_mask[i]) + ", expected 0 or 1");
     const int32_t b = offsets[2 * i], en = offsets[2 * i + 1];
     if (!(b == -1 && en == -1) && !(b >= 0 && b <= en))
-      fail(cell("offsets", i, max_seq) + " is [" + std::to_string(b) + ", " + std::to_string(en) +
+      fail(cell("offsets", i, max_seq, first_window) + " is [" + std::to_string(b) + ", " + std::to_string(en) +
            "), expected -1,-1 or 0 <= begin <= end");
   }
   if (!teacher_start_logits.empty() || !teacher_end_logits.empty()) {
     expect_size("teacher_start_logits", teacher_start_logits.size(), cells);
     expect_size("teacher_end_logits", teacher_end_logits.size(), cells);
-    require_finite("squad features", "teacher_start_logits", teacher_start_logits, max_seq);
-    require_finite("squad features", "teacher_end_logits", teacher_end_logits, max_seq);
+    require_finite("squad features", "teacher_start_logits", teacher_start_logits, max_seq, first_window);
+    require_finite("squad features", "teacher_end_logits", teacher_end_logits, max_seq, first_window);
   }
 }
 
@@ -249,6 +251,91 @@ SquadFeatures read_squad_features(const fs::path& path, const ModelLimits& limit
   }
   check_limits(f, limits, src);
   return f;
+}
+
+SquadFeaturesReader::SquadFeaturesReader(std::unique_ptr<hdf5::File> file) : file_(std::move(file)) {}
+SquadFeaturesReader::~SquadFeaturesReader() = default;
+SquadFeaturesReader::SquadFeaturesReader(SquadFeaturesReader&&) noexcept = default;
+SquadFeaturesReader& SquadFeaturesReader::operator=(SquadFeaturesReader&&) noexcept = default;
+
+SquadFeaturesReader SquadFeaturesReader::open(const fs::path& path, const ModelLimits& limits) {
+  const std::string src = path.string();
+  file_header::check_file(path, kSquadFeaturesFileKind);
+  SquadFeaturesReader r(std::make_unique<hdf5::File>(hdf5::File::open(path)));
+  const hdf5::File& file = *r.file_;
+  r.max_seq_ = file.int_attribute("max_seq");
+  r.doc_stride_ = file.int_attribute("doc_stride");
+  r.max_query_ = file.int_attribute("max_query");
+  r.tokenizer_ = file.string_attribute("tokenizer");
+  if (r.max_seq_ <= 0) throw Error(src + ": attribute 'max_seq' must be positive, got " + std::to_string(r.max_seq_));
+  std::vector<int64_t> shape;
+  r.start_positions_ = file.read<int32_t>("start_positions", {-1}, &shape);
+  const int64_t n = shape[0], s = r.max_seq_;
+  r.end_positions_ = file.read<int32_t>("end_positions", {n});
+  r.num_examples_ = static_cast<int64_t>(read_ids(file).size());
+  const bool has_start = file.has_dataset("teacher_start_logits");
+  if (has_start != file.has_dataset("teacher_end_logits"))
+    throw Error(src + ": teacher logits need both 'teacher_start_logits' and 'teacher_end_logits'");
+  r.teacher_logits_ = has_start;
+
+  // The whole file is checked as read_squad_features checks it, a block at a
+  // time, so that a damaged window is refused before training, not at its batch.
+  const std::vector<int32_t> example_index = file.read<int32_t>("example_index", {n});
+  r.real_tokens_.resize(static_cast<std::size_t>(n));
+  const int64_t block = 2 * SquadFeatures::kWindowsPerChunk;
+  for (int64_t begin = 0; begin == 0 || begin < n; begin += block) {  // once for an empty file too
+    const int64_t count = std::min(block, n - begin);
+    SquadFeatures b;
+    b.max_seq = s;
+    b.input_ids = file.read_row_range<int32_t>("input_ids", {n, s}, begin, count);
+    b.token_type_ids = file.read_row_range<int32_t>("token_type_ids", {n, s}, begin, count);
+    b.attention_mask = file.read_row_range<int32_t>("attention_mask", {n, s}, begin, count);
+    b.offsets = file.read_row_range<int32_t>("offsets", {n, s, 2}, begin, count);
+    b.start_positions.assign(r.start_positions_.begin() + begin, r.start_positions_.begin() + begin + count);
+    b.end_positions.assign(r.end_positions_.begin() + begin, r.end_positions_.begin() + begin + count);
+    b.example_index.assign(example_index.begin() + begin, example_index.begin() + begin + count);
+    if (r.teacher_logits_) {
+      b.teacher_start_logits = file.read_row_range<float>("teacher_start_logits", {n, s}, begin, count);
+      b.teacher_end_logits = file.read_row_range<float>("teacher_end_logits", {n, s}, begin, count);
+    }
+    try {
+      b.validate(begin, r.num_examples_);
+    } catch (const Error& e) {
+      throw Error(src + ": " + e.what());
+    }
+    check_limits(b, limits, src, begin);
+    for (int64_t w = 0; w < count; ++w)
+      r.real_tokens_[begin + w] =
+          std::accumulate(b.attention_mask.begin() + w * s, b.attention_mask.begin() + (w + 1) * s, 0);
+  }
+  return r;
+}
+
+SquadFeatures SquadFeaturesReader::read(const std::vector<int64_t>& rows) const {
+  const int64_t n = num_windows(), s = max_seq_;
+  SquadFeatures b;
+  b.max_seq = s;
+  b.doc_stride = doc_stride_;
+  b.max_query = max_query_;
+  b.tokenizer = tokenizer_;
+  const auto cells = rows.size() * static_cast<std::size_t>(s);
+  b.input_ids.resize(cells);
+  b.token_type_ids.resize(cells);
+  b.attention_mask.resize(cells);
+  file_->read_rows<int32_t>("input_ids", {n, s}, rows, b.input_ids.data());
+  file_->read_rows<int32_t>("token_type_ids", {n, s}, rows, b.token_type_ids.data());
+  file_->read_rows<int32_t>("attention_mask", {n, s}, rows, b.attention_mask.data());
+  for (int64_t r : rows) {
+    b.start_positions.push_back(start_positions_[r]);
+    b.end_positions.push_back(end_positions_[r]);
+  }
+  if (teacher_logits_) {
+    b.teacher_start_logits.resize(cells);
+    b.teacher_end_logits.resize(cells);
+    file_->read_rows<float>("teacher_start_logits", {n, s}, rows, b.teacher_start_logits.data());
+    file_->read_rows<float>("teacher_end_logits", {n, s}, rows, b.teacher_end_logits.data());
+  }
+  return b;
 }
 
 void write_squad_logits(const fs::path& path, const SquadLogits& logits) {

@@ -89,19 +89,53 @@ class SquadFeaturesFile : public ::testing::Test {
   }
 
   // The read must fail with a fastbert::Error whose message holds `expected`,
-  // and HDF5 must not print its error stack.
+  // and HDF5 must not print its error stack; the same for the batch reader
+  // (SquadFeaturesReader::open), which must refuse whatever the whole-file
+  // reader refuses, with the same message.
   static void expect_rejected(const fs::path& path, const std::string& expected, const ModelLimits& limits = {}) {
-    ::testing::internal::CaptureStderr();
-    try {
-      read_squad_features(path, limits);
-      ::testing::internal::GetCapturedStderr();
-      FAIL() << "no error for " << path;
-    } catch (const Error& e) {
-      const std::string err = ::testing::internal::GetCapturedStderr();
-      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
-      EXPECT_EQ(err, "") << "HDF5 printed to stderr";
+    const std::vector<std::pair<const char*, std::function<void()>>> readers = {
+        {"read_squad_features", [&] { read_squad_features(path, limits); }},
+        {"SquadFeaturesReader::open", [&] { SquadFeaturesReader::open(path, limits); }}};
+    for (const auto& [name, read] : readers) {
+      ::testing::internal::CaptureStderr();
+      try {
+        read();
+        ::testing::internal::GetCapturedStderr();
+        ADD_FAILURE() << name << ": no error for " << path;
+      } catch (const Error& e) {
+        const std::string err = ::testing::internal::GetCapturedStderr();
+        EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << name << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << name << ": " << e.what();
+        EXPECT_EQ(err, "") << name << ": HDF5 printed to stderr";
+      }
     }
+  }
+
+  // `n` windows of 8 tokens over n/2 + 1 examples, every value distinct
+  // and valid, with teacher logits: more than two chunks of windows for n > 512.
+  static SquadFeatures many(int n) {
+    SquadFeatures f;
+    f.max_seq = 8;
+    f.doc_stride = 3;
+    f.max_query = 2;
+    f.tokenizer = "wordpiece:test";
+    const int s = 8;
+    for (int i = 0; i < n * s; ++i) {
+      f.input_ids.push_back(100 + i);
+      f.token_type_ids.push_back(i % s >= 4);
+      f.attention_mask.push_back(i % s < 1 + (i / s) % 7);
+      f.offsets.push_back(i % s >= 4 ? i : -1);
+      f.offsets.push_back(i % s >= 4 ? i + 1 : -1);
+      f.teacher_start_logits.push_back(0.5f * static_cast<float>(i));
+      f.teacher_end_logits.push_back(-0.25f * static_cast<float>(i));
+    }
+    for (int w = 0; w < n; ++w) {
+      f.start_positions.push_back(w % s);
+      f.end_positions.push_back(w % s);
+      f.example_index.push_back(w / 2);
+    }
+    for (int e = 0; e <= n / 2; ++e) f.example_ids.push_back("q" + std::to_string(e));
+    return f;
   }
 
   fastbert::testing::TestDir dir_{"fastbert-test-features"};
@@ -402,6 +436,59 @@ TEST_F(SquadFeaturesFile, TokenIdsBeyondTheModelsVocabularyAreRefusedNamingTheWi
                   ModelLimits{30522, 1, 512});
   expect_rejected(dir_ / "f.h5", "windows of max_seq 8 tokens are longer than the model's 6 positions",
                   ModelLimits{30522, 2, 6});
+}
+
+TEST_F(SquadFeaturesFile, BatchReaderGivesTheWindowsAskedForInTheirOrderAsTheWholeFileHoldsThem) {
+  const SquadFeatures f = many(700);
+  write_squad_features(dir_ / "f.h5", f);
+  const SquadFeaturesReader reader = SquadFeaturesReader::open(dir_ / "f.h5");
+  ASSERT_EQ(reader.num_windows(), 700);
+  EXPECT_EQ(reader.max_seq(), 8);
+  EXPECT_EQ(reader.num_examples(), 351);
+  EXPECT_TRUE(reader.has_teacher_logits());
+  EXPECT_EQ(reader.start_positions(), f.start_positions);
+  for (int w = 0; w < 700; ++w)
+    ASSERT_EQ(reader.real_tokens()[w], 1 + w % 7) << "window " << w;
+  const std::vector<int64_t> rows = {699, 0, 300, 256, 255, 511, 512, 0};
+  const SquadFeatures b = reader.read(rows);
+  ASSERT_EQ(b.input_ids.size(), rows.size() * 8);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto at = [&](const std::vector<int32_t>& v) {
+      return std::vector<int32_t>(v.begin() + rows[i] * 8, v.begin() + (rows[i] + 1) * 8);
+    };
+    const auto got = [&](const std::vector<int32_t>& v) {
+      return std::vector<int32_t>(v.begin() + static_cast<int64_t>(i) * 8, v.begin() + static_cast<int64_t>(i + 1) * 8);
+    };
+    EXPECT_EQ(got(b.input_ids), at(f.input_ids)) << "row " << rows[i];
+    EXPECT_EQ(got(b.token_type_ids), at(f.token_type_ids)) << "row " << rows[i];
+    EXPECT_EQ(got(b.attention_mask), at(f.attention_mask)) << "row " << rows[i];
+    EXPECT_EQ(b.start_positions[i], f.start_positions[rows[i]]);
+    EXPECT_EQ(b.end_positions[i], f.end_positions[rows[i]]);
+    EXPECT_EQ(b.teacher_start_logits[i * 8 + 3], f.teacher_start_logits[rows[i] * 8 + 3]);
+    EXPECT_EQ(b.teacher_end_logits[i * 8 + 7], f.teacher_end_logits[rows[i] * 8 + 7]);
+  }
+}
+
+TEST_F(SquadFeaturesFile, BatchReaderNamesTheDamagedWindowBeyondItsFirstBlockOfWindows) {
+  write_edited(dir_ / "f.h5", many(700), [](SquadFeatures& f) { f.attention_mask[600 * 8 + 2] = 3; });
+  expect_rejected(dir_ / "f.h5", "attention_mask[window 600, token 2] is 3, expected 0 or 1");
+  write_edited(dir_ / "f.h5", many(700), [](SquadFeatures& f) { f.example_index[650] = 400; });
+  expect_rejected(dir_ / "f.h5", "example_index[650] = 400 is outside the 351 example ids");
+  write_squad_features(dir_ / "f.h5", many(700));
+  expect_rejected(dir_ / "f.h5", "input_ids[window 513, token 0] is 4204, not below the model's vocab_size 4204",
+                  ModelLimits{4204, 2, 512});
+}
+
+TEST_F(SquadFeaturesFile, BatchReaderRefusesAWindowOutsideTheFile) {
+  write_squad_features(dir_ / "f.h5", many(10));
+  const SquadFeaturesReader reader = SquadFeaturesReader::open(dir_ / "f.h5");
+  try {
+    reader.read({3, 10});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 10 is outside dataset 'input_ids' of 10 rows"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(SquadFeaturesFile, LogitsRoundTrip) {

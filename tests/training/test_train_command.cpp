@@ -2,11 +2,13 @@
 // predict, and a real SIGKILL in the middle of a run followed by a resume.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -71,6 +73,52 @@ TEST(TrainCommand, PredictWritesTheLogitsOfEveryWindow) {
     EXPECT_NEAR(written.start_logits[i], expected.start_logits[i], 1e-4);
     EXPECT_NEAR(written.end_logits[i], expected.end_logits[i], 1e-4);
   }
+}
+
+// Peak RSS in MB of `fastbert-train train RECIPE`, run as a child.
+double peak_rss_mb_of_training(const fs::path& recipe) {
+  const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert-train";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(tool.c_str(), tool.c_str(), "train", recipe.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || ::wait4(pid, &status, 0, &usage) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return -1;
+  return usage.ru_maxrss / 1024.0;
+}
+
+TEST(TrainCommand, TrainingReadsTheFeaturesFileABatchAtATimeSoItsMemoryDoesNotGrowWithTheFile) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine of freed blocks are not the trainer's memory";
+#endif
+  // The same 4 steps of 8 windows, from a file of 512 windows and from one
+  // of 80,000 (about 200 MB): before batches were read on demand, the
+  // trainer held the whole file and its peak grew by the file's size.
+  TestDir tmp;
+  const int64_t seq = 128;
+  testing::write_config_only_checkpoint(tmp / "init", testing::tiny_config(64, seq));
+  auto recipe = [&](const std::string& name) {
+    write_file_atomic(tmp / (name + ".yaml"),
+                      "model: init\noutput: " + name + "\nthreads: 1\ndata:\n  train: " + name +
+                          ".h5\n  max_seq: 128\n  max_query: 4\nstages:\n  - name: finetune\n    max_steps: 4\n"
+                          "    batch_size: 8\n    learning_rate: 1.0e-3\n    seed: 5\n    group_by_length: true\n");
+    return tmp / (name + ".yaml");
+  };
+  write_squad_features(tmp / "small.h5", testing::copy_span_task(512, 1, 64, seq));
+  write_squad_features(tmp / "large.h5", testing::copy_span_task(80000, 1, 64, seq));
+  const double file_mb = static_cast<double>(fs::file_size(tmp / "large.h5")) / (1 << 20);
+  ASSERT_GT(file_mb, 150) << "the test needs a file much larger than the bound";
+  const double small = peak_rss_mb_of_training(recipe("small"));
+  const double large = peak_rss_mb_of_training(recipe("large"));
+  ASSERT_GT(small, 0) << "training on small.h5 failed";
+  ASSERT_GT(large, 0) << "training on large.h5 failed";
+  std::cout << "fastbert-train peak RSS: " << small << " MB on 512 windows, " << large << " MB on 80,000 windows ("
+            << file_mb << " MB file)\n";
+  EXPECT_LT(large - small, file_mb / 10) << "peak RSS grew by " << large - small << " MB for a " << file_mb
+                                         << " MB file";
 }
 
 TEST(TrainCommand, RunKilledWithSigkillResumesToTheSameLossCurve) {

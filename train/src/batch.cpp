@@ -61,11 +61,28 @@ Batch make_batch(const SquadFeatures& f, const std::vector<int64_t>& rows, torch
     starts[i] = f.start_positions[rows[i]];
     ends[i] = f.end_positions[rows[i]];
   }
+  const auto cells = static_cast<std::size_t>(f.num_windows() * s);
+  if (cells > 0 && f.teacher_start_logits.size() == cells && f.teacher_end_logits.size() == cells) {
+    batch.teacher_start_logits = torch::empty({b, length}, torch::kFloat32);
+    batch.teacher_end_logits = torch::empty({b, length}, torch::kFloat32);
+    float* ts = batch.teacher_start_logits.data_ptr<float>();
+    float* te = batch.teacher_end_logits.data_ptr<float>();
+    for (int64_t i = 0; i < b; ++i) {
+      std::copy_n(f.teacher_start_logits.data() + rows[i] * s, length, ts + i * length);
+      std::copy_n(f.teacher_end_logits.data() + rows[i] * s, length, te + i * length);
+    }
+  }
   if (!device.is_cpu())
     for (torch::Tensor* t : {&batch.input_ids, &batch.token_type_ids, &batch.attention_mask, &batch.start_positions,
-                             &batch.end_positions})
-      *t = t->to(device);
+                             &batch.end_positions, &batch.teacher_start_logits, &batch.teacher_end_logits})
+      if (t->defined()) *t = t->to(device);
   return batch;
+}
+
+Batch make_batch(const TrainingWindows& windows, const std::vector<int64_t>& rows, torch::Device device) {
+  std::vector<int64_t> in_block(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) in_block[i] = static_cast<int64_t>(i);
+  return make_batch(windows.read(rows), in_block, device);
 }
 
 }  // namespace fastbert

@@ -96,19 +96,29 @@ fs::path training_features_path(const Recipe& recipe, RankGroup* ranks) {
   return path;
 }
 
-SquadFeatures read_features_for_model(const fs::path& features, const fs::path& config_json) {
+namespace {
+ModelLimits limits_of(const fs::path& config_json) {
   const BertConfig c = BertConfig::load(config_json);
-  return read_squad_features(features, ModelLimits{c.vocab_size, c.type_vocab_size, c.max_position_embeddings});
+  return ModelLimits{c.vocab_size, c.type_vocab_size, c.max_position_embeddings};
+}
+}  // namespace
+
+SquadFeatures read_features_for_model(const fs::path& features, const fs::path& config_json) {
+  return read_squad_features(features, limits_of(config_json));
+}
+
+TrainingWindows open_windows_for_model(const fs::path& features, const fs::path& config_json) {
+  return TrainingWindows(SquadFeaturesReader::open(features, limits_of(config_json)));
 }
 
 TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& options) {
   const Recipe recipe = Recipe::load(recipe_path);
   const std::unique_ptr<RankGroup> ranks = join_ranks_from_environment(recipe, options);
   const fs::path features_path = training_features_path(recipe, ranks.get());
-  const SquadFeatures features = read_features_for_model(features_path, recipe.model / "config.json");
+  const TrainingWindows windows = open_windows_for_model(features_path, recipe.model / "config.json");
   TrainOptions with_ranks = options;
   with_ranks.ranks = ranks.get();
-  TrainReport report = train_recipe(recipe, features, with_ranks);
+  TrainReport report = train_recipe(recipe, windows, with_ranks);
   if (report.finished && (!ranks || ranks->rank() == 0)) {
     const double rate = report.train_seconds_total > 0 ? report.examples_total / report.train_seconds_total : 0;
     // This process's own steps: the rates of the world size it ran with.
@@ -116,8 +126,8 @@ TrainReport run_train_command(const fs::path& recipe_path, const TrainOptions& o
     const double steps = std::max<int64_t>(1, report.steps_run);
     nlohmann::json j = {{"recipe", fs::weakly_canonical(recipe_path).string()},
                         {"features", fs::weakly_canonical(features_path).string()},
-                        {"train_windows", features.num_windows()},
-                        {"train_examples", features.example_ids.size()},
+                        {"train_windows", windows.num_windows()},
+                        {"train_examples", windows.num_examples()},
                         {"max_seq", recipe.data.max_seq},
                         {"train_seconds", report.train_seconds_total},
                         {"windows_trained", report.examples_total},

@@ -32,11 +32,11 @@ TrainReport run_stage_kind_command(const fs::path& recipe_path, const std::strin
   const Recipe recipe = stages_of_kind(full, kind);
   // The prepared features of the whole recipe serve every kind.
   const std::unique_ptr<RankGroup> ranks = join_ranks_from_environment(full, options);
-  const SquadFeatures features =
-      read_features_for_model(training_features_path(full, ranks.get()), full.model / "config.json");
+  const TrainingWindows windows =
+      open_windows_for_model(training_features_path(full, ranks.get()), full.model / "config.json");
   TrainOptions with_ranks = options;
   with_ranks.ranks = ranks.get();
-  TrainReport report = train_recipe(recipe, features, with_ranks);
+  TrainReport report = train_recipe(recipe, windows, with_ranks);
   if (report.finished && (!ranks || ranks->rank() == 0))
     std::fprintf(stderr, "%s: %zu %s stage(s) done in %.1f s; model in %s\n", recipe_path.string().c_str(),
                  recipe.stages.size(), kind.c_str(), report.train_seconds_total, report.final_dir.string().c_str());

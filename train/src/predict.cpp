@@ -13,8 +13,13 @@ namespace fastbert {
 SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures& features, int64_t batch_size,
                            bool log_progress, const LinearFn& linear) {
   if (batch_size <= 0) throw Error("predict: batch size must be positive");
-  check_features_shape(features);
-  const int64_t n = features.num_windows(), s = features.max_seq;
+  return predict_logits(model, TrainingWindows(features), batch_size, log_progress, linear);
+}
+
+SquadLogits predict_logits(BertForQuestionAnswering& model, const TrainingWindows& windows, int64_t batch_size,
+                           bool log_progress, const LinearFn& linear) {
+  if (batch_size <= 0) throw Error("predict: batch size must be positive");
+  const int64_t n = windows.num_windows(), s = windows.max_seq();
   if (s > model->config.max_position_embeddings)
     throw Error("predict: the features have max_seq " + std::to_string(s) + " but the model has only " +
                 std::to_string(model->config.max_position_embeddings) + " position embeddings");
@@ -28,11 +33,7 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
   // computed; real tokens' outputs do not depend on the padding around them.
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  std::vector<int64_t> length(static_cast<std::size_t>(n));
-  for (int64_t w = 0; w < n; ++w) {
-    const int32_t* mask = features.attention_mask.data() + w * s;
-    length[w] = std::accumulate(mask, mask + s, int64_t{0});
-  }
+  const std::vector<int32_t>& length = windows.real_tokens();
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return length[a] < length[b]; });
 
   const auto started = std::chrono::steady_clock::now();
@@ -40,7 +41,7 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const SquadFeatures&
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
     const std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
-    const Batch batch = make_batch(features, rows, model->device());
+    const Batch batch = make_batch(windows, rows, model->device());
     const QaLogits logits =
         mask_padding(linear ? traced_forward(model, batch.input_ids, batch.token_type_ids, batch.attention_mask,
                                              linear, false)

@@ -43,10 +43,10 @@ void check_steps(const Recipe& recipe, int64_t windows) {
 }
 }  // namespace
 
-StageCompression::StageCompression(const Recipe& recipe, BertForQuestionAnswering model, const SquadFeatures& features,
-                                   const fs::path& resume_dir)
-    : recipe_(recipe), model_(std::move(model)), features_(features), resume_dir_(resume_dir) {
-  check_steps(recipe_, features_.num_windows());
+StageCompression::StageCompression(const Recipe& recipe, BertForQuestionAnswering model,
+                                   const TrainingWindows& windows, const fs::path& resume_dir)
+    : recipe_(recipe), model_(std::move(model)), windows_(windows), resume_dir_(resume_dir) {
+  check_steps(recipe_, windows_.num_windows());
   if (!resume_dir_.empty() && fs::exists(resume_dir_ / kQuantFile))
     quantization_ = Quantization::load(resume_dir_ / kQuantFile);
   // The masks the model was saved with (a resumed run's, or those of a pruned
@@ -96,17 +96,14 @@ void StageCompression::begin_stage(std::size_t s, int64_t total_steps, int64_t s
       teacher_end_.clear();
     }
     teacher_->eval();
-    const int64_t n = features_.num_windows();
-    const auto size = static_cast<std::size_t>(n * features_.max_seq);
-    if (!st.distill.precompute_logits) {
-      // Teacher forward pass at every step.
-    } else if (features_.teacher_start_logits.size() == size && features_.teacher_end_logits.size() == size) {
-      teacher_start_ = features_.teacher_start_logits;
-      teacher_end_ = features_.teacher_end_logits;
+    const int64_t n = windows_.num_windows();
+    teacher_logits_in_batches_ = st.distill.precompute_logits && windows_.has_teacher_logits();
+    if (!st.distill.precompute_logits || teacher_logits_in_batches_) {
+      // Teacher forward pass at every step, or its logits read with each batch.
     } else if (teacher_start_.empty()) {
       if (log) std::fprintf(stderr, "stage %s: precomputing teacher logits for %lld windows\n", st.name.c_str(),
                             static_cast<long long>(n));
-      const SquadLogits l = predict_logits(teacher_, features_, std::max<int64_t>(st.batch_size, 32));
+      const SquadLogits l = predict_logits(teacher_, windows_, std::max<int64_t>(st.batch_size, 32));
       teacher_start_ = l.start_logits;
       teacher_end_ = l.end_logits;
     }
@@ -129,12 +126,12 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
   torch::NoGradGuard no_grad;
   // The ranges of fp32 activations, as the runtime quantizes them, also in a bf16 stage.
   const AutocastScope fp32(false, model_->device().type());
-  const int64_t n = features_.num_windows();
+  const int64_t n = windows_.num_windows();
   const auto order = epoch_order(n, seed, 0);
   for (int64_t b = 0; b < batches && b * batch_size < n; ++b) {
     const std::vector<int64_t> rows(order.begin() + b * batch_size,
                                     order.begin() + std::min(n, (b + 1) * batch_size));
-    const Batch batch = make_batch(features_, rows, model_->device());
+    const Batch batch = make_batch(windows_, rows, model_->device());
     traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, observe, false);
   }
   if (was_training) model_->train();
@@ -147,7 +144,7 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
 
 torch::Tensor StageCompression::teacher_rows(const std::vector<float>& logits, const std::vector<int64_t>& rows,
                                              int64_t length) const {
-  const int64_t s = features_.max_seq;
+  const int64_t s = windows_.max_seq();
   auto out = torch::empty({static_cast<int64_t>(rows.size()), length}, torch::kFloat32);
   auto* dst = out.data_ptr<float>();
   for (std::size_t i = 0; i < rows.size(); ++i)
@@ -200,7 +197,9 @@ torch::Tensor StageCompression::loss(const Batch& batch, const std::vector<int64
   ForwardTrace teacher;
   {
     torch::NoGradGuard no_grad;
-    if (!hidden && !teacher_start_.empty()) {
+    if (!hidden && teacher_logits_in_batches_) {
+      teacher.logits = {batch.teacher_start_logits, batch.teacher_end_logits};
+    } else if (!hidden && !teacher_start_.empty()) {
       teacher.logits = {teacher_rows(teacher_start_, rows, batch.length), teacher_rows(teacher_end_, rows, batch.length)};
     } else {
       teacher = traced_forward(teacher_, batch.input_ids, batch.token_type_ids, batch.attention_mask, LinearFn(), hidden);

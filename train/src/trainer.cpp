@@ -359,12 +359,15 @@ std::vector<int64_t> rank_share(const std::vector<int64_t>& order, int64_t begin
 }
 
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options) {
-  const int64_t n = features.num_windows();
+  return train_recipe(recipe, TrainingWindows(features), options);
+}
+
+TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, const TrainOptions& options) {
+  const int64_t n = windows.num_windows();
   if (n <= 0) throw Error("no training windows in the features");
-  if (features.max_seq != recipe.data.max_seq)
-    throw Error("the training features have max_seq " + std::to_string(features.max_seq) + " but " +
+  if (windows.max_seq() != recipe.data.max_seq)
+    throw Error("the training features have max_seq " + std::to_string(windows.max_seq()) + " but " +
                 recipe.source.string() + " asks for data.max_seq " + std::to_string(recipe.data.max_seq));
-  check_features_shape(features);
   for (const StageSettings& st : recipe.stages) plan_stage(st, n);  // step counts that overflow: before any work
 
   {
@@ -422,7 +425,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
   const torch::Device device = torch_device(train_device, ranks ? ranks->env().local_rank : 0);
   model->to(device);
   state.losses.resize(recipe.stages.size());
-  StageCompression compression(recipe, model, features, report.resumed ? ckpt_dir : fs::path());
+  StageCompression compression(recipe, model, windows, report.resumed ? ckpt_dir : fs::path());
   // Each rank loaded the model and progress itself: from the same files they are the same.
   if (ranks)
     ranks->check_identical(training_digest(model, compression, state, recipe), "the model and progress loaded",
@@ -489,13 +492,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
     std::vector<int64_t> lengths;
-    if (st.group_by_length) {
-      lengths.resize(static_cast<std::size_t>(n));
-      for (int64_t w = 0; w < n; ++w) {
-        const int32_t* mask = features.attention_mask.data() + w * features.max_seq;
-        lengths[w] = std::accumulate(mask, mask + features.max_seq, int64_t{0});
-      }
-    }
+    if (st.group_by_length) lengths.assign(windows.real_tokens().begin(), windows.real_tokens().end());
     double window_loss_sum = 0, log_allreduce = 0;
     int64_t log_windows = 0, log_rank_windows = 0, log_steps = 0;
     auto log_started = std::chrono::steady_clock::now();
@@ -521,7 +518,7 @@ TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, co
       for (int64_t mb = 0; mb < share_size; mb += micro_batch) {
         const int64_t mb_end = std::min(share_size, mb + micro_batch);
         const std::vector<int64_t> rows(share.begin() + mb, share.begin() + mb_end);
-        const Batch batch = make_batch(features, rows, device);
+        const Batch batch = make_batch(windows, rows, device);
         // Weighted so that the gradient, summed over micro-batches and ranks,
         // is the mean over the step's windows however they are split.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);

@@ -6,6 +6,7 @@
 // message is appended to ours instead.
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -135,6 +136,27 @@ class File {
     return out;
   }
 
+  // Reads rows of a dataset of type T along its first dimension, each row
+  // whole, into `out` in the order given (a batch of windows in any order:
+  // only the chunks that hold them are read). The dataset's shape must match
+  // `pattern` (checked as read() checks it) and every row be inside it.
+  template <class T>
+  void read_rows(const std::string& name, const ShapePattern& pattern, const std::vector<int64_t>& rows,
+                 T* out) const {
+    read_rows_raw(name, DTypeOf<T>::value, pattern, rows, out);
+  }
+  // Rows [begin, begin + count) in one read.
+  template <class T>
+  std::vector<T> read_row_range(const std::string& name, const ShapePattern& pattern, int64_t begin,
+                                int64_t count) const {
+    std::vector<int64_t> shape = checked_info(name, DTypeOf<T>::value, pattern).shape;
+    int64_t row = 1;
+    for (std::size_t d = 1; d < shape.size(); ++d) row *= shape[d];
+    std::vector<T> out(static_cast<std::size_t>(std::max<int64_t>(0, count) * row));
+    read_range_raw(name, DTypeOf<T>::value, shape, begin, count, out.data());
+    return out;
+  }
+
   bool has_attribute(const std::string& name) const;
   void set_attribute(const std::string& name, int64_t value);
   void set_attribute(const std::string& name, const std::string& value);
@@ -154,6 +176,10 @@ class File {
   void append_raw(const std::string& name, DType dtype, const void* data, int64_t rows,
                   const std::vector<int64_t>& row_shape, int64_t chunk_rows);
   void read_raw(const std::string& name, DType dtype, void* out) const;
+  void read_rows_raw(const std::string& name, DType dtype, const ShapePattern& pattern,
+                     const std::vector<int64_t>& rows, void* out) const;
+  void read_range_raw(const std::string& name, DType dtype, const std::vector<int64_t>& shape, int64_t begin,
+                      int64_t count, void* out) const;
   DatasetInfo checked_info(const std::string& name, DType dtype, const ShapePattern& pattern) const;
   Handle open_dataset(const std::string& name) const;
   [[noreturn]] void fail(const std::string& what) const;

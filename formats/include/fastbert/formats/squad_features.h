@@ -8,6 +8,9 @@
 #include "fastbert/formats/file_header.h"
 
 namespace fastbert {
+namespace hdf5 {
+class File;
+}
 
 // The two kinds of file (fastbert/formats/file_header.h). Format 1 had no
 // file header and stored the question ids as HDF5 variable-length strings;
@@ -57,8 +60,10 @@ struct SquadFeatures {
   // Throws fastbert::Error naming the first inconsistent array or value: sizes
   // that disagree, an attention mask other than 0/1, negative ids, offsets
   // that are not [begin, end) pairs, answer positions outside the window,
-  // example indices outside the ids, non-finite teacher logits.
-  void validate() const;
+  // example indices outside the ids, non-finite teacher logits. For a block
+  // of a larger file: windows are named counting from `first_window`, and
+  // example indices are checked against `num_examples` (default: the ids held).
+  void validate(int64_t first_window = 0, int64_t num_examples = -1) const;
 };
 
 // What a reader that knows its model checks on top of validate(): token ids
@@ -103,6 +108,44 @@ void write_squad_features(const std::filesystem::path& path, const SquadFeatures
 // truncated, damaged, foreign or older file, any dataset of the wrong type or
 // shape, and any value validate() or `limits` refuses.
 SquadFeatures read_squad_features(const std::filesystem::path& path, const ModelLimits& limits = {});
+
+// A features file read a batch of windows at a time, for a reader that should
+// not hold the whole file (training on the full SQuAD set: 97k windows of 256
+// tokens are 500 MB, of which the trainer needs one batch at a time). open()
+// refuses everything read_squad_features refuses, checking the file one block
+// of windows at a time, and keeps only what is small: the answer positions,
+// each window's count of real tokens and the question count. Not thread-safe
+// (one HDF5 file handle); cheap to move.
+class SquadFeaturesReader {
+ public:
+  static SquadFeaturesReader open(const std::filesystem::path& path, const ModelLimits& limits = {});
+  ~SquadFeaturesReader();
+  SquadFeaturesReader(SquadFeaturesReader&&) noexcept;
+  SquadFeaturesReader& operator=(SquadFeaturesReader&&) noexcept;
+
+  int64_t num_windows() const { return static_cast<int64_t>(start_positions_.size()); }
+  int64_t max_seq() const { return max_seq_; }
+  int64_t num_examples() const { return num_examples_; }
+  bool has_teacher_logits() const { return teacher_logits_; }
+  const std::vector<int32_t>& start_positions() const { return start_positions_; }
+  const std::vector<int32_t>& end_positions() const { return end_positions_; }
+  // Attention-mask sum of each window.
+  const std::vector<int32_t>& real_tokens() const { return real_tokens_; }
+
+  // The windows `rows` (each in [0, num_windows)), in that order, as a block:
+  // tokens, answer positions and teacher logits when the file has them;
+  // offsets, example_index and example_ids are left empty. Only the chunks
+  // holding those windows are read.
+  SquadFeatures read(const std::vector<int64_t>& rows) const;
+
+ private:
+  explicit SquadFeaturesReader(std::unique_ptr<hdf5::File> file);
+  std::unique_ptr<hdf5::File> file_;
+  int64_t max_seq_ = 0, doc_stride_ = 0, max_query_ = 0, num_examples_ = 0;
+  std::string tokenizer_;
+  bool teacher_logits_ = false;
+  std::vector<int32_t> start_positions_, end_positions_, real_tokens_;
+};
 
 // Start/end logits of a model over the windows of a features file, row for row
 // (docs/data-files.md): the fastbert file header (magic "\x89FBL\r\n\x1a\n",

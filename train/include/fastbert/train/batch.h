@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "fastbert/formats/squad_features.h"
+#include "fastbert/train/training_windows.h"
 
 namespace fastbert {
 
@@ -14,11 +15,16 @@ namespace fastbert {
 struct Batch {
   torch::Tensor input_ids, token_type_ids, attention_mask;  // [B,L], L <= max_seq
   torch::Tensor start_positions, end_positions;             // [B]
-  int64_t length = 0;                                       // L
+  // float32 [B,L], defined when the windows carry precomputed teacher logits.
+  torch::Tensor teacher_start_logits, teacher_end_logits;
+  int64_t length = 0;  // L
 };
 
 // Gathered in host memory, then moved to `device` (the model's).
 Batch make_batch(const SquadFeatures& features, const std::vector<int64_t>& rows,
+                 torch::Device device = torch::kCPU);
+// The same windows read from `windows` (only these rows are read).
+Batch make_batch(const TrainingWindows& windows, const std::vector<int64_t>& rows,
                  torch::Device device = torch::kCPU);
 
 // Throws fastbert::Error naming the first array whose size does not fit

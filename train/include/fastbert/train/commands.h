@@ -36,5 +36,8 @@ std::filesystem::path training_features_path(const Recipe& recipe);
 // only say "index out of range in self").
 SquadFeatures read_features_for_model(const std::filesystem::path& features,
                                       const std::filesystem::path& config_json);
+// The same checks, for training: the file is read a batch at a time, not held.
+TrainingWindows open_windows_for_model(const std::filesystem::path& features,
+                                       const std::filesystem::path& config_json);
 
 }  // namespace fastbert

@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "fastbert/formats/squad_features.h"
+#include "fastbert/train/training_windows.h"
 #include "fastbert/model/bert_qa.h"
 #include "fastbert/prune/block_pruner.h"
 #include "fastbert/quantize/quantization_file.h"
@@ -25,7 +25,8 @@ class StageCompression {
   // `resume_dir`: the checkpoint the model was loaded from (empty for a fresh
   // run); its masks.safetensors and quantization.json are picked up. A fresh
   // run picks up the masks.safetensors of the recipe's model instead.
-  StageCompression(const Recipe& recipe, BertForQuestionAnswering model, const SquadFeatures& features,
+  // `windows` must outlive this.
+  StageCompression(const Recipe& recipe, BertForQuestionAnswering model, const TrainingWindows& windows,
                    const std::filesystem::path& resume_dir);
   ~StageCompression();
 
@@ -58,14 +59,15 @@ class StageCompression {
 
   const Recipe& recipe_;
   BertForQuestionAnswering model_;
-  const SquadFeatures& features_;
+  const TrainingWindows& windows_;
   std::filesystem::path resume_dir_;
   std::size_t stage_ = 0;
   std::unique_ptr<BlockPruner> pruner_;
   bool pruner_frozen_ = false;
   BertForQuestionAnswering teacher_{nullptr};
   std::filesystem::path teacher_dir_;
-  std::vector<float> teacher_start_, teacher_end_;  // precomputed, [N, max_seq]
+  std::vector<float> teacher_start_, teacher_end_;  // precomputed here, [N, max_seq]
+  bool teacher_logits_in_batches_ = false;          // precomputed in the features file
   std::optional<Quantization> quantization_;
   bool fake_quant_ = false;
 };

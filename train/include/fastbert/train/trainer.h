@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fastbert/formats/squad_features.h"
+#include "fastbert/train/training_windows.h"
 #include "fastbert/train/recipe.h"
 
 namespace fastbert {
@@ -57,6 +58,8 @@ struct TrainReport {
 // Runs (or resumes) every stage of `recipe` on windows already in memory.
 // Checkpoints go to OUTPUT/checkpoint-last (atomic), the last stage's model to
 // OUTPUT/final, both in Hugging Face layout.
+TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, const TrainOptions& options);
+// The same on windows in memory (tests, small runs).
 TrainReport train_recipe(const Recipe& recipe, const SquadFeatures& features, const TrainOptions& options);
 
 // The device of a run: --device, else the recipe's `device:`. Throws
