@@ -295,6 +295,7 @@ TEST(GradientBuckets, AParameterThatBackwardDidNotReachIsSummedAtFinishAsZeros) 
   EXPECT_LT(buckets.started_during_backward(), buckets.num_buckets());
   EXPECT_GT(buckets.started_during_backward(), 0u);
   buckets.finish("the test step");
+  EXPECT_EQ(buckets.started_during_backward(), 0u) << "each step counts afresh";
   ASSERT_TRUE(unused->weight.grad().defined());
   EXPECT_EQ(unused->weight.grad().abs().sum().item<double>(), 0.0);
   // The next step starts again from the first bucket.

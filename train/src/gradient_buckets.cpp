@@ -52,10 +52,7 @@ GradientBuckets::~GradientBuckets() {
   for (std::size_t i = 0; i < accumulators_.size(); ++i) accumulators_[i]->del_post_hook(hook_keys_[i]);
 }
 
-void GradientBuckets::arm() {
-  armed_ = true;
-  started_during_backward_ = 0;
-}
+void GradientBuckets::arm() { armed_ = true; }
 
 void GradientBuckets::parameter_ready(std::size_t bucket) {
   if (!armed_) return;  // an earlier micro-batch: its gradients only accumulate
@@ -95,6 +92,7 @@ void GradientBuckets::finish(const std::string& what) {
     b.ready = 0;
   }
   next_to_start_ = 0;
+  started_during_backward_ = 0;
 }
 
 }  // namespace fastbert

@@ -541,9 +541,9 @@ TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, c
       if (ranks) {
         const auto reduce_started = std::chrono::steady_clock::now();
         const std::string what = "stage " + st.name + " step " + std::to_string(step + 1);
-        buckets->finish("the gradients of " + what);
         report.buckets_started_during_backward += static_cast<int64_t>(buckets->started_during_backward());
         report.buckets_started += static_cast<int64_t>(buckets->num_buckets());
+        buckets->finish("the gradients of " + what);
         step_loss = ranks->sum(step_loss, "the loss of " + what);
         const double reduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_started).count();
         report.allreduce_seconds += reduce_s;

@@ -45,7 +45,8 @@ class GradientBuckets {
   std::size_t num_buckets() const { return buckets_.size(); }
   // The parameters of bucket `b`, as indices into the constructor's list.
   const std::vector<std::size_t>& bucket_members(std::size_t b) const { return buckets_[b].members; }
-  // How many buckets the last armed backward started (the rest started in finish).
+  // How many buckets this step's backward has started so far (0 again after
+  // finish(): read it before, as a step without backward on this rank gives 0).
   std::size_t started_during_backward() const { return started_during_backward_; }
 
  private:
