@@ -88,6 +88,18 @@ void check_limits(const SquadFeatures& f, const ModelLimits& limits, const std::
   }
 }
 
+// The file's attributes (max_seq checked), with every array still empty.
+SquadFeatures read_attributes(const hdf5::File& file) {
+  SquadFeatures f;
+  f.max_seq = file.int_attribute("max_seq");
+  f.doc_stride = file.int_attribute("doc_stride");
+  f.max_query = file.int_attribute("max_query");
+  f.tokenizer = file.string_attribute("tokenizer");
+  if (f.max_seq <= 0)
+    throw Error(file.path().string() + ": attribute 'max_seq' must be positive, got " + std::to_string(f.max_seq));
+  return f;
+}
+
 }  // namespace
 
 void SquadFeatures::validate(int64_t first_window, int64_t num_examples) const {
@@ -219,12 +231,7 @@ SquadFeatures read_squad_features(const fs::path& path, const ModelLimits& limit
   const std::string src = path.string();
   file_header::check_file(path, kSquadFeaturesFileKind);
   hdf5::File file = hdf5::File::open(path);
-  SquadFeatures f;
-  f.max_seq = file.int_attribute("max_seq");
-  f.doc_stride = file.int_attribute("doc_stride");
-  f.max_query = file.int_attribute("max_query");
-  f.tokenizer = file.string_attribute("tokenizer");
-  if (f.max_seq <= 0) throw Error(src + ": attribute 'max_seq' must be positive, got " + std::to_string(f.max_seq));
+  SquadFeatures f = read_attributes(file);
 
   std::vector<int64_t> shape;
   f.start_positions = file.read<int32_t>("start_positions", {-1}, &shape);
@@ -263,14 +270,10 @@ SquadFeaturesReader SquadFeaturesReader::open(const fs::path& path, const ModelL
   file_header::check_file(path, kSquadFeaturesFileKind);
   SquadFeaturesReader r(std::make_unique<hdf5::File>(hdf5::File::open(path)));
   const hdf5::File& file = *r.file_;
-  r.max_seq_ = file.int_attribute("max_seq");
-  r.doc_stride_ = file.int_attribute("doc_stride");
-  r.max_query_ = file.int_attribute("max_query");
-  r.tokenizer_ = file.string_attribute("tokenizer");
-  if (r.max_seq_ <= 0) throw Error(src + ": attribute 'max_seq' must be positive, got " + std::to_string(r.max_seq_));
+  r.attributes_ = read_attributes(file);
   std::vector<int64_t> shape;
   r.start_positions_ = file.read<int32_t>("start_positions", {-1}, &shape);
-  const int64_t n = shape[0], s = r.max_seq_;
+  const int64_t n = shape[0], s = r.attributes_.max_seq;
   r.end_positions_ = file.read<int32_t>("end_positions", {n});
   r.num_examples_ = static_cast<int64_t>(read_ids(file).size());
   const bool has_start = file.has_dataset("teacher_start_logits");
@@ -312,12 +315,8 @@ SquadFeaturesReader SquadFeaturesReader::open(const fs::path& path, const ModelL
 }
 
 SquadFeatures SquadFeaturesReader::read(const std::vector<int64_t>& rows) const {
-  const int64_t n = num_windows(), s = max_seq_;
-  SquadFeatures b;
-  b.max_seq = s;
-  b.doc_stride = doc_stride_;
-  b.max_query = max_query_;
-  b.tokenizer = tokenizer_;
+  const int64_t n = num_windows(), s = attributes_.max_seq;
+  SquadFeatures b = attributes_;
   const auto cells = rows.size() * static_cast<std::size_t>(s);
   b.input_ids.resize(cells);
   b.token_type_ids.resize(cells);

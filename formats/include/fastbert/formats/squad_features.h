@@ -124,7 +124,7 @@ class SquadFeaturesReader {
   SquadFeaturesReader& operator=(SquadFeaturesReader&&) noexcept;
 
   int64_t num_windows() const { return static_cast<int64_t>(start_positions_.size()); }
-  int64_t max_seq() const { return max_seq_; }
+  int64_t max_seq() const { return attributes_.max_seq; }
   int64_t num_examples() const { return num_examples_; }
   bool has_teacher_logits() const { return teacher_logits_; }
   const std::vector<int32_t>& start_positions() const { return start_positions_; }
@@ -141,8 +141,8 @@ class SquadFeaturesReader {
  private:
   explicit SquadFeaturesReader(std::unique_ptr<hdf5::File> file);
   std::unique_ptr<hdf5::File> file_;
-  int64_t max_seq_ = 0, doc_stride_ = 0, max_query_ = 0, num_examples_ = 0;
-  std::string tokenizer_;
+  SquadFeatures attributes_;  // max_seq, doc_stride, max_query, tokenizer; no windows
+  int64_t num_examples_ = 0;
   bool teacher_logits_ = false;
   std::vector<int32_t> start_positions_, end_positions_, real_tokens_;
 };
