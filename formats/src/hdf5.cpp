@@ -395,13 +395,13 @@ void read_row_block(hid_t ds, hid_t mem_type, const std::vector<int64_t>& shape,
     fail("cannot read (file truncated or damaged?)");
 }
 
-int64_t row_elements_of(const std::vector<int64_t>& shape) {
+}  // namespace
+
+int64_t File::row_elements(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (std::size_t d = 1; d < shape.size(); ++d) n *= shape[d];
   return n;
 }
-
-}  // namespace
 
 void File::read_range_raw(const std::string& name, DType dtype, const std::vector<int64_t>& shape, int64_t begin,
                           int64_t count, void* out) const {
@@ -409,7 +409,7 @@ void File::read_range_raw(const std::string& name, DType dtype, const std::vecto
   if (begin < 0 || count < 0 || begin > shape[0] || count > shape[0] - begin)
     throw Error(path_.string() + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
                 ") are outside dataset '" + name + "' of " + std::to_string(shape[0]) + " rows");
-  if (count == 0 || row_elements_of(shape) == 0) return;
+  if (count == 0 || row_elements(shape) == 0) return;
   Handle ds = open_dataset(name);
   read_row_block(ds.get(), native_type(dtype), shape, begin, count, out,
                  [&](const std::string& what) { fail(what + " of dataset '" + name + "'"); });
@@ -422,9 +422,9 @@ void File::read_rows_raw(const std::string& name, DType dtype, const ShapePatter
     if (r < 0 || r >= shape[0])
       throw Error(path_.string() + ": row " + std::to_string(r) + " is outside dataset '" + name + "' of " +
                   std::to_string(shape[0]) + " rows");
-  const int64_t row_elements = row_elements_of(shape);
-  if (rows.empty() || row_elements == 0) return;
-  const auto row_bytes = static_cast<std::size_t>(row_elements) * element_bytes(dtype);
+  const int64_t per_row = row_elements(shape);
+  if (rows.empty() || per_row == 0) return;
+  const auto row_bytes = static_cast<std::size_t>(per_row) * element_bytes(dtype);
   // One dataset handle, one read per row: the rows of a shuffled batch lie
   // scattered over the chunks, and the handle's chunk cache keeps the chunks
   // it has touched.

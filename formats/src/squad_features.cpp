@@ -115,23 +115,25 @@ void SquadFeatures::validate(int64_t first_window, int64_t num_examples) const {
   expect_size("offsets", offsets.size(), cells * 2);
   expect_size("example_index", example_index.size(), n);
   const int64_t e = num_examples >= 0 ? num_examples : static_cast<int64_t>(example_ids.size());
+  const auto at = [&](const char* name, int64_t i) { return cell(name, i, max_seq, first_window); };
+  const auto window = [&](int64_t i) { return std::to_string(first_window + i); };
   for (int64_t i = 0; i < n; ++i) {
     if (example_index[i] < 0 || example_index[i] >= e)
-      fail("example_index[" + std::to_string(first_window + i) + "] = " + std::to_string(example_index[i]) + " is outside the " +
+      fail("example_index[" + window(i) + "] = " + std::to_string(example_index[i]) + " is outside the " +
            std::to_string(e) + " example ids");
     if (start_positions[i] < 0 || start_positions[i] >= max_seq || end_positions[i] < 0 || end_positions[i] >= max_seq)
-      fail("answer position of window " + std::to_string(first_window + i) + " (" + std::to_string(start_positions[i]) + ".." +
+      fail("answer position of window " + window(i) + " (" + std::to_string(start_positions[i]) + ".." +
            std::to_string(end_positions[i]) + ") is outside [0, max_seq " + std::to_string(max_seq) + ")");
   }
   for (int64_t i = 0; i < cells; ++i) {
-    if (input_ids[i] < 0) fail(cell("input_ids", i, max_seq, first_window) + " is negative (" + std::to_string(input_ids[i]) + ")");
+    if (input_ids[i] < 0) fail(at("input_ids", i) + " is negative (" + std::to_string(input_ids[i]) + ")");
     if (token_type_ids[i] < 0)
-      fail(cell("token_type_ids", i, max_seq, first_window) + " is negative (" + std::to_string(token_type_ids[i]) + ")");
+      fail(at("token_type_ids", i) + " is negative (" + std::to_string(token_type_ids[i]) + ")");
     if (attention_mask[i] != 0 && attention_mask[i] != 1)
-      fail(cell("attention_mask", i, max_seq, first_window) + " is " + std::to_string(attention_mask[i]) + ", expected 0 or 1");
+      fail(at("attention_mask", i) + " is " + std::to_string(attention_mask[i]) + ", expected 0 or 1");
     const int32_t b = offsets[2 * i], en = offsets[2 * i + 1];
     if (!(b == -1 && en == -1) && !(b >= 0 && b <= en))
-      fail(cell("offsets", i, max_seq, first_window) + " is [" + std::to_string(b) + ", " + std::to_string(en) +
+      fail(at("offsets", i) + " is [" + std::to_string(b) + ", " + std::to_string(en) +
            "), expected -1,-1 or 0 <= begin <= end");
   }
   if (!teacher_start_logits.empty() || !teacher_end_logits.empty()) {

@@ -61,8 +61,7 @@ Batch make_batch(const SquadFeatures& f, const std::vector<int64_t>& rows, torch
     starts[i] = f.start_positions[rows[i]];
     ends[i] = f.end_positions[rows[i]];
   }
-  const auto cells = static_cast<std::size_t>(f.num_windows() * s);
-  if (cells > 0 && f.teacher_start_logits.size() == cells && f.teacher_end_logits.size() == cells) {
+  if (f.has_teacher_logits()) {
     batch.teacher_start_logits = torch::empty({b, length}, torch::kFloat32);
     batch.teacher_end_logits = torch::empty({b, length}, torch::kFloat32);
     float* ts = batch.teacher_start_logits.data_ptr<float>();
@@ -77,12 +76,6 @@ Batch make_batch(const SquadFeatures& f, const std::vector<int64_t>& rows, torch
                              &batch.end_positions, &batch.teacher_start_logits, &batch.teacher_end_logits})
       if (t->defined()) *t = t->to(device);
   return batch;
-}
-
-Batch make_batch(const TrainingWindows& windows, const std::vector<int64_t>& rows, torch::Device device) {
-  std::vector<int64_t> in_block(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) in_block[i] = static_cast<int64_t>(i);
-  return make_batch(windows.read(rows), in_block, device);
 }
 
 }  // namespace fastbert

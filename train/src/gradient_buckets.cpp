@@ -62,7 +62,6 @@ void GradientBuckets::parameter_ready(std::size_t bucket) {
   while (next_to_start_ < buckets_.size() &&
          buckets_[next_to_start_].ready == buckets_[next_to_start_].members.size()) {
     start(buckets_[next_to_start_++]);
-    started_during_backward_ += 1;
   }
 }
 
@@ -92,7 +91,6 @@ void GradientBuckets::finish(const std::string& what) {
     b.ready = 0;
   }
   next_to_start_ = 0;
-  started_during_backward_ = 0;
 }
 
 }  // namespace fastbert

@@ -41,7 +41,7 @@ SquadLogits predict_logits(BertForQuestionAnswering& model, const TrainingWindow
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
     const std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
-    const Batch batch = make_batch(windows, rows, model->device());
+    const Batch batch = windows.batch(rows, model->device());
     const QaLogits logits =
         mask_padding(linear ? traced_forward(model, batch.input_ids, batch.token_type_ids, batch.attention_mask,
                                              linear, false)

@@ -131,7 +131,7 @@ void StageCompression::calibrate(int64_t batches, int64_t batch_size, uint64_t s
   for (int64_t b = 0; b < batches && b * batch_size < n; ++b) {
     const std::vector<int64_t> rows(order.begin() + b * batch_size,
                                     order.begin() + std::min(n, (b + 1) * batch_size));
-    const Batch batch = make_batch(windows_, rows, model_->device());
+    const Batch batch = windows_.batch(rows, model_->device());
     traced_forward(model_, batch.input_ids, batch.token_type_ids, batch.attention_mask, observe, false);
   }
   if (was_training) model_->train();

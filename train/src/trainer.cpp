@@ -275,10 +275,6 @@ void check_optimizer_matches_parameters(torch::optim::AdamW& optimizer, const fs
   if (state.empty()) throw Error(file.string() + ": holds no optimizer state although the stage has taken steps");
 }
 
-}  // namespace
-
-namespace {
-
 torch::Device torch_device(TrainDevice device, int local_rank) {
   if (device == TrainDevice::Cpu) return torch::kCPU;
   const auto gpus = static_cast<int>(torch::cuda::device_count());
@@ -518,7 +514,7 @@ TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, c
       for (int64_t mb = 0; mb < share_size; mb += micro_batch) {
         const int64_t mb_end = std::min(share_size, mb + micro_batch);
         const std::vector<int64_t> rows(share.begin() + mb, share.begin() + mb_end);
-        const Batch batch = make_batch(windows, rows, device);
+        const Batch batch = windows.batch(rows, device);
         // Weighted so that the gradient, summed over micro-batches and ranks,
         // is the mean over the step's windows however they are split.
         const double weight = static_cast<double>(mb_end - mb) / static_cast<double>(end - begin);

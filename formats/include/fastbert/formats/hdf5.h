@@ -6,7 +6,6 @@
 // message is appended to ours instead.
 #include <hdf5.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -149,10 +148,8 @@ class File {
   template <class T>
   std::vector<T> read_row_range(const std::string& name, const ShapePattern& pattern, int64_t begin,
                                 int64_t count) const {
-    std::vector<int64_t> shape = checked_info(name, DTypeOf<T>::value, pattern).shape;
-    int64_t row = 1;
-    for (std::size_t d = 1; d < shape.size(); ++d) row *= shape[d];
-    std::vector<T> out(static_cast<std::size_t>(std::max<int64_t>(0, count) * row));
+    const std::vector<int64_t> shape = checked_info(name, DTypeOf<T>::value, pattern).shape;
+    std::vector<T> out(static_cast<std::size_t>((count > 0 ? count : 0) * row_elements(shape)));
     read_range_raw(name, DTypeOf<T>::value, shape, begin, count, out.data());
     return out;
   }
@@ -181,6 +178,8 @@ class File {
   void read_range_raw(const std::string& name, DType dtype, const std::vector<int64_t>& shape, int64_t begin,
                       int64_t count, void* out) const;
   DatasetInfo checked_info(const std::string& name, DType dtype, const ShapePattern& pattern) const;
+  // Elements of one row (along the first dimension) of a dataset of `shape`.
+  static int64_t row_elements(const std::vector<int64_t>& shape);
   Handle open_dataset(const std::string& name) const;
   [[noreturn]] void fail(const std::string& what) const;
 

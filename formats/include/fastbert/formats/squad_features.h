@@ -57,6 +57,11 @@ struct SquadFeatures {
   std::vector<float> teacher_end_logits;
 
   int64_t num_windows() const { return static_cast<int64_t>(start_positions.size()); }
+  // Both teacher logit arrays hold a value for every token of every window.
+  bool has_teacher_logits() const {
+    const auto cells = static_cast<std::size_t>(num_windows() * max_seq);
+    return cells > 0 && teacher_start_logits.size() == cells && teacher_end_logits.size() == cells;
+  }
   // Throws fastbert::Error naming the first inconsistent array or value: sizes
   // that disagree, an attention mask other than 0/1, negative ids, offsets
   // that are not [begin, end) pairs, answer positions outside the window,

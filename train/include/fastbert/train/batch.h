@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "fastbert/formats/squad_features.h"
-#include "fastbert/train/training_windows.h"
 
 namespace fastbert {
 
@@ -22,9 +21,6 @@ struct Batch {
 
 // Gathered in host memory, then moved to `device` (the model's).
 Batch make_batch(const SquadFeatures& features, const std::vector<int64_t>& rows,
-                 torch::Device device = torch::kCPU);
-// The same windows read from `windows` (only these rows are read).
-Batch make_batch(const TrainingWindows& windows, const std::vector<int64_t>& rows,
                  torch::Device device = torch::kCPU);
 
 // Throws fastbert::Error naming the first array whose size does not fit

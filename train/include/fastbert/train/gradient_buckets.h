@@ -47,7 +47,7 @@ class GradientBuckets {
   const std::vector<std::size_t>& bucket_members(std::size_t b) const { return buckets_[b].members; }
   // How many buckets this step's backward has started so far (0 again after
   // finish(): read it before, as a step without backward on this rank gives 0).
-  std::size_t started_during_backward() const { return started_during_backward_; }
+  std::size_t started_during_backward() const { return next_to_start_; }
 
  private:
   struct Bucket {
@@ -67,8 +67,7 @@ class GradientBuckets {
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
   std::vector<uintptr_t> hook_keys_;
   bool armed_ = false;
-  std::size_t next_to_start_ = 0;
-  std::size_t started_during_backward_ = 0;
+  std::size_t next_to_start_ = 0;  // until finish(), only backward's hooks move it
 };
 
 }  // namespace fastbert

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "fastbert/formats/squad_features.h"
+#include "fastbert/train/batch.h"
 
 namespace fastbert {
 
@@ -24,8 +25,9 @@ class TrainingWindows {
   bool has_teacher_logits() const;
   // Attention-mask sum of each window.
   const std::vector<int32_t>& real_tokens() const { return real_tokens_; }
-  // The windows `rows`, in that order, as a block (SquadFeaturesReader::read).
-  SquadFeatures read(const std::vector<int64_t>& rows) const;
+  // The windows `rows`, in that order, as a batch on `device` (make_batch);
+  // from a file only these windows are read.
+  Batch batch(const std::vector<int64_t>& rows, torch::Device device = torch::kCPU) const;
 
  private:
   const SquadFeatures* memory_ = nullptr;
