@@ -169,9 +169,10 @@ void register_bench_forward(CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libgomp's threads wait passively (a MiniLM training step measured 72 s
-  // spinning and 8 s passive on 2 loaded cores): fastbert/common/threads.h
-  // sets OMP_WAIT_POLICY for every executable, before libgomp starts.
+  // libgomp's threads spin only briefly before they sleep (a MiniLM training
+  // step measured 72 s under libgomp's default spin and 8 s passive on 2
+  // loaded cores): fastbert/common/threads.h sets GOMP_SPINCOUNT for every
+  // executable, before libgomp starts.
   // Activations of a training step are tens of MB each; glibc would hand each
   // one back to the kernel and fault fresh zeroed pages in for the next step
   // (measured: 4x the system time). Keep freed memory in the heap instead.

@@ -1,15 +1,28 @@
-// The passive libgomp wait policy of fastbert's own executables (threads.h,
-// passive_wait_policy_applied). A separate object, linked into the
-// executables (fastbert, fastbert-train, the tests) and not into the
-// installed libraries: a program that embeds the runtime keeps its own
-// process start and its own OpenMP settings.
+// The libgomp wait policy of fastbert's own executables (threads.h,
+// short_spin_wait_policy_applied): a waiting thread spins 300 times, then
+// sleeps. A separate object, linked into the executables (fastbert,
+// fastbert-train, the tests) and not into the installed libraries: a program
+// that embeds the runtime keeps its own process start and OpenMP settings.
 //
-// fastbert-train runs passive too, on purpose: spinning would only pay on a
-// machine with nothing else to run. On the 2-core machine the MiniLM
-// recipes train on (with builds and tests beside them), a frontier prune +
-// distill step with OMP_WAIT_POLICY=active took 2.3-2.7x as long as passive
-// (teacher forward 4.5 s against 1.7 s, median). Whoever has a machine to
-// itself can still set OMP_WAIT_POLICY=active: it is respected.
+// Why 300 (AMD EPYC Zen 4, 2 cores, VNNI peak 472.9 GOP/s a core; one PAUSE
+// measured 27.7 ns, so 300 spins are about 8 us, libgomp's default 300000
+// about 8 ms):
+// - Sleeping at once (OMP_WAIT_POLICY=passive, the policy before this one)
+//   makes every parallel region wake its threads through the kernel. A
+//   768x768 4x1 SpMM at 90 % sparsity, M = 128, 2 threads, took 98-111 us
+//   passive and 27-28 us spinning 300 times (as with OMP_WAIT_POLICY=active);
+//   MiniLM at seq 128, batch 1, quiet, served 195-254 sequences/s passive and
+//   242-306 spinning 300 times, in three interleaved runs (batch 8: 409-518
+//   either way; bench/results/contention.json, runs passive-wait and
+//   spin300-wait).
+// - Spinning long is what collapsed latency beside busy processes: with one
+//   busy loop per core, MiniLM batch 1 had p90 1,629 ms under libgomp's
+//   default spin (run before-c25b1d7); in the interleaved runs above, 11-16 ms
+//   passive, 8-12 ms spinning 300 times, 13-18 ms spinning 2,000 or 10,000.
+// - Training does not care: 12 prune + distill steps from the MiniLM teacher
+//   took 41-46 s either way, quiet, interleaved.
+// Whoever wants another policy sets OMP_WAIT_POLICY or GOMP_SPINCOUNT: either
+// is respected.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,7 +44,7 @@ bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, pre
 // environment the process started with. So the executable starts itself
 // again, once, with the policy added to that environment, before any library
 // has run (about 1 ms); if that fails, it goes on as it is.
-void restart_with_passive_wait_policy(int, char** argv, char** envp) {
+void restart_with_short_spin_wait_policy(int, char** argv, char** envp) {
   int n = 0;
   for (; envp[n]; ++n)
     if (starts_with(envp[n], "OMP_WAIT_POLICY=") || starts_with(envp[n], "GOMP_SPINCOUNT=") ||
@@ -40,27 +53,27 @@ void restart_with_passive_wait_policy(int, char** argv, char** envp) {
   char** env = static_cast<char**>(std::malloc(sizeof(char*) * size_t(n + 3)));
   if (!env) return;
   std::memcpy(env, envp, sizeof(char*) * size_t(n));
-  env[n] = const_cast<char*>("OMP_WAIT_POLICY=passive");
+  env[n] = const_cast<char*>("GOMP_SPINCOUNT=300");
   env[n + 1] = const_cast<char*>(kMarker);
   env[n + 2] = nullptr;
   execve("/proc/self/exe", argv, env);
   std::free(env);
 }
-__attribute__((section(".preinit_array"), used)) void (*const kRestartWithPassiveWaitPolicy)(int, char**, char**) =
-    &restart_with_passive_wait_policy;
+__attribute__((section(".preinit_array"), used)) void (*const kRestartWithShortSpinWaitPolicy)(int, char**, char**) =
+    &restart_with_short_spin_wait_policy;
 
 // Runs after libgomp's initialiser, which has read the variable (an
 // executable's own initialisers come after those of the libraries it needs):
 // the environment is the user's again, for child processes.
-__attribute__((constructor)) void forget_passive_wait_policy() {
+__attribute__((constructor)) void forget_short_spin_wait_policy() {
   if (!std::getenv("FASTBERT_SET_OMP_WAIT_POLICY")) return;
-  unsetenv("OMP_WAIT_POLICY");
+  unsetenv("GOMP_SPINCOUNT");
   unsetenv("FASTBERT_SET_OMP_WAIT_POLICY");
   g_wait_policy_set = true;
 }
 
 }  // namespace
 
-bool passive_wait_policy_applied() { return g_wait_policy_set; }
+bool short_spin_wait_policy_applied() { return g_wait_policy_set; }
 
 }  // namespace fastbert

@@ -1,4 +1,4 @@
-// The threading policy of common/threads.h: waiting threads sleep, and tiny
+// The threading policy of common/threads.h: waiting threads spin briefly, then sleep, and tiny
 // work stays on one thread.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -13,18 +13,19 @@ namespace {
 
 // ctest starts this binary without OMP_WAIT_POLICY or GOMP_SPINCOUNT (a user
 // who sets either keeps their own, and the test is skipped).
-TEST(WaitPolicy, LibgompWaitsPassivelyAndTheEnvironmentIsTheUsersAgain) {
+TEST(WaitPolicy, LibgompSpins300TimesBeforeSleepingAndTheEnvironmentIsTheUsersAgain) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT"))
     GTEST_SKIP() << "OMP_WAIT_POLICY or GOMP_SPINCOUNT was set by the user, who keeps it";
-  EXPECT_TRUE(passive_wait_policy_applied());
-  // libgomp's own account of the policy it runs under: a spin count of 0 is
-  // OMP_WAIT_POLICY=passive (its default spins 300000 times).
+  EXPECT_TRUE(short_spin_wait_policy_applied());
+  // libgomp's own account of the policy it runs under (its default spins
+  // 300000 times, OMP_WAIT_POLICY=passive 0 times).
   testing::internal::CaptureStderr();
   omp_display_env(1);
   const std::string env = testing::internal::GetCapturedStderr();
-  EXPECT_NE(env.find("GOMP_SPINCOUNT = '0'"), std::string::npos) << env;
+  EXPECT_NE(env.find("GOMP_SPINCOUNT = '300'"), std::string::npos) << env;
   // Child processes see the environment the process was started with.
   EXPECT_EQ(std::getenv("FASTBERT_SET_OMP_WAIT_POLICY"), nullptr);
+  EXPECT_EQ(std::getenv("GOMP_SPINCOUNT"), nullptr);
 }
 
 TEST(ThreadsForWork, WorkBelowTwoThreadsWorthRunsOnOneThread) {

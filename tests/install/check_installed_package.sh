@@ -56,7 +56,7 @@ for bin in "$consumer/build/answer" "$consumer/answer_pkgconfig"; do
     exit 1
   fi
   # fastbert's executables re-execute themselves at pre-init to start libgomp
-  # with a passive wait policy; an embedding program must not inherit that.
+  # with their libgomp spin count; an embedding program must not inherit that.
   if objdump -h "$bin" | grep -q preinit_array; then
     echo "FAIL: $bin carries a .preinit_array from the installed libraries" >&2
     exit 1

@@ -16,22 +16,24 @@ constexpr int kMaxThreads = 1024;
 // [0, kMaxThreads] throws fastbert::Error (callers check their option's
 // range first, naming it; this is the backstop).
 //
-// Waiting threads sleep, they do not spin. libgomp's default spins about
+// Waiting threads spin briefly, then sleep. libgomp's default spins about
 // 300000 times at every barrier and at the end of every parallel region, so
 // a thread whose partner lost its core to another process burns its own time
 // slice waiting, region after region: beside one busy process per core, the
 // demo model's batch-1 latency went from 0.3 ms to a 320 ms median
-// (bench/results/contention.json). So every executable linking this library
-// runs libgomp with OMP_WAIT_POLICY=passive, unless the user set
-// OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads them once, in its own
-// start-up, so threads.cpp sets it before any library starts (see there) and
-// takes it out of the environment again once libgomp has read it: child
-// processes see the user's environment. That start-up hook is in fastbert's
+// (bench/results/contention.json). Not spinning at all costs a kernel wake-up
+// per region instead (a 30 us op took 100 us on 2 threads). So every
+// executable linking this library runs libgomp with GOMP_SPINCOUNT=300
+// (about 8 us; the measurements are in common/src/wait_policy.cpp), unless the
+// user set OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads them once, in its
+// own start-up, so the executable sets it before any library starts and takes
+// it out of the environment again once libgomp has read it: child processes
+// see the user's environment. That start-up hook is in fastbert's
 // executables only (common/src/wait_policy.cpp), not in the installed
-// libraries: a program that embeds the runtime sets OMP_WAIT_POLICY=passive
-// itself if it wants it. True when this process runs under the policy set
-// so; defined only in those executables.
-bool passive_wait_policy_applied();
+// libraries: a program that embeds the runtime sets GOMP_SPINCOUNT itself if
+// it wants it. True when this process runs under the policy set so; defined
+// only in those executables.
+bool short_spin_wait_policy_applied();
 
 // The least work worth a thread of its own: below it, waking one more thread
 // and joining it (some microseconds quiet, a scheduler time slice when its

@@ -16,8 +16,8 @@
 // EngineOptions::num_threads threads of the calling thread's team; it sets
 // no process-wide state (the thread count applies to its own calls only).
 // The count is an upper bound: tiny ops run on one thread
-// (fastbert/common/threads.h: threads_for_work), and waiting threads sleep
-// rather than spin (OMP_WAIT_POLICY=passive, see threads.h).
+// (fastbert/common/threads.h: threads_for_work), and waiting threads spin
+// briefly, then sleep (GOMP_SPINCOUNT=300 in fastbert's executables, see threads.h).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
