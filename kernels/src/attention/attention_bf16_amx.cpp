@@ -186,32 +186,6 @@ FASTBERT_TARGET_AMX void output_32_amx(const Bf16HeadLayout& lay, const uint32_t
   store_rows(o.at(d0 + 16, 0), tmp, nq, inv_sum);
 }
 
-// Scores are in log2 units (log2(e) was folded into Q with the scale), so
-// the weights are 2^(s - max) = e^(scale·q·k - max).
-// 2^(s - max) of keys 0..len as bf16 pairs, zero for the padded pairs up to
-// pad_pairs; returns the sum of the fp32 weights. (Summing the bf16-rounded
-// weights, exactly what P·V multiplies, cost 2 more operations per pair and
-// 6-12 % of the attention time at 384 keys; the rounding errors of the
-// weights are unbiased and cancel in the sum.)
-FASTBERT_TARGET_AMX inline __m512 exp_to_bf16_pairs(const float* scores, int len, __m512 max_score, uint32_t* pp,
-                                                    int pad_pairs) {
-  __m512 sum = _mm512_setzero_ps(), sum_hi = _mm512_setzero_ps();
-  const int pairs = (len + 1) / 2;
-  for (int jp = 0; jp < pairs; ++jp) {
-    const __m512 p0 = exp2_bf16_accuracy_avx512f(_mm512_sub_ps(_mm512_load_ps(scores + 2 * jp * kQ), max_score));
-    const __m512 p1 = 2 * jp + 1 < len
-                          ? exp2_bf16_accuracy_avx512f(_mm512_sub_ps(_mm512_load_ps(scores + (2 * jp + 1) * kQ), max_score))
-                          : _mm512_setzero_ps();
-    _mm512_store_si512(pp + jp * kQ, bf16_pairs(p0, p1));
-    // Two sums, so the adds do not wait on each other.
-    sum = _mm512_add_ps(sum, p0);
-    sum_hi = _mm512_add_ps(sum_hi, p1);
-  }
-  sum = _mm512_add_ps(sum, sum_hi);
-  for (int jp = pairs; jp < pad_pairs; ++jp) _mm512_store_si512(pp + jp * kQ, _mm512_setzero_si512());
-  return sum;
-}
-
 // Softmax pass 2 over one 16-query score block whose per-query max is known:
 // 2^(s - max) as bf16 pairs (zero up to a whole tile of key pairs) and their
 // sum; P·V runs on the unnormalised weights and the output tiles are divided

@@ -16,10 +16,6 @@ struct ExpSplit512 {
   __m512 n;
 };
 
-// kBf16Accuracy: a degree-3 polynomial, relative error 1.0e-4 (fitted for
-// this range), for results that are rounded to bf16 (relative step 3.9e-3)
-// anyway; saves two FMAs per 16 exponentials.
-template <bool kBf16Accuracy = false>
 FASTBERT_TARGET_AVX512BW inline ExpSplit512 exp_split_avx512f(__m512 x) {
   // Beyond +-1e4 a softmax input means masked (-inf) or garbage; the clamp
   // keeps the range reduction exact and turns -inf into a zero weight.
@@ -28,13 +24,6 @@ FASTBERT_TARGET_AVX512BW inline ExpSplit512 exp_split_avx512f(__m512 x) {
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 t = _mm512_fmadd_ps(n, _mm512_set1_ps(-0x1.62E43p-1f), x);
   t = _mm512_fmadd_ps(n, _mm512_set1_ps(0x1.05C61p-29f), t);
-  if constexpr (kBf16Accuracy) {
-    __m512 p = _mm512_set1_ps(0x1.524978p-3f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.021D6Cp-1f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.000CD6p+0f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.0f));
-    return {p, n};
-  }
   __m512 p = _mm512_set1_ps(0x1.0F9F9Cp-7f);
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.573A1Ap-5f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.555A80p-3f));
@@ -55,10 +44,9 @@ FASTBERT_TARGET_AVX512BW inline void accumulate_exp_split_avx512f(ExpSplit512 e,
 }
 
 // e^x / (sum * 2^sum_n), given inv_sum = 1 / sum.
-template <bool kBf16Accuracy = false>
 FASTBERT_TARGET_AVX512BW inline __m512 normalized_exp_avx512f(__m512 x, __m512 inv_sum,
                                                               __m512 sum_n) {
-  const ExpSplit512 e = exp_split_avx512f<kBf16Accuracy>(x);
+  const ExpSplit512 e = exp_split_avx512f(x);
   return _mm512_scalef_ps(_mm512_mul_ps(e.p, inv_sum), _mm512_sub_ps(e.n, sum_n));
 }
 

@@ -21,11 +21,12 @@ namespace fastbert {
 // the output never holds NaN.
 //
 // Per block of 16 (AMX: 32) queries the scores of all valid keys stay in L1
-// and the softmax takes two passes over them, never three: the vector paths
+// and the softmax takes two passes over them, never three: the fp32 paths
 // carry the running sum of exponentials as a (value, exponent) pair while
-// computing the scores, then normalise and multiply into V; the AMX path takes
-// the max in pass 1, forms each exponential once in pass 2 and divides the
-// output tiles by the sum (see attention_bf16_amx.cpp for the measurement).
+// computing the scores, then normalise and multiply into V; the bf16 paths
+// take the max in pass 1, form each exponential once in pass 2 and divide the
+// output by the sum as it is stored (attention_bf16_amx.cpp and
+// attention_bf16_avx512bf16.cpp have the measurements).
 //
 // A precaution, not measured on a quiet machine: when B*S*4 bytes is a
 // multiple of 4 KiB, a slightly wider ld (B*S + 16) keeps the rows of a head
