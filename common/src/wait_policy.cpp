@@ -9,8 +9,8 @@
 // about 8 ms):
 // - Sleeping at once (OMP_WAIT_POLICY=passive, the policy before this one)
 //   makes every parallel region wake its threads through the kernel. A
-//   768x768 4x1 SpMM at 90 % sparsity, M = 128, 2 threads, took 98-111 us
-//   passive and 27-28 us spinning 300 times (as with OMP_WAIT_POLICY=active);
+//   768x768 4x1 SpMM at 90 % sparsity, M = 128, 2 threads, took 91-111 us
+//   passive and 27-42 us spinning 300 times (five runs each);
 //   MiniLM at seq 128, batch 1, quiet, served 195-254 sequences/s passive and
 //   242-306 spinning 300 times, in three interleaved runs (batch 8: 409-518
 //   either way; bench/results/contention.json, runs passive-wait and

@@ -120,7 +120,7 @@ void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t t
       const int64_t t0 = int64_t(b) * s.seq_len;
       const int64_t rows = int64_t(h) * dh;
       pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in, dh,
-                     len, lay, buf, a.scale * 1.44269504088896341f);
+                     len, lay, buf, a.scale * kLog2e);
       for (int i0 = 0; i0 < len; i0 += kQ)
         query_block(lay, dh, buf.qp + i0, buf.kt, buf.vb, AttentionOutput::of(a).at(rows, t0 + i0), len,
                     std::min(kQ, len - i0), buf.scores, buf.pp);
