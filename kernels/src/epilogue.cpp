@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "fastbert/kernels/isa.h"
-#include "math/erf_rational.h"
+#include "math/gelu_cubic.h"
 #include "math/quantize_u8.h"
 
 namespace fastbert::kernels {
@@ -27,7 +27,8 @@ __attribute__((always_inline)) inline void post_ops_body(const Epilogue& e, cons
   for (int64_t i0 = 0; i0 < count; i0 += kStep) {
     const int64_t n = std::min(kStep, count - i0);
     if (e.gelu) {
-      for (int64_t i = 0; i < n; ++i) buf[i] = erf_rational::gelu(y[i0 + i]);
+      const gelu_cubic::Table& table = gelu_cubic::table();
+      for (int64_t i = 0; i < n; ++i) buf[i] = gelu_cubic::gelu(y[i0 + i], table);
     } else {
       std::memcpy(buf, y + i0, size_t(n) * sizeof(float));
     }
@@ -112,6 +113,6 @@ void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation,
   }
 }
 
-float gelu_erf(float x) { return erf_rational::gelu(x); }
+float gelu_scalar(float x) { return gelu_cubic::gelu(x); }
 
 }  // namespace fastbert::kernels

@@ -15,7 +15,7 @@ void reference_epilogue(const Epilogue& e, int32_t acc, float scale, float bias,
     return;
   }
   float y = std::fma(float(acc), scale, bias);
-  if (e.gelu) y = gelu_erf(y);
+  if (e.gelu) y = gelu_scalar(y);
   if (residual) y += residual[i];
   if (e.output == OutputType::f32) {
     static_cast<float*>(out)[i] = y;

@@ -33,7 +33,7 @@ void gelu_in_place(float* x, int64_t rows, int64_t cols, int64_t ld, const float
 
 class GeluPathTest : public ::testing::TestWithParam<GeluKernel> {};
 
-TEST_P(GeluPathTest, MatchesErfDefinitionWithRowBiasWithin1e6) {
+TEST_P(GeluPathTest, MatchesErfDefinitionWithRowBiasWithin6e6) {
   const GeluKernel& path = GetParam();
   if (!cpu_runs(path)) GTEST_SKIP() << "path not supported by this CPU";
   const int64_t rows = 5, cols = 37, ld = 41;
@@ -51,7 +51,7 @@ TEST_P(GeluPathTest, MatchesErfDefinitionWithRowBiasWithin1e6) {
       }
       const double v = double(x[r * ld + c]) + bias[r];
       const double want = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
-      ASSERT_NEAR(got, want, 1e-6 * std::max(1.0, std::abs(v))) << "v=" << v;
+      ASSERT_NEAR(got, want, 6e-6 * std::max(1.0, std::abs(v))) << "v=" << v;
     }
   }
 }
@@ -92,12 +92,14 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 // The dense fp32 path (gelu() after the sgemm) and the sparse int8 path
 // (GELU fused into the SpMM epilogue, JIT or intrinsics) compute GELU by one
 // formula: on a sweep of pre-activations, every GELU path gives the bits of
-// the epilogue's gelu_erf, and the SpMM of every ISA gives the bits of
+// the epilogue's gelu_scalar, and the SpMM of every ISA gives the bits of
 // gelu() of its own pre-activations.
 TEST(Gelu, DenseAndSparsePathsComputeGeluByOneFormulaBitForBit) {
   std::vector<float> sweep;
   for (float v = -12.0f; v <= 12.0f; v += 1.0f / 4096) sweep.push_back(v);
-  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 5.656854f, -5.656854f, 5.6568546f, -5.6568546f, 30.0f, -30.0f, 1e6f})
+  // Segment ends, the range end and its neighbours, infinities and NaN.
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 0.1875f, -0.1875f, 5.8125f, 5.999999f, -5.999999f, 6.0f, -6.0f,
+                  6.000001f, 30.0f, -30.0f, 1e6f, INFINITY, -INFINITY, NAN})
     sweep.push_back(v);
   for (const GeluKernel& path : gelu_kernels()) {
     if (!cpu_runs(path)) continue;
@@ -108,8 +110,8 @@ TEST(Gelu, DenseAndSparsePathsComputeGeluByOneFormulaBitForBit) {
     a.y = y.data(), a.ld_y = a.cols;
     gelu(a, path);
     for (size_t i = 0; i < sweep.size(); ++i)
-      ASSERT_TRUE(same_bits(y[i], kernels::gelu_erf(sweep[i])))
-          << path.name << " x=" << sweep[i] << ": " << y[i] << " vs " << kernels::gelu_erf(sweep[i]);
+      ASSERT_TRUE(same_bits(y[i], kernels::gelu_scalar(sweep[i])))
+          << path.name << " x=" << sweep[i] << ": " << y[i] << " vs " << kernels::gelu_scalar(sweep[i]);
   }
 
   // A sparse weight with one 1 per row: output (n, t) is
@@ -185,10 +187,10 @@ INSTANTIATE_TEST_SUITE_P(AllPaths, GeluPathTest,
 TEST(Gelu, InPlaceFormComputesGeluAndRefusesBadArguments) {
   std::vector<float> x = {-1.0f, 0.0f, 1.0f, 2.0f};
   gelu(x.data(), 1, 4, 4, nullptr);
-  EXPECT_NEAR(x[0], -0.15865525f, 1e-7);
+  EXPECT_NEAR(x[0], -0.15865525f, 6e-6);
   EXPECT_EQ(x[1], 0.0f);
-  EXPECT_NEAR(x[2], 0.84134475f, 1e-7);
-  EXPECT_NEAR(x[3], 1.95449974f, 1e-7);
+  EXPECT_NEAR(x[2], 0.84134475f, 6e-6);
+  EXPECT_NEAR(x[3], 1.95449974f, 6e-6);
   EXPECT_THROW(gelu(x.data(), 1, 4, 3, nullptr), Error) << "ld < cols";
   GeluArgs a;
   a.rows = 1, a.cols = 4, a.x = x.data(), a.ld_x = 4;

@@ -1,7 +1,7 @@
 #pragma once
 // Per-ISA GELU rows behind gelu(): y = gelu(x + bias) on n contiguous floats,
 // y and/or its u8 quantization (q) written, either may be null. Every path
-// computes kernels/src/math/erf_rational.h's gelu bit for bit.
+// computes kernels/src/math/gelu_cubic.h's gelu bit for bit.
 #include <cstdint>
 
 #include "fastbert/kernels/gelu.h"

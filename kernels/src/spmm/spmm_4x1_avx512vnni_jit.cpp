@@ -25,12 +25,13 @@
 #include <xbyak/xbyak.h>
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <tuple>
 
-#include "math/erf_rational.h"
+#include "math/gelu_cubic.h"
 
 namespace fastbert::kernels {
 namespace {
@@ -39,12 +40,10 @@ using namespace Xbyak;
 
 // Offsets into Spmm4x1JitConstants::values.
 enum Constant {
-  kInvSqrt2 = 0,
-  kMinusClamp,
-  kClamp,
-  kP0,
-  kQ0 = kP0 + int(std::size(erf_rational::kP)),
-  kHalf = kQ0 + int(std::size(erf_rational::kQ)),
+  kAbsMask = 0,
+  kGeluRange,
+  kGeluSegmentsPerUnit,
+  kGeluLastSegment,
   kInvOutScale,
   kOutZeroPoint,
   kOutLow,
@@ -236,25 +235,36 @@ class Generator : public CodeGenerator {
 
   Address constant(int index) { return ptr_b[const_ + 4 * index]; }
 
-  // In place, the float operations of erf_rational::gelu in their order
-  // (vfmadd213ps a, b, c: a = a * b + c, one rounding, as std::fma).
+  // In place, the float operations of gelu_cubic::gelu in their order
+  // (vfmadd213ps a, b, c: a = a * b + c, one rounding, as std::fma; vminps
+  // a, b, c: a = b < c ? b : c). The coefficient tables are two registers
+  // each: vpermt2ps picks entry i of 32.
   void gelu(const Zmm& y) {
-    const Zmm x = zmm25, x2 = zmm26, p = zmm27, q = zmm28, c = zmm29;
-    vmulps(x, y, constant(kInvSqrt2));
-    vmaxps(x, x, constant(kMinusClamp));
-    vminps(x, x, constant(kClamp));
-    vmulps(x2, x, x);
-    vbroadcastss(p, ptr[const_ + 4 * kP0]);
-    vfmadd213ps(p, x2, constant(kP0 + 1));
-    for (int i = 2; i < int(std::size(erf_rational::kP)); ++i) vfmadd213ps(p, x2, constant(kP0 + i));
-    vmulps(p, x, p);
-    vbroadcastss(q, ptr[const_ + 4 * kQ0]);
-    vfmadd213ps(q, x2, constant(kQ0 + 1));
-    for (int i = 2; i < int(std::size(erf_rational::kQ)); ++i) vfmadd213ps(q, x2, constant(kQ0 + i));
-    vdivps(p, p, q);
-    vmulps(c, y, constant(kHalf));
-    vfmadd213ps(p, c, c);  // erf * h + h
-    vmovaps(y, p);
+    const Zmm u = zmm25, i = zmm26, f = zmm27, c = zmm28, d = zmm29, zero = zmm30;
+    const auto& tb = gelu_cubic::table();
+    mov(rax, reinterpret_cast<uintptr_t>(&tb));
+    auto lookup = [&](const Zmm& dst, int k) {
+      const int offset = int(reinterpret_cast<const char*>(tb.c[k]) - reinterpret_cast<const char*>(&tb));
+      vmovaps(dst, ptr[rax + offset]);
+      vpermt2ps(dst, i, ptr[rax + offset + 64]);
+    };
+    vpandd(u, y, constant(kAbsMask));  // vpandd, vpxord: AVX512F (vandps needs DQ)
+    vminps(u, u, constant(kGeluRange));
+    vmulps(u, u, constant(kGeluSegmentsPerUnit));
+    vcvttps2dq(i, u);
+    vpminsd(i, i, constant(kGeluLastSegment));
+    vcvtdq2ps(f, i);
+    vsubps(f, u, f);
+    lookup(c, 3);
+    lookup(d, 2);
+    vfmadd213ps(c, f, d);
+    lookup(d, 1);
+    vfmadd213ps(c, f, d);
+    lookup(d, 0);
+    vfmadd213ps(c, f, d);
+    vpxord(zero, zero, zero);
+    vmaxps(y, zero, y);  // 0 > y ? 0 : y, NaN stays NaN
+    vaddps(y, y, c);
   }
 
   // In place to int32: clamp(nearbyint(y * (1 / out_scale)) + zero_point,
@@ -287,12 +297,15 @@ bool Spmm4x1JitEpilogue::operator<(const Spmm4x1JitEpilogue& o) const {
 }
 
 Spmm4x1JitConstants::Spmm4x1JitConstants(const Epilogue& e) : values{} {
-  values[kInvSqrt2] = erf_rational::kInvSqrt2;
-  values[kMinusClamp] = -erf_rational::kClamp;
-  values[kClamp] = erf_rational::kClamp;
-  std::copy(std::begin(erf_rational::kP), std::end(erf_rational::kP), values + kP0);
-  std::copy(std::begin(erf_rational::kQ), std::end(erf_rational::kQ), values + kQ0);
-  values[kHalf] = 0.5f;
+  auto bits = [](uint32_t b) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+  };
+  values[kAbsMask] = bits(0x7FFFFFFFu);
+  values[kGeluRange] = gelu_cubic::kRange;
+  values[kGeluSegmentsPerUnit] = gelu_cubic::kSegmentsPerUnit;
+  values[kGeluLastSegment] = bits(uint32_t(gelu_cubic::kSegments - 1));
   values[kInvOutScale] = 1.0f / e.out_scale;
   values[kOutZeroPoint] = float(e.out_zero_point);
   values[kOutLow] = e.output == OutputType::u8 ? 0.0f : -128.0f;

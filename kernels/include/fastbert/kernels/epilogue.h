@@ -9,7 +9,7 @@ enum class OutputType { s32, f32, u8, s8 };
 //   acc' = acc - x_zero_point * row_sum[n]            (exact, int32)
 //   s32 output: acc' is the result.
 //   y    = fma(float(acc'), x_scale * w_scale[n], bias[n])
-//   y    = gelu(y)                                     if gelu (erf form)
+//   y    = gelu(y)                                     if gelu (gelu_scalar)
 //   y   += residual[n, m]                              if a residual is given
 //   f32 output: y; u8/s8: clamp(round_half_even(y / out_scale) + out_zero_point).
 struct Epilogue {
@@ -19,11 +19,11 @@ struct Epilogue {
   int32_t out_zero_point = 0;   // u8/s8 output only
 };
 
-// GELU with erf computed by the rational approximation of Eigen/XLA (absolute
-// error < 2e-7), in one fixed sequence of float operations and fused
-// multiply-adds (kernels/src/math/erf_rational.h), so the JIT kernel, the
-// vectorised and scalar loops and the reference all give the same bits.
-float gelu_erf(float x);
+// GELU, x * Phi(x), as a piecewise cubic (absolute error < 6e-6) in one fixed
+// sequence of float operations and fused multiply-adds
+// (kernels/src/math/gelu_cubic.h), so the JIT kernel, the vectorised and
+// scalar loops and the reference all give the same bits.
+float gelu_scalar(float x);
 
 // All stages for `count` consecutive int32 accumulators of one output row.
 void apply_epilogue(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,

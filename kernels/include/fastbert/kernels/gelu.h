@@ -12,10 +12,10 @@ namespace fastbert {
 // u8 output for the next int8 GEMM: y_u8 = clamp(round_half_even(y / u8_scale)
 // + u8_zero_point, 0, 255), bit-identical to quantizing this call's fp32 y.
 // y and y_u8 are each optional (at least one); y may be x (same ld). For
-// epilogues that cannot fuse GELU into the GEMM. Every path computes erf by
-// the rational approximation of the SpMM epilogues (gelu_erf in epilogue.h,
-// absolute error < 2e-7), the same float operations in the same order, so
-// the dense and the sparse paths give the same bits.
+// epilogues that cannot fuse GELU into the GEMM. Every path computes the
+// piecewise cubic of the SpMM epilogues (gelu_scalar in epilogue.h, absolute
+// error < 6e-6), the same float operations in the same order, so the dense
+// and the sparse paths give the same bits.
 struct GeluArgs {
   int64_t rows = 0;
   int64_t cols = 0;
