@@ -45,9 +45,9 @@ enum Constant {
   kGeluSegmentsPerUnit,
   kGeluLastSegment,
   kInvOutScale,
-  kOutZeroPoint,
-  kOutLow,
-  kOutHigh,
+  kOutZeroPoint,  // int32
+  kOutLowBound,
+  kOutHighBound,
   kConstantCount
 };
 static_assert(kConstantCount <= 24, "Spmm4x1JitConstants::values is too small");
@@ -175,17 +175,22 @@ class Generator : public CodeGenerator {
         cmp(qword[args + offsetof(Spmm4x1JitArgs, rows)], r);
         jle(rows_done, T_NEAR);
       }
-      // o_j lane q = acc[q] lane j: tokens 16j .. 16j + 15 in order.
-      const Zmm t0 = zmm16, t1 = zmm17, t2 = zmm18, t3 = zmm19;
-      vshufi64x2(t0, acc(r, 0), acc(r, 1), 0x44);
-      vshufi64x2(t1, acc(r, 0), acc(r, 1), 0xEE);
-      vshufi64x2(t2, acc(r, 2), acc(r, 3), 0x44);
-      vshufi64x2(t3, acc(r, 2), acc(r, 3), 0xEE);
-      const Zmm o[4] = {zmm20, zmm21, zmm22, zmm23};
-      vshufi64x2(o[0], t0, t2, 0x88);
-      vshufi64x2(o[1], t0, t2, 0xDD);
-      vshufi64x2(o[2], t1, t3, 0x88);
-      vshufi64x2(o[3], t1, t3, 0xDD);
+      // acc[q] lane j holds tokens 16j + 4q .. 16j + 4q + 3. An output of
+      // floats is stored in token order, so its accumulators are transposed
+      // first (o_j lane q = acc[q] lane j). A u8/s8 output is not: scale,
+      // GELU and rounding act lane by lane, and the saturating packs of
+      // acc[0..3] put lane j's 16 bytes in token order by themselves (a
+      // residual, rarely fused here, is transposed into the accumulators'
+      // order instead). That saves 2 shuffles a vector and the 2-uop
+      // vpmovusdb: on the MiniLM intermediate (384 -> 1536, GELU, u8) at 90 %
+      // sparsity, batch 8, Zen 4, 2 threads, its share of the model fell from
+      // 24.6-25.5 % to 23.0-23.9 % (three interleaved pairs).
+      const bool packed = e_.output == OutputType::u8 || e_.output == OutputType::s8;
+      const Zmm t[4] = {zmm16, zmm17, zmm18, zmm19};
+      const Zmm in_order[4] = {zmm20, zmm21, zmm22, zmm23};
+      const Zmm acc_row[4] = {acc(r, 0), acc(r, 1), acc(r, 2), acc(r, 3)};
+      if (!packed) transpose_lanes(in_order, acc_row, t);
+      const Zmm* o = packed ? acc_row : in_order;
       if (affine) {
         vbroadcastss(zmm24, ptr[scale_ + 4 * r]);
         for (int j = 0; j < 4; ++j) {
@@ -197,28 +202,40 @@ class Generator : public CodeGenerator {
         for (int j = 0; j < 4; ++j) gelu(o[j]);
       if (e_.residual) {
         const RegExp res_row = r == 0 ? RegExp(res_) : r == 1 ? res_ + ldr_ : r == 2 ? res_ + ldr_ * 2 : res_ + ldr3_;
-        for (int j = 0; j < 4; ++j) {
-          if (tail) {
-            vmovups(zmm25 | Opmask(2 + j) | T_z, ptr[res_row + 64 * j]);
-            vaddps(o[j], o[j], zmm25);
-          } else {
-            vaddps(o[j], o[j], ptr[res_row + 64 * j]);
+        if (packed) {
+          for (int j = 0; j < 4; ++j) {
+            if (tail)
+              vmovups(in_order[j] | Opmask(2 + j) | T_z, ptr[res_row + 64 * j]);
+            else
+              vmovups(in_order[j], ptr[res_row + 64 * j]);
+          }
+          const Zmm res_acc_order[4] = {zmm25, zmm26, zmm27, zmm28};
+          transpose_lanes(res_acc_order, in_order, t);
+          for (int j = 0; j < 4; ++j) vaddps(o[j], o[j], res_acc_order[j]);
+        } else {
+          for (int j = 0; j < 4; ++j) {
+            if (tail) {
+              vmovups(zmm25 | Opmask(2 + j) | T_z, ptr[res_row + 64 * j]);
+              vaddps(o[j], o[j], zmm25);
+            } else {
+              vaddps(o[j], o[j], ptr[res_row + 64 * j]);
+            }
           }
         }
       }
       const RegExp row = r == 0 ? RegExp(y_) : r == 1 ? y_ + ldy_ : r == 2 ? y_ + ldy_ * 2 : y_ + ldy3_;
-      if (e_.output == OutputType::u8 || e_.output == OutputType::s8) {
-        for (int j = 0; j < 4; ++j) {
-          requantize(o[j]);
-          if (e_.output == OutputType::u8)
-            vpmovusdb(Xmm(o[j].getIdx()), o[j]);
-          else
-            vpmovsdb(Xmm(o[j].getIdx()), o[j]);
-          if (tail)
-            vmovdqu8(ptr[row + 16 * j] | Opmask(2 + j), Xmm(o[j].getIdx()));
-          else
-            vmovdqu8(ptr[row + 16 * j], Xmm(o[j].getIdx()));
-        }
+      if (packed) {
+        for (int j = 0; j < 4; ++j) requantize(o[j]);
+        vpackssdw(t[0], o[0], o[1]);
+        vpackssdw(t[1], o[2], o[3]);
+        if (e_.output == OutputType::u8)
+          vpackuswb(t[0], t[0], t[1]);
+        else
+          vpacksswb(t[0], t[0], t[1]);
+        if (tail)
+          vmovdqu8(ptr[row] | k1, t[0]);
+        else
+          vmovdqu8(ptr[row], t[0]);
       } else {
         for (int j = 0; j < 4; ++j) {
           if (tail)
@@ -267,15 +284,30 @@ class Generator : public CodeGenerator {
     vaddps(y, y, c);
   }
 
-  // In place to int32: clamp(nearbyint(y * (1 / out_scale)) + zero_point,
-  // low, high), as the reference epilogue.
+  // dst_j lane q = src_q lane j: the 4x4 transpose of 128-bit lanes (its own inverse).
+  void transpose_lanes(const Zmm* dst, const Zmm* src, const Zmm* tmp) {
+    vshufi64x2(tmp[0], src[0], src[1], 0x44);
+    vshufi64x2(tmp[1], src[0], src[1], 0xEE);
+    vshufi64x2(tmp[2], src[2], src[3], 0x44);
+    vshufi64x2(tmp[3], src[2], src[3], 0xEE);
+    vshufi64x2(dst[0], tmp[0], tmp[2], 0x88);
+    vshufi64x2(dst[1], tmp[0], tmp[2], 0xDD);
+    vshufi64x2(dst[2], tmp[1], tmp[3], 0x88);
+    vshufi64x2(dst[3], tmp[1], tmp[3], 0xDD);
+  }
+
+  // In place to int32, ready for the saturating packs: the reference's
+  // clamp(round_half_even(y / out_scale) + zero_point, lo, hi) with the
+  // rounding by the conversion (the default round-to-nearest-even, as
+  // quantize_u8.h's vector stores) and the last clamp left to the packs.
+  // The first clamp to [lo - zp - 1, hi - zp + 1] is the reference's too: it
+  // keeps the conversion and the zero-point add in range.
   void requantize(const Zmm& y) {
     vmulps(y, y, constant(kInvOutScale));
-    vrndscaleps(y, y, 0x08);  // round to nearest even, no precision exception
-    vaddps(y, y, constant(kOutZeroPoint));
-    vmaxps(y, y, constant(kOutLow));
-    vminps(y, y, constant(kOutHigh));
-    vcvttps2dq(y, y);
+    vmaxps(y, y, constant(kOutLowBound));
+    vminps(y, y, constant(kOutHighBound));
+    vcvtps2dq(y, y);
+    vpaddd(y, y, constant(kOutZeroPoint));
   }
 
   Spmm4x1JitEpilogue e_;
@@ -307,9 +339,10 @@ Spmm4x1JitConstants::Spmm4x1JitConstants(const Epilogue& e) : values{} {
   values[kGeluSegmentsPerUnit] = gelu_cubic::kSegmentsPerUnit;
   values[kGeluLastSegment] = bits(uint32_t(gelu_cubic::kSegments - 1));
   values[kInvOutScale] = 1.0f / e.out_scale;
-  values[kOutZeroPoint] = float(e.out_zero_point);
-  values[kOutLow] = e.output == OutputType::u8 ? 0.0f : -128.0f;
-  values[kOutHigh] = e.output == OutputType::u8 ? 255.0f : 127.0f;
+  values[kOutZeroPoint] = bits(uint32_t(e.out_zero_point));
+  const float low = e.output == OutputType::u8 ? 0.0f : -128.0f, high = e.output == OutputType::u8 ? 255.0f : 127.0f;
+  values[kOutLowBound] = low - float(e.out_zero_point) - 1.0f;
+  values[kOutHighBound] = high - float(e.out_zero_point) + 1.0f;
 }
 
 Spmm4x1JitFn spmm_4x1_avx512vnni_jit(const Spmm4x1JitEpilogue& epilogue) {
