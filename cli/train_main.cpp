@@ -3,7 +3,6 @@
 // train|prune|distill|quantize ...` exec this program with the same arguments.
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -173,11 +172,8 @@ int main(int argc, char** argv) {
   // step measured 72 s under libgomp's default spin and 8 s passive on 2
   // loaded cores): fastbert/common/threads.h sets GOMP_SPINCOUNT for every
   // executable, before libgomp starts.
-  // Activations of a training step are tens of MB each; glibc would hand each
-  // one back to the kernel and fault fresh zeroed pages in for the next step
-  // (measured: 4x the system time). Keep freed memory in the heap instead.
-  ::mallopt(M_MMAP_MAX, 0);
-  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // Memory comes from jemalloc, linked in and configured never to purge
+  // (train_allocator.cpp).
   // Messages and progress go to stderr; stdout stays free for results.
   spdlog::set_default_logger(spdlog::stderr_color_mt("fastbert-train"));
   CLI::App app{"fastbert-train: the LibTorch training side of fastbert"};

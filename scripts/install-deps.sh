@@ -4,7 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake ccache pkg-config git python3 python3-venv
-  libtorch-dev libopenblas0-openmp libgloo-dev iproute2
+  libtorch-dev libopenblas0-openmp libgloo-dev libjemalloc-dev iproute2
   libdnnl-dev ocl-icd-opencl-dev opencl-headers
   libxbyak-dev libsentencepiece-dev libyaml-cpp-dev libhdf5-dev hdf5-tools
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <malloc.h>
 
 #include <chrono>
 #include <cmath>
@@ -35,7 +34,6 @@ namespace {
 constexpr const char* kStateFile = "trainer_state.json";
 constexpr const char* kOptimizerFile = "optimizer.pt";
 constexpr const char* kWeightsFile = "model.safetensors";
-constexpr int64_t kTrimHeapEverySteps = 10;
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -564,13 +562,6 @@ TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, c
       log_rank_windows += share_size;
       log_steps += 1;
       state.train_seconds = seconds_before + elapsed();
-      // glibc keeps what LibTorch frees inside its heap, and batches of varying
-      // length (group_by_length) leave holes that no later tensor fits: the
-      // full-data MiniLM fine-tune grew from 5.4 to 9.3 GB RSS in 80 steps, and
-      // one malloc_trim brought it back to 1.9 GB. Trimming every 10 steps
-      // bounds the heap (it then saws between 1.8 and 9.2 GB on that run) for
-      // the cost of re-faulting one step's working set every 10 steps.
-      if (state.step % kTrimHeapEverySteps == 0) malloc_trim(0);
 
       const bool last = state.step == plan.total_steps;
       const bool stop_now = options.stop_after_steps > 0 && report.steps_run >= options.stop_after_steps && !last;
