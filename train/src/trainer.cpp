@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>

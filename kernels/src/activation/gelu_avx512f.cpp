@@ -13,13 +13,13 @@ namespace fastbert::detail {
 namespace gc = kernels::gelu_cubic;
 namespace {
 
-// _mm512_min_ps(a, b) is a < b ? a : b and _mm512_max_ps(a, b) a > b ? a : b,
-// as gelu_cubic::gelu writes its comparisons.
 // Entry i (0..31) of a 32-float table, per lane.
 FASTBERT_TARGET_AVX512BW inline __m512 lookup(const float* table, __m512i i) {
   return _mm512_permutex2var_ps(_mm512_load_ps(table), i, _mm512_load_ps(table + 16));
 }
 
+// _mm512_min_ps(a, b) is a < b ? a : b and _mm512_max_ps(a, b) a > b ? a : b,
+// as gelu_cubic::gelu writes its comparisons.
 FASTBERT_TARGET_AVX512BW inline __m512 gelu_cubic_avx512(__m512 x, const gc::Table& tb) {
   const __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFFFFFF)));
   const __m512 u = _mm512_mul_ps(_mm512_min_ps(ax, _mm512_set1_ps(gc::kRange)), _mm512_set1_ps(gc::kSegmentsPerUnit));

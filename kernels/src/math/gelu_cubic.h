@@ -26,7 +26,7 @@
 namespace fastbert::kernels::gelu_cubic {
 
 inline constexpr int kSegments = 32;          // one vpermt2ps over two registers
-inline constexpr float kRange = 6.0f;         // h(6) = 5.9e-9
+inline constexpr float kRange = 6.0f;         // |g(6)| = 5.9e-9
 inline constexpr float kSegmentsPerUnit = float(kSegments) / kRange;
 
 // c[k][i]: the coefficient of f^k in g on segment i, f in [0, 1] the position in it.

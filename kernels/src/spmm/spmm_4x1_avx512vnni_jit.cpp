@@ -169,6 +169,10 @@ class Generator : public CodeGenerator {
       mov(ldr_, ptr[args + offsetof(Spmm4x1JitArgs, ldr_bytes)]);
       lea(ldr3_, ptr[ldr_ + ldr_ * 2]);
     }
+    if (e_.gelu) {  // once per tile, for the 16 vectors of its 4 rows
+      mov(gelu_table_, reinterpret_cast<uintptr_t>(&gelu_cubic::table()));
+      vpxord(gelu_zero_, gelu_zero_, gelu_zero_);  // vpxord, vpandd: AVX512F (vxorps needs DQ)
+    }
     Label rows_done;
     for (int r = 0; r < 4; ++r) {
       if (r > 0) {
@@ -254,18 +258,16 @@ class Generator : public CodeGenerator {
 
   // In place, the float operations of gelu_cubic::gelu in their order
   // (vfmadd213ps a, b, c: a = a * b + c, one rounding, as std::fma; vminps
-  // a, b, c: a = b < c ? b : c). The coefficient tables are two registers
-  // each: vpermt2ps picks entry i of 32.
+  // a, b, c: a = b < c ? b : c). Each coefficient table is two registers'
+  // worth at gelu_table_: vpermt2ps picks entry i of 32.
   void gelu(const Zmm& y) {
-    const Zmm u = zmm25, i = zmm26, f = zmm27, c = zmm28, d = zmm29, zero = zmm30;
-    const auto& tb = gelu_cubic::table();
-    mov(rax, reinterpret_cast<uintptr_t>(&tb));
+    const Zmm u = zmm25, i = zmm26, f = zmm27, c = zmm28, d = zmm29;
     auto lookup = [&](const Zmm& dst, int k) {
-      const int offset = int(reinterpret_cast<const char*>(tb.c[k]) - reinterpret_cast<const char*>(&tb));
-      vmovaps(dst, ptr[rax + offset]);
-      vpermt2ps(dst, i, ptr[rax + offset + 64]);
+      const int offset = int(offsetof(gelu_cubic::Table, c) + sizeof(float) * gelu_cubic::kSegments * k);
+      vmovaps(dst, ptr[gelu_table_ + offset]);
+      vpermt2ps(dst, i, ptr[gelu_table_ + offset + 64]);
     };
-    vpandd(u, y, constant(kAbsMask));  // vpandd, vpxord: AVX512F (vandps needs DQ)
+    vpandd(u, y, constant(kAbsMask));
     vminps(u, u, constant(kGeluRange));
     vmulps(u, u, constant(kGeluSegmentsPerUnit));
     vcvttps2dq(i, u);
@@ -279,8 +281,7 @@ class Generator : public CodeGenerator {
     vfmadd213ps(c, f, d);
     lookup(d, 0);
     vfmadd213ps(c, f, d);
-    vpxord(zero, zero, zero);
-    vmaxps(y, zero, y);  // 0 > y ? 0 : y, NaN stays NaN
+    vmaxps(y, gelu_zero_, y);  // 0 > y ? 0 : y, NaN stays NaN
     vaddps(y, y, c);
   }
 
@@ -314,7 +315,9 @@ class Generator : public CodeGenerator {
   const Reg64 x_ = r8, ldx_ = r9, y_ = r10, ldy_ = r11, ldy3_ = r12, tiles_ = r13, res_ = rbp;
   const Reg64 cols_ = r14, w_ = r15, chunks_ = rbx;
   // Free once the chunk loop is done (the chunk registers are reloaded per tile).
-  const Reg64 scale_ = rcx, bias_ = rdx, const_ = rsi, ldr_ = r14, ldr3_ = r15;
+  const Reg64 scale_ = rcx, bias_ = rdx, const_ = rsi, ldr_ = r14, ldr3_ = r15, gelu_table_ = rax;
+  // Not touched by the epilogue's other steps (zmm16-29).
+  const Zmm gelu_zero_ = zmm30;
 };
 
 struct Cache {

@@ -43,8 +43,8 @@ struct Spmm4x1JitEpilogue {
 };
 
 // The floats the generated epilogue broadcasts from memory, per primitive:
-// the GELU approximation's constants (those of epilogue.cpp, applied in the
-// same order, so the results are the reference's bits) and the requantization.
+// GELU's range constants (its coefficient tables are gelu_cubic::table(),
+// which the code addresses directly) and the requantization.
 struct Spmm4x1JitConstants {
   float values[24];
   explicit Spmm4x1JitConstants(const Epilogue& e);
