@@ -17,7 +17,33 @@
 // fragmentation a periodic purge (mallctl "arena.4096.purge") would bound, or
 // live memory, is not measured yet; MALLOC_CONF=dirty_decay_ms:N bounds
 // retained pages for a run that must stay small.
+#include "train_allocator.h"
+
+#include <jemalloc/jemalloc.h>
+
+#include <cstdint>
+#include <cstdio>
+
 extern "C" {
 // NOLINTNEXTLINE: the name and type are jemalloc's documented interface.
 const char* malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
 }
+
+namespace fastbert::cli {
+
+std::string allocator_memory_note() {
+  // jemalloc's statistics are a snapshot taken when "epoch" is written.
+  uint64_t epoch = 1;
+  size_t epoch_size = sizeof(epoch);
+  if (mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size) != 0) return {};
+  size_t allocated = 0, resident = 0;
+  size_t size = sizeof(size_t);
+  if (mallctl("stats.allocated", &allocated, &size, nullptr, 0) != 0) return {};
+  size = sizeof(size_t);
+  if (mallctl("stats.resident", &resident, &size, nullptr, 0) != 0) return {};
+  char text[96];
+  std::snprintf(text, sizeof(text), "heap %.0f MB live, %.0f MB resident", allocated / 1e6, resident / 1e6);
+  return text;
+}
+
+}  // namespace fastbert::cli

@@ -22,6 +22,7 @@
 #include "fastbert/train/local_ranks.h"
 #include "fastbert/train/rank_env.h"
 #include "run_app.h"
+#include "train_allocator.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ int launcher_status = -1;
 // The options every training command shares: threads, a split run, and how
 // to run as several ranks. Returns --nproc's value.
 std::shared_ptr<int> add_training_options(CLI::App* cmd, fastbert::TrainOptions& options) {
+  options.memory_note = fastbert::cli::allocator_memory_note;
   cmd->add_option("--threads", options.threads, "threads (default: the recipe's; 0 = all cores, shared by the ranks)")
       ->check(fastbert::cli::thread_count());
   cmd->add_option("--stop-after-steps", options.stop_after_steps,

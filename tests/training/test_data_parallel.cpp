@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -324,6 +325,29 @@ TEST(DataParallel, TwoRanksOnLoopbackReproduceTheSingleProcessLossCurveAndMasks)
   EXPECT_EQ(report["last_run"]["buckets_started_during_backward"].get<double>(), 1.0);
   // Only rank 0 logs progress, with the rates of both.
   EXPECT_NE(text_of(tmp / "two.log").find("windows/s (2 ranks"), std::string::npos) << text_of(tmp / "two.log");
+}
+
+// The binary's progress lines carry jemalloc's view of the heap (the memory
+// note of cli/train_allocator.cpp): live bytes never exceed resident ones.
+TEST(TrainBinary, ProgressLinesStateTheLiveAndResidentHeap) {
+  TestDir tmp;
+  const pid_t pid = spawn({kTool, "train", write_recipe(tmp, "one").string(), "--stop-after-steps", "3"}, {},
+                          tmp / "one.log");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(exited_ok(wait_exit(pid, std::chrono::seconds(120)))) << text_of(tmp / "one.log");
+  std::istringstream lines(text_of(tmp / "one.log"));
+  int progress_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("] step ") == std::string::npos) continue;
+    ++progress_lines;
+    const auto at = line.find("heap ");
+    ASSERT_NE(at, std::string::npos) << line;
+    double live = 0, resident = 0;
+    ASSERT_EQ(std::sscanf(line.c_str() + at, "heap %lf MB live, %lf MB resident", &live, &resident), 2) << line;
+    EXPECT_GT(live, 0) << line;
+    EXPECT_LE(live, resident) << line;
+  }
+  EXPECT_EQ(progress_lines, 3) << text_of(tmp / "one.log");
 }
 
 TEST(DataParallel, RunOfTwoRanksResumedWithOneRankContinuesTheSingleProcessCurve) {

@@ -575,10 +575,11 @@ TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, c
                         log_rank_windows / std::max(1e-9, window_s), 1e3 * log_allreduce / log_steps);
           ranks_part = buf;
         }
-        std::fprintf(stderr, "[%s] step %lld/%lld  loss %.4f  lr %.3g  %.1f windows/s%s  elapsed %s  eta %s\n",
+        const std::string memory_part = options.memory_note ? "  " + options.memory_note() : "";
+        std::fprintf(stderr, "[%s] step %lld/%lld  loss %.4f  lr %.3g  %.1f windows/s%s  elapsed %s  eta %s%s\n",
                      st.name.c_str(), static_cast<long long>(state.step), static_cast<long long>(plan.total_steps),
                      window_loss_sum / log_steps, lr, rate, ranks_part.c_str(), format_duration(elapsed()).c_str(),
-                     format_duration(eta).c_str());
+                     format_duration(eta).c_str(), memory_part.c_str());
         window_loss_sum = 0;
         log_allreduce = 0;
         log_windows = 0;

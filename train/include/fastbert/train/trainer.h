@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ struct TrainOptions {
   // Each optimizer step's windows are split over the ranks, gradients summed
   // over them, and only rank 0 writes files.
   RankGroup* ranks = nullptr;
+  // Appended to each progress line when set: the executable's allocator
+  // knows how much of the process's memory is live and how much it merely
+  // keeps (fastbert-train: jemalloc's statistics, train_allocator.cpp).
+  std::function<std::string()> memory_note;
 };
 
 struct StageReport {
