@@ -1,7 +1,9 @@
 #pragma once
-// Packing of one (batch, head) into the bf16 layouts of the bf16 attention
-// paths (vdpbf16ps and AMX TDPBF16PS want the same "VNNI" pairs: each 32-bit
-// lane holds two bf16 along the reduction dimension):
+// The AMX path's packing of one (batch, head) into bf16 "VNNI" pairs (each
+// 32-bit lane holds two bf16 along the reduction dimension), and the pieces
+// both bf16 paths share (pair conversion, the 16x16 transpose, the softmax
+// pass that writes P). The vdpbf16ps path packs K and V its own way
+// (attention_bf16_avx512bf16.cpp says why):
 //   Q  -> qp[d/2][query]  pairs (Q[d][i], Q[d+1][i])
 //   K  -> kt[key][d]      Kᵀ: (K[d][j], K[d+1][j]) adjacent
 //   V  -> vb[d][key]      V's own layout: (V[d][j], V[d][j+1]) adjacent
@@ -31,7 +33,7 @@ struct Bf16HeadLayout {
   int64_t p_rows;     // uint32 rows of pp: key_rows / 2 (zero tail)
   size_t qp_bytes, kt_bytes, vb_bytes, scores_bytes, pp_bytes;
 
-  // key_align: 2 for vdpbf16ps (pairs), 32 for AMX (one tile's K dimension).
+  // key_align: 32 for AMX (one tile's K dimension).
   Bf16HeadLayout(const AttentionShape& s, int key_align) {
     dh_pairs = s.head_dim / 2;
     q_stride = (s.seq_len + kBf16QueryBlock - 1) / kBf16QueryBlock * kBf16QueryBlock;
