@@ -7,6 +7,7 @@ add_library(fastbert_kernels_ops
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_bf16_avx512bf16.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_int8_avx512vnni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_bf16_amx.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_reference.cpp
@@ -32,6 +33,7 @@ target_link_libraries(attention_speed PRIVATE fastbert_kernels_ops)
 set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_bf16_avx512bf16.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_int8_avx512vnni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_bf16_amx.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/normalization/layer_norm_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/softmax/softmax_twopass_avx512f.cpp

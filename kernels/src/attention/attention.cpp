@@ -20,6 +20,7 @@ namespace {
 
 bool any_shape(const AttentionShape&) { return true; }
 bool even_head_dim(const AttentionShape& s) { return s.head_dim % 2 == 0; }
+bool head_dim_multiple_of_4(const AttentionShape& s) { return s.head_dim % 4 == 0; }
 bool head_dim_multiple_of_32(const AttentionShape& s) { return s.head_dim % 32 == 0; }
 
 const AttentionKernel& kernel_of(AttentionPath path) {
@@ -46,6 +47,7 @@ const char* attention_path_name(AttentionPath path) {
     case AttentionPath::automatic: return "automatic";
     case AttentionPath::bf16_amx: return "bf16_amx";
     case AttentionPath::bf16_avx512bf16: return "bf16_avx512bf16";
+    case AttentionPath::int8_avx512vnni: return "int8_avx512vnni";
     case AttentionPath::fp32_avx512f: return "fp32_avx512f";
     case AttentionPath::fp32_avx2: return "fp32_avx2";
     case AttentionPath::fp32_reference: return "fp32_reference";
@@ -59,6 +61,8 @@ const std::vector<AttentionKernel>& attention_kernels() {
   static const std::vector<AttentionKernel> table = {
       {AttentionPath::bf16_amx, Isa::amx, 32, true, head_dim_multiple_of_32, d::attention_thread_bytes_bf16_amx,
        d::attention_bf16_amx},
+      {AttentionPath::int8_avx512vnni, Isa::avx512_vnni, d::kAttentionQueryBlockAvx512, true, head_dim_multiple_of_4,
+       d::attention_thread_bytes_int8_avx512vnni, d::attention_int8_avx512vnni},
       {AttentionPath::bf16_avx512bf16, Isa::avx512_bf16, d::kAttentionQueryBlockAvx512, true, even_head_dim,
        d::attention_thread_bytes_bf16_avx512bf16, d::attention_bf16_avx512bf16},
       {AttentionPath::fp32_avx512f, Isa::avx512bw, d::kAttentionQueryBlockAvx512, false, any_shape,

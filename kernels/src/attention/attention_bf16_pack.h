@@ -76,7 +76,7 @@ FASTBERT_TARGET_AVX512_BF16 inline __mmask16 bf16_lane_mask(int64_t n) {
 }
 
 // In-register transpose of a 16x16 block of 32-bit elements (rows r[0..15]).
-FASTBERT_TARGET_AVX512_BF16 inline void transpose_16x16_epi32(__m512i r[16]) {
+FASTBERT_TARGET_AVX512BW inline void transpose_16x16_epi32(__m512i r[16]) {
   __m512i t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);

@@ -23,12 +23,14 @@ size_t attention_thread_bytes_fp32_avx512f(const AttentionShape& s);
 size_t attention_thread_bytes_fp32_avx2(const AttentionShape& s);
 size_t attention_thread_bytes_bf16_avx512bf16(const AttentionShape& s);
 size_t attention_thread_bytes_bf16_amx(const AttentionShape& s);
+size_t attention_thread_bytes_int8_avx512vnni(const AttentionShape& s);
 
 void attention_fp32_reference(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_fp32_avx512f(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_bf16_amx(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_int8_avx512vnni(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 
 // Where a path stores output: fp32 and/or u8, either may be null.
 struct AttentionOutput {

@@ -58,7 +58,7 @@ std::unique_ptr<Tokenizer> load_file_tokenizer(const fbm::FbmFile& file) {
 }
 
 AttentionPath best_fp32_attention() {
-  return kernels::select_kernel(attention_kernels(), [](const AttentionKernel& k) { return !k.bf16; }).path;
+  return kernels::select_kernel(attention_kernels(), [](const AttentionKernel& k) { return !k.reduced_precision; }).path;
 }
 
 }  // namespace

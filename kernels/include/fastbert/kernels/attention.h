@@ -23,10 +23,11 @@ namespace fastbert {
 // Per block of 16 (AMX: 32) queries the scores of all valid keys stay in L1
 // and the softmax takes two passes over them, never three: the fp32 paths
 // carry the running sum of exponentials as a (value, exponent) pair while
-// computing the scores, then normalise and multiply into V; the bf16 paths
-// take the max in pass 1, form each exponential once in pass 2 and divide the
-// output by the sum as it is stored (attention_bf16_amx.cpp and
-// attention_bf16_avx512bf16.cpp have the measurements).
+// computing the scores, then normalise and multiply into V; the bf16 and
+// int8 paths take the max in pass 1, form each exponential once in pass 2
+// and divide the output by the sum as it is stored (attention_bf16_amx.cpp,
+// attention_bf16_avx512bf16.cpp and attention_int8_avx512vnni.cpp have the
+// measurements).
 //
 // A precaution, not measured on a quiet machine: when B*S*4 bytes is a
 // multiple of 4 KiB, a slightly wider ld (B*S + 16) keeps the rows of a head
@@ -62,14 +63,14 @@ struct AttentionArgs {
 
 // One implementation: its path, level of the ISA lattice, the queries one
 // register tile covers, whether it accepts a shape (AMX needs head_dim % 32
-// == 0, the bf16 paths an even head_dim), the scratch one thread needs, and
+// == 0, int8 head_dim % 4 == 0, vdpbf16ps an even head_dim), the scratch one thread needs, and
 // its code (validated arguments, `threads` workspace slices of thread_bytes
 // each; it runs that many OpenMP threads and writes the valid queries).
 struct AttentionKernel {
   AttentionPath path;
   kernels::Isa isa;
   int tile;
-  bool bf16;  // bf16 products (fp32 sums): the int8 models' choice
+  bool reduced_precision;  // bf16 or int8 products: the int8 models' choice
   bool (*accepts)(const AttentionShape& shape);
   size_t (*thread_bytes)(const AttentionShape& shape);
   void (*run)(const AttentionArgs& args, char* workspace, size_t thread_bytes, int threads);
@@ -84,8 +85,8 @@ const std::vector<AttentionKernel>& attention_kernels();
 // one whose level the CPU lacks is refused with
 // kernels::unsupported_isa_message; one that declines the shape falls back
 // to the next entry of the table that accepts it (bf16_amx to
-// bf16_avx512bf16 for head_dim % 32 != 0, a bf16 path to fp32_avx512f for an
-// odd head_dim).
+// int8_avx512vnni for head_dim % 32 != 0, int8 to bf16_avx512bf16 for
+// head_dim % 4 != 0, bf16 to fp32_avx512f for an odd head_dim).
 AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape);
 
 // Scratch memory attention() needs for `shape` with up to `num_threads`
