@@ -267,28 +267,17 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
     }
   };
 
-  // An input used in place is split by tokens: each thread runs every group
-  // over its own contiguous range of tokens, so its part of X and of Y stay
-  // in its core's caches, and the next op (LayerNorm, attention, the next
-  // layer, all split by tokens the same way) finds them there. Splitting by
-  // groups made every thread read all of X and left each token's outputs
-  // spread over both cores.
+  // Threads share out the 4-row groups of each block (dynamic: rows hold
+  // different numbers of blocks), each over all the block's tokens. Splitting
+  // an in-place input by tokens instead (every group over each thread's own
+  // token range), which was meant to keep each thread's X and Y in its own
+  // core's caches for the next op, measured no faster at the model level and
+  // much slower at M = 384 (Zen 4, 2 threads, 90 %, 768x768 M = 384: 0.069-
+  // 0.186 ms split by tokens, 0.063-0.086 by groups; 768x3072: 0.435-0.632
+  // against 0.275-0.421; a MiniLM-shaped 90 % model at batch 8, seq 384:
+  // 177-186 against 189-193 sequences/s), so it was deleted.
   // About 0.02 ns per nonzero multiply-add on one core (vpdpbusd, 4x1 blocks).
   const int max_threads = threads_for_work(0.02 * double(w.chunks() * 16 * m));
-  if (!copy && max_threads > 1 && m >= int64_t(2) * kSpmm4x1JitTile * max_threads) {
-#pragma omp parallel num_threads(max_threads)
-    {
-      std::vector<int32_t> scratch(jit ? 0 : size_t(4 * m_block));
-      const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t tiles = (m + kSpmm4x1JitTile - 1) / kSpmm4x1JitTile;
-      const int64_t m0 = std::min(m, tiles * t / threads * kSpmm4x1JitTile);
-      const int64_t m1 = std::min(m, tiles * (t + 1) / threads * kSpmm4x1JitTile);
-      if (m1 > m0)
-        for (int64_t g = 0; g < groups; ++g) run_group(g, x + m0, a.ldx, m0, m1 - m0, scratch);
-    }
-    return;
-  }
-
 #pragma omp parallel num_threads(max_threads)
   {
     std::vector<int32_t> scratch(jit ? 0 : size_t(4 * m_block));
