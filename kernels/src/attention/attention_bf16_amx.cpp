@@ -300,11 +300,13 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
     float* scores_b = reinterpret_cast<float*>(ws + lay.total());
     uint32_t* pp_b = reinterpret_cast<uint32_t*>(ws + lay.total() + lay.scores_bytes);
     float* tmp = reinterpret_cast<float*>(ws + lay.total() + lay.scores_bytes + lay.pp_bytes);
-    auto head = [&](int h, int b) {
-      const int len = valid_length(a, b);
-      if (len == 0) return;
-      const int64_t t0 = int64_t(b) * s.seq_len;
-      const int64_t rows = int64_t(h) * dh;
+    // Until session 10 a batch divisible by the threads ran whole sequences
+    // per thread, in token order, to read the Q, K, V that each thread's
+    // token range of the linears had written; the linears no longer split
+    // by tokens (kernels/src/spmm/spmm.cpp), so that order lost its reason
+    // and this path takes the head-major loop of the others (not measured
+    // on AMX: no such machine in that session).
+    for_each_head_in_team(a, [&](int len, int64_t t0, int64_t rows) {
       pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in,
                      dh, len, lay, buf, a.scale * kLog2e);
       int i0 = 0;
@@ -316,23 +318,7 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
                          std::min(kQ, len - i0 - kQ), tmp);
       for (; i0 < len; i0 += kQ)
         query_block(lay, dh, buf, i0, AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0), tmp);
-    };
-    const int nt = omp_get_num_threads();
-    if (s.batch % nt == 0) {
-      // Whole sequences per thread, in token order: each thread reads the
-      // Q, K, V its own part of the token-split linears wrote (their caches,
-      // not the other core's) and writes the output the next linear reads there.
-      const int per_thread = s.batch / nt, t = omp_get_thread_num();
-      for (int b = t * per_thread; b < (t + 1) * per_thread; ++b)
-        for (int h = 0; h < s.heads; ++h) head(h, b);
-    } else {
-      // Head-major order: consecutive tasks read adjacent runs of the same
-      // feature rows (batch b+1 follows batch b in a row), which the hardware
-      // prefetchers can follow; batch-major jumped to new rows every task.
-#pragma omp for collapse(2) schedule(dynamic)
-      for (int h = 0; h < s.heads; ++h)
-        for (int b = 0; b < s.batch; ++b) head(h, b);
-    }
+    });
     _tile_release();
   }
 }

@@ -195,25 +195,17 @@ void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t t
   const AttentionShape& s = a.shape;
   const PairsHeadLayout lay(s);
   const int dh = s.head_dim;
-  // One task per (batch, head): the packed head is reused by all its query
-  // blocks while it is hot in L2.
-  // Head-major, so that consecutive tasks read adjacent runs of the same
-  // feature rows (see attention_bf16_amx.cpp).
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads)
-  for (int h = 0; h < s.heads; ++h) {
-    for (int b = 0; b < s.batch; ++b) {
-      const int len = valid_length(a, b);
-      if (len == 0) continue;
-      const PairsHeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
-      const int64_t t0 = int64_t(b) * s.seq_len;
-      const int64_t rows = int64_t(h) * dh;
+#pragma omp parallel num_threads(threads)
+  {
+    const PairsHeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
+    for_each_head_in_team(a, [&](int len, int64_t t0, int64_t rows) {
       const int64_t in = rows * a.ld_in + t0;
       pack_pairs_along_features(a.q + in, a.ld_in, lay.dh_pairs, len, a.scale * kLog2e, buf.qp, lay.stride);
       pack_pairs_along_features(a.k + in, a.ld_in, lay.dh_pairs, len, 1.0f, buf.kp, lay.stride);
       pack_v_pairs_along_keys(a.v + in, a.ld_in, dh, len, lay, buf.vp);
       for (int i0 = 0; i0 < len; i0 += kQ)
         query_block(lay, dh, buf.qp + i0, buf, AttentionOutput::of(a).at(rows, t0 + i0), len, std::min(kQ, len - i0));
-    }
+    });
   }
 }
 

@@ -277,15 +277,10 @@ void attention_int8_avx512vnni(const AttentionArgs& a, char* workspace, size_t t
   const AttentionShape& s = a.shape;
   const QuadsHeadLayout lay(s);
   const int dh = s.head_dim;
-  // One task per (batch, head), head-major: see attention_bf16_avx512bf16.cpp.
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(threads)
-  for (int h = 0; h < s.heads; ++h) {
-    for (int b = 0; b < s.batch; ++b) {
-      const int len = valid_length(a, b);
-      if (len == 0) continue;
-      const QuadsHeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
-      const int64_t t0 = int64_t(b) * s.seq_len;
-      const int64_t rows = int64_t(h) * dh;
+#pragma omp parallel num_threads(threads)
+  {
+    const QuadsHeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
+    for_each_head_in_team(a, [&](int len, int64_t t0, int64_t rows) {
       const int64_t in = rows * a.ld_in + t0;
       const float q_scale = symmetric_scale(max_abs(a.q + in, a.ld_in, dh, len));
       const float k_scale = symmetric_scale(max_abs(a.k + in, a.ld_in, dh, len));
@@ -298,7 +293,7 @@ void attention_int8_avx512vnni(const AttentionArgs& a, char* workspace, size_t t
       for (int i0 = 0; i0 < len; i0 += kQ)
         query_block(lay, dh, buf.qq + i0, buf, score_factor, v_scale, AttentionOutput::of(a).at(rows, t0 + i0), len,
                     std::min(kQ, len - i0));
-    }
+    });
   }
 }
 

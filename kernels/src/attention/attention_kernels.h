@@ -84,6 +84,23 @@ void for_each_query_block(const AttentionArgs& a, char* workspace, size_t thread
   }
 }
 
+// The per-head paths' loop, run by every thread of an OpenMP team: one task
+// per (head, sequence) with valid keys, head-major so that consecutive tasks
+// read adjacent runs of the same feature rows (sequence b + 1 follows b in a
+// row), which the hardware prefetchers can follow; batch-major jumped to new
+// rows every task. Each task packs its head once and reuses it, hot in L2,
+// for all its query blocks. head(h, b, len, first token, first feature row).
+template <class Head>
+void for_each_head_in_team(const AttentionArgs& a, Head head) {
+  const AttentionShape& s = a.shape;
+#pragma omp for collapse(2) schedule(dynamic)
+  for (int h = 0; h < s.heads; ++h)
+    for (int b = 0; b < s.batch; ++b) {
+      const int len = valid_length(a, b);
+      if (len > 0) head(len, int64_t(b) * s.seq_len, int64_t(h) * s.head_dim);
+    }
+}
+
 inline size_t round_up_64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 }  // namespace fastbert::detail
