@@ -71,7 +71,7 @@ FASTBERT_TARGET_AVX512_BF16 inline __m512i bf16_pairs(__m512 lo, __m512 hi) {
   return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-FASTBERT_TARGET_AVX512_BF16 inline __mmask16 bf16_lane_mask(int64_t n) {
+FASTBERT_TARGET_AVX512BW inline __mmask16 bf16_lane_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 

@@ -81,17 +81,11 @@ struct QuadsHeadBuffers {
   }
 };
 
-#define FASTBERT_TARGET_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-
-FASTBERT_TARGET_AVX512_VNNI inline __mmask16 lane_mask(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
-
 // max |x| over rows 0..rows of x[row][0..len].
 FASTBERT_TARGET_AVX512_VNNI float max_abs(const float* x, int64_t ld, int rows, int len) {
   __m512 m = _mm512_setzero_ps();
   for (int r = 0; r < rows; ++r)
-    for (int t = 0; t < len; t += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(len - t), x + r * ld + t)));
+    for (int t = 0; t < len; t += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(bf16_lane_mask(len - t), x + r * ld + t)));
   return _mm512_reduce_max_ps(m);
 }
 
@@ -122,7 +116,7 @@ FASTBERT_TARGET_AVX512_VNNI void pack_quads_along_features(const float* src, int
   for (int dq = 0; dq < dh_quads; ++dq) {
     const float* r0 = src + 4 * dq * ld;
     for (int t = 0; t < len; t += 16) {
-      const __mmask16 m = lane_mask(len - t);
+      const __mmask16 m = bf16_lane_mask(len - t);
       __m512i b[4];
       for (int u = 0; u < 4; ++u)
         b[u] = _mm512_add_epi32(quantize_s8_lanes(_mm512_maskz_loadu_ps(m, r0 + u * ld + t), inv), offset);
@@ -148,7 +142,7 @@ FASTBERT_TARGET_AVX512_VNNI inline __m512i key_quads_of_row(const float* row, in
   __m128i b[4];
   for (int u = 0; u < 4; ++u) {
     const int k = key0 + 16 * u;
-    b[u] = _mm512_cvtepi32_epi8(quantize_s8_lanes(_mm512_maskz_loadu_ps(lane_mask(len - k), row + k), inv));
+    b[u] = _mm512_cvtepi32_epi8(quantize_s8_lanes(_mm512_maskz_loadu_ps(bf16_lane_mask(len - k), row + k), inv));
   }
   const __m512i v = _mm512_castsi128_si512(b[0]);
   return _mm512_inserti64x4(_mm512_inserti32x4(v, b[1], 1),
@@ -243,7 +237,7 @@ FASTBERT_TARGET_AVX512_VNNI inline void output_tile(const uint32_t* pq, const ui
 FASTBERT_TARGET_AVX512_VNNI void query_block(const QuadsHeadLayout& lay, int dh, const uint32_t* qq,
                                             const QuadsHeadBuffers& buf, float score_factor, float v_scale,
                                             const AttentionOutput& o, int len, int nq) {
-  const __mmask16 lanes = lane_mask(nq);
+  const __mmask16 lanes = bf16_lane_mask(nq);
   const __m512 alpha = _mm512_set1_ps(score_factor);
   // Two max chains, so that vmaxps latency does not serialise the key tiles.
   __m512 max_a = _mm512_set1_ps(-INFINITY), max_b = max_a;
