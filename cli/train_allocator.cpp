@@ -12,11 +12,15 @@
 //   jemalloc, never purging (this):  121-122 s, 6.2-6.4 s system, 3.93 GB peak
 // with the same losses step for step. A user's MALLOC_CONF still applies on
 // top (jemalloc reads it after this string).
-// Open: on the full frontier run the resident size still grew, 4.0 GB at
-// step 150 to 4.84 GB at step 540 (about 2.7 MB a step). Whether that is
-// fragmentation a periodic purge (mallctl "arena.4096.purge") would bound, or
-// live memory, is not measured yet; MALLOC_CONF=dirty_decay_ms:N bounds
-// retained pages for a run that must stay small.
+// Resident size on the long run: session 9's frontier process grew from 4.0
+// GB at step 150 to 4.84 GB at step 540 (about 2.7 MB a step), with no
+// allocator statistics to say why. Session 10's process, which logs them
+// (allocator_memory_note below, on every progress line), held 664 MB live
+// and 3,907 MB resident at step 1,040, 3,925 MB at 1,500 and no more through
+// the recover_s50 stage: what stays resident is the transient working set of
+// the largest step so far, and the growth did not recur. Should it, the two
+// numbers tell live memory (the program's) from retained pages (then
+// MALLOC_CONF=dirty_decay_ms:N bounds them, at the cost measured above).
 #include "train_allocator.h"
 
 #include <jemalloc/jemalloc.h>
