@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "fastbert/common/atomic_file.h"
+#include "fastbert/common/error.h"
 #include "fastbert/model/checkpoint.h"
 #include "fastbert/train/commands.h"
 #include "fastbert/train/predict.h"
@@ -166,6 +167,41 @@ TEST(TrainCommand, RunKilledWithSigkillResumesToTheSameLossCurve) {
   const auto& b = resumed.stages[0].losses;
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << "step " << i + 1;
+}
+
+// Two trainers on one output would load the same checkpoint and overwrite
+// each other's saves: while one runs, a second is refused, naming the first.
+// (RunKilledWithSigkillResumesToTheSameLossCurve shows that a killed holder
+// leaves no lock behind.)
+TEST(TrainCommand, SecondTrainerOnTheSameOutputIsRefusedWhileTheFirstRuns) {
+  TestDir tmp;
+  write_squad_features(tmp / "train.h5", testing::copy_span_task(160, 3));
+  const fs::path recipe = write_recipe(tmp, "run", 40, 3);  // 800 steps: still running when checked
+  const std::string tool = std::string(FASTBERT_BINARY_DIR) + "/cli/fastbert-train";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(tool.c_str(), tool.c_str(), "train", recipe.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const fs::path state_file = tmp / "run" / "checkpoint-last" / "trainer_state.json";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(state_file) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::string message;
+  try {
+    run_train_command(recipe, quiet());
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the first trainer finished before the second was started";
+  EXPECT_NE(message.find((tmp / "run").string() + " is being written by another training process (pid " +
+                         std::to_string(pid) + ")"),
+            std::string::npos)
+      << message;
 }
 
 }  // namespace

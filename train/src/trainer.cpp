@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <string_view>
 
 #include "fastbert/common/atomic_file.h"
@@ -20,6 +21,7 @@
 #include "fastbert/train/autocast_scope.h"
 #include "fastbert/train/batch.h"
 #include "fastbert/train/gradient_buckets.h"
+#include "fastbert/train/output_lock.h"
 #include "fastbert/train/rank_group.h"
 #include "fastbert/train/stage_plan.h"
 #include "fastbert/train/stage_compression.h"
@@ -386,7 +388,8 @@ TrainReport train_recipe(const Recipe& recipe, const TrainingWindows& windows, c
 
   const fs::path ckpt_dir = recipe.output / "checkpoint-last";
   const fs::path final_dir = recipe.output / "final";
-  if (writer) fs::create_directories(recipe.output);
+  std::optional<OutputLock> output_lock;
+  if (writer) output_lock.emplace(recipe.output);
 
   TrainReport report;
   report.world_size = world;
