@@ -38,8 +38,6 @@ namespace {
 
 constexpr int kQ = kBf16QueryBlock;
 
-int64_t round_up_16(int64_t n) { return (n + 15) / 16 * 16; }
-
 struct PairsHeadLayout {
   int dh_pairs;      // head_dim / 2
   int64_t stride;    // uint32 per qp and kp row: seq_len rounded up to 16
@@ -49,9 +47,9 @@ struct PairsHeadLayout {
 
   explicit PairsHeadLayout(const AttentionShape& s) {
     dh_pairs = s.head_dim / 2;
-    stride = round_up_16(s.seq_len);
+    stride = round_up(s.seq_len, 16);
     p_rows = (s.seq_len + 1) / 2;
-    v_rows = round_up_16(p_rows);
+    v_rows = round_up(p_rows, 16);
     qp_bytes = kp_bytes = round_up_64(sizeof(uint32_t) * dh_pairs * stride);
     vp_bytes = round_up_64(sizeof(uint32_t) * v_rows * s.head_dim);
     scores_bytes = round_up_64(sizeof(float) * 2 * p_rows * kQ);

@@ -41,8 +41,6 @@ namespace {
 
 constexpr int kQ = kAttentionQueryBlockAvx512;
 
-int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-
 struct QuadsHeadLayout {
   int dh_quads;     // head_dim / 4
   int64_t stride;   // dwords per qq and kq row: seq_len rounded up to 16
