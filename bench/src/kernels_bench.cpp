@@ -26,6 +26,7 @@
 #include "fastbert/common/output_paths.h"
 #include "fastbert/common/threads.h"
 #include "fastbert/kernels/block_sparse.h"
+#include "fastbert/kernels/dense_int8.h"
 #include "fastbert/kernels/dense_matmul.h"
 #include "fastbert/kernels/peak.h"
 #include "fastbert/kernels/quad_layout.h"
@@ -135,31 +136,39 @@ struct Row {
   double sparsity;
   std::string family;  // "4x1" or "1x4"
   double spmm_ms = 0, int8_ms = 0, fp32_ms = 0, gops = 0, peak_pct = 0, pack_ms = 0, setup_ms = 0;
+  // The runtime's own dense int8 (DenseInt8Primitive: oneDNN posed on the
+  // feature-major layout, with its shift and epilogue passes), which is what
+  // the crossover sparsity chooses between; 0 where the ISA cap declines it.
+  double runtime_dense_ms = 0;
 };
 
 const std::vector<KernelShape> kBertShapes = {{768, 768},   {768, 3072},  {3072, 768}, {1024, 1024},
                                               {1024, 4096}, {4096, 1024}, {256, 256},  {256, 1024}};
 
 void write_csv(const std::string& path, const std::vector<Row>& rows, double peak, int threads, bool fresh, bool cpu_time,
-               const std::string& int8_impl, const std::string& fp32_impl, double codegen_ms) {
+               const std::string& int8_impl, const std::string& fp32_impl, const std::string& runtime_dense_impl,
+               double codegen_ms) {
   std::ostringstream s;
   s << "# fastbert bench kernels: threads=" << threads << " activations=" << (fresh ? "fresh" : "cache-hot")
     << " spmm_output=f32(scale,bias) timer=" << (cpu_time ? "thread-cpu-time" : "wall-clock") << "\n";
   s << "# cpu=" << cpu_model_name() << "\n";
   s << "# peak_gops=" << std::fixed << std::setprecision(1) << peak << " (int8 VNNI, measured vpdpbusd loop)\n";
-  s << "# onednn_int8_impl=" << int8_impl << " onednn_fp32_impl=" << fp32_impl << "\n";
+  s << "# onednn_int8_impl=" << int8_impl << " onednn_fp32_impl=" << fp32_impl
+    << " runtime_dense_int8_impl=" << runtime_dense_impl << "\n";
   s << "# first_codegen_ms=" << std::setprecision(3) << codegen_ms << "\n";
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) == 3)
     s << "# load_average_at_end=" << std::setprecision(2) << load[0] << "," << load[1] << "," << load[2]
       << " (other processes share the cores when this exceeds the thread count)\n";
   s << "k,n,m,sparsity,spmm_ms,onednn_int8_ms,onednn_fp32_ms,speedup_vs_int8,speedup_vs_fp32,peak_pct,spmm_gops,"
-       "pack_ms,setup_ms,family\n";
+       "pack_ms,setup_ms,family,runtime_dense_int8_ms,speedup_vs_runtime_dense\n";
   for (const Row& r : rows) {
     s << r.k << "," << r.n << "," << r.m << "," << std::setprecision(0) << r.sparsity << std::setprecision(4) << ","
       << r.spmm_ms << "," << r.int8_ms << "," << r.fp32_ms << "," << std::setprecision(3) << r.int8_ms / r.spmm_ms
       << "," << r.fp32_ms / r.spmm_ms << "," << std::setprecision(1) << r.peak_pct << "," << r.gops << ","
-      << std::setprecision(3) << r.pack_ms << "," << r.setup_ms << "," << r.family << "\n";
+      << std::setprecision(3) << r.pack_ms << "," << r.setup_ms << "," << r.family << "," << std::setprecision(4)
+      << r.runtime_dense_ms << "," << std::setprecision(3)
+      << (r.runtime_dense_ms > 0 ? r.runtime_dense_ms / r.spmm_ms : 0.0) << "\n";
   }
   write_file_atomic(path, s.str());
 }
@@ -287,13 +296,13 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
         << " threads: other processes compete for the cores, timings will be noisy\n";
 
   std::vector<Row> rows;
-  std::string int8_impl, fp32_impl;
+  std::string int8_impl, fp32_impl, runtime_dense_impl = "declined at the FASTBERT_ISA cap";
   std::mt19937_64 rng(1234);
   out << std::setw(5) << "K" << std::setw(6) << "N" << std::setw(6) << "M" << std::setw(5) << "sp%" << std::setw(4)
       << "fam" << std::setw(10)
       << "spmm ms" << std::setw(10) << "int8 ms" << std::setw(10) << "fp32 ms" << std::setw(8) << "x int8"
       << std::setw(8) << "x fp32" << std::setw(8) << "GOP/s" << std::setw(7) << "%peak" << std::setw(9) << "pack ms"
-      << std::setw(9) << "setup ms" << "\n";
+      << std::setw(9) << "setup ms" << std::setw(8) << "x rtd" << "\n";
   for (const KernelShape& shape : shapes) {
     const int64_t k = shape.k, n = shape.n;
     std::uniform_int_distribution<int> wd(-127, 127), xd(0, 255);
@@ -320,6 +329,12 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
       const DenseLinear fp32({m, k, n, DenseType::f32}, dense_wf.data(), nullptr, bias.data());
       int8_impl = int8.implementation();
       fp32_impl = fp32.implementation();
+      std::unique_ptr<DenseInt8Primitive> runtime_dense;
+      if (DenseInt8Primitive::exact_at_isa_cap()) {
+        runtime_dense = std::make_unique<DenseInt8Primitive>(dense_w.data(), w_scales.data(), n, k, SpmmDesc{});
+        runtime_dense->prepare(m);
+        runtime_dense_impl = runtime_dense->implementation();
+      }
 
       std::vector<uint8_t> x_quads(size_t(quad_layout_bytes(k, m)));
       reorder_to_quads(x_features.data(), m, k, m, x_quads.data(), m);
@@ -363,9 +378,13 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
         Engine e_1x4{[&] { spmm_1x4.execute(spmm_args(ring_1x4.get())); }};
         Engine e_int8{[&] { int8.execute(ring_int8.get(), y_data); }};
         Engine e_fp32{[&] { fp32.execute(ring_fp32.get(), y_data); }};
-        for (Engine* e : {&e_spmm, &e_1x4, &e_int8, &e_fp32}) e->calibrate();
+        Engine e_dense{[&] { runtime_dense->execute(spmm_args(ring_spmm.get())); }};
+        std::vector<Engine*> engines = {&e_spmm, &e_1x4, &e_int8, &e_fp32};
+        if (runtime_dense) engines.push_back(&e_dense);
+        for (Engine* e : engines) e->calibrate();
         for (int r = 0; r < o.repeats; ++r)
-          for (Engine* e : {&e_spmm, &e_1x4, &e_int8, &e_fp32}) e->sample(o.cpu_time);
+          for (Engine* e : engines) e->sample(o.cpu_time);
+        const double runtime_dense_ms = runtime_dense ? median(e_dense.samples) * 1e3 : 0.0;
 
         const double int8_ms = median(e_int8.samples) * 1e3, fp32_ms = median(e_fp32.samples) * 1e3;
         auto add_row = [&](const char* family, const Engine& e, int64_t nonzero_macs_per_token, double pack,
@@ -380,6 +399,7 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
           row.peak_pct = peak > 0 ? 100.0 * row.gops / peak : 0.0;
           row.pack_ms = pack;
           row.setup_ms = setup;
+          row.runtime_dense_ms = runtime_dense_ms;
           rows.push_back(row);
           out << std::setw(5) << k << std::setw(6) << n << std::setw(6) << m << std::setw(5) << std::setprecision(0)
               << sp << std::setw(4) << family << std::setprecision(3) << std::setw(10) << row.spmm_ms << std::setw(10)
@@ -387,15 +407,18 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
               << row.int8_ms / row.spmm_ms << std::setw(8) << row.fp32_ms / row.spmm_ms << std::setprecision(0)
               << std::setw(8) << row.gops << std::setprecision(1) << std::setw(7) << row.peak_pct
               << std::setprecision(2) << std::setw(9) << row.pack_ms << std::setprecision(3) << std::setw(9)
-              << row.setup_ms << std::endl;
+              << row.setup_ms << std::setprecision(2) << std::setw(8)
+              << (row.runtime_dense_ms > 0 ? row.runtime_dense_ms / row.spmm_ms : 0.0) << std::endl;
         };
         add_row("4x1", e_spmm, packed->nonzero_blocks() * 4, pack_ms, setup_ms);
         add_row("1x4", e_1x4, packed_1x4->blocks() * 4, pack_1x4_ms, setup_1x4_ms);
       }
     }
   }
-  out << "oneDNN int8: " << int8_impl << "; oneDNN fp32: " << fp32_impl << "\n";
-  if (!o.csv.empty()) write_csv(o.csv, rows, peak, threads, o.fresh, o.cpu_time, int8_impl, fp32_impl, codegen_ms);
+  out << "oneDNN int8: " << int8_impl << "; oneDNN fp32: " << fp32_impl
+      << "; x rtd: speed-up over the runtime's dense int8 (" << runtime_dense_impl << ")\n";
+  if (!o.csv.empty()) write_csv(o.csv, rows, peak, threads, o.fresh, o.cpu_time, int8_impl, fp32_impl, runtime_dense_impl,
+                              codegen_ms);
   if (!o.plot.empty()) write_plot(o.plot, rows, peak, threads, o.fresh);
 }
 
