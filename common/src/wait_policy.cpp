@@ -1,10 +1,10 @@
 // The libgomp wait policy of fastbert's own executables (threads.h,
-// short_spin_wait_policy_applied): a waiting thread spins 300 times, then
-// sleeps. A separate object, linked into the executables (fastbert,
+// short_spin_wait_policy_applied): a waiting thread spins about 8 us (300
+// PAUSEs on Zen 4), then sleeps. A separate object, linked into the executables (fastbert,
 // fastbert-train, the tests) and not into the installed libraries: a program
 // that embeds the runtime keeps its own process start and OpenMP settings.
 //
-// Why 300 (AMD EPYC Zen 4, 2 cores, VNNI peak 472.9 GOP/s a core; one PAUSE
+// Why 8 us (AMD EPYC Zen 4, 2 cores, VNNI peak 472.9 GOP/s a core; one PAUSE
 // measured 27.7 ns, so 300 spins are about 8 us, libgomp's default 300000
 // about 8 ms):
 // - Sleeping at once (OMP_WAIT_POLICY=passive, the policy before this one)
@@ -21,10 +21,22 @@
 //   passive, 8-12 ms spinning 300 times, 13-18 ms spinning 2,000 or 10,000.
 // - Training does not care: 12 prune + distill steps from the MiniLM teacher
 //   took 41-46 s either way, quiet, interleaved.
+// - The wait is a time, not a count: a PAUSE takes 27.7 ns on Zen 4 but
+//   10.2 ns on Sapphire Rapids (Intel Xeon, AMX, 2 cores), where 300 spins
+//   (3 us) let the partner sleep between back-to-back parallel regions: a
+//   768x768 oneDNN AMX int8 matmul, M = 128, 2 threads, took 0.126 ms
+//   spinning 300 times, 0.089 at 800, 0.061 at 1,500 and 0.057 at 3,000
+//   (0.050 at the default); the runtime's dense int8 layer 0.295 ms at 300
+//   and 0.077-0.081 at 800-1,500. So the count is what takes kSpinNs on this
+//   CPU, timed once at start-up (2,000 PAUSEs, about 20-55 us): 300 on Zen 4
+//   as measured above, about 800 on Sapphire Rapids.
 // Whoever wants another policy sets OMP_WAIT_POLICY or GOMP_SPINCOUNT: either
 // is respected.
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -35,6 +47,29 @@ namespace {
 
 constexpr char kMarker[] = "FASTBERT_SET_OMP_WAIT_POLICY=1";
 bool g_wait_policy_set = false;
+
+constexpr double kSpinNs = 8300;  // 300 PAUSEs of 27.7 ns, the count measured on Zen 4
+
+double monotonic_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return double(t.tv_sec) * 1e9 + double(t.tv_nsec);
+}
+
+// The libgomp spin count that waits about kSpinNs: libgomp's spin loop is a
+// load and a PAUSE per iteration.
+long spin_count_for_this_cpu() {
+#if defined(__x86_64__) || defined(__i386__)
+  constexpr int kPauses = 2000;
+  const double t0 = monotonic_ns();
+  for (int i = 0; i < kPauses; ++i) __builtin_ia32_pause();
+  const double per_pause = (monotonic_ns() - t0) / kPauses;
+  if (!(per_pause > 0)) return 300;
+  return std::clamp(long(kSpinNs / per_pause + 0.5), 100L, 10000L);
+#else
+  return 300;
+#endif
+}
 
 bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, prefix, std::strlen(prefix)) == 0; }
 
@@ -53,7 +88,9 @@ void restart_with_short_spin_wait_policy(int, char** argv, char** envp) {
   char** env = static_cast<char**>(std::malloc(sizeof(char*) * size_t(n + 3)));
   if (!env) return;
   std::memcpy(env, envp, sizeof(char*) * size_t(n));
-  env[n] = const_cast<char*>("GOMP_SPINCOUNT=300");
+  static char spin[40];
+  std::snprintf(spin, sizeof spin, "GOMP_SPINCOUNT=%ld", spin_count_for_this_cpu());
+  env[n] = spin;
   env[n + 1] = const_cast<char*>(kMarker);
   env[n + 2] = nullptr;
   execve("/proc/self/exe", argv, env);
