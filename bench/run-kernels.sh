@@ -13,8 +13,20 @@ cd "$(dirname "$0")/.."
 FASTBERT=${FASTBERT:-build/cli/fastbert}
 mkdir -p bench/results
 points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,70,80,90)
-export DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI
-"$FASTBERT" bench kernels --threads 1 --cpu-time "${points[@]}" \
-  --csv bench/results/kernels.csv --plot bench/results/kernels.png "$@"
-"$FASTBERT" bench kernels --threads 1 --cpu-time --fresh "${points[@]}" --csv bench/results/kernels_fresh.csv "$@"
-"$FASTBERT" bench kernels --threads 2 "${points[@]}" --csv bench/results/kernels_2threads.csv "$@"
+(
+  export DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI
+  "$FASTBERT" bench kernels --threads 1 --cpu-time "${points[@]}" \
+    --csv bench/results/kernels.csv --plot bench/results/kernels.png "$@"
+  "$FASTBERT" bench kernels --threads 1 --cpu-time --fresh "${points[@]}" --csv bench/results/kernels_fresh.csv "$@"
+  "$FASTBERT" bench kernels --threads 2 "${points[@]}" --csv bench/results/kernels_2threads.csv "$@"
+)
+# On a CPU with AMX: the same against oneDNN's AMX int8 (token-major, and
+# the runtime's own DenseInt8Primitive, which the crossover sparsity of
+# runtime/src/layers/linear.cpp chooses against), with the points between
+# 50 and 90 % that place the crossover (kernels_amx*.csv).
+if grep -qw amx_int8 /proc/cpuinfo; then
+  amx_points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,60,70,80,85,90)
+  "$FASTBERT" bench kernels --threads 1 --cpu-time "${amx_points[@]}" \
+    --csv bench/results/kernels_amx.csv --plot bench/results/kernels_amx.png "$@"
+  "$FASTBERT" bench kernels --threads 2 "${amx_points[@]}" --csv bench/results/kernels_amx_2threads.csv "$@"
+fi

@@ -23,8 +23,9 @@ constexpr int kMaxThreads = 1024;
 // demo model's batch-1 latency went from 0.3 ms to a 320 ms median
 // (bench/results/contention.json). Not spinning at all costs a kernel wake-up
 // per region instead (a 30 us op took 100 us on 2 threads). So every
-// executable linking this library runs libgomp with GOMP_SPINCOUNT=300
-// (about 8 us; the measurements are in common/src/wait_policy.cpp), unless the
+// executable linking this library runs libgomp with a GOMP_SPINCOUNT of
+// about 8 us of PAUSEs, timed at start-up (300 on Zen 4, about 800 on
+// Sapphire Rapids; the measurements are in common/src/wait_policy.cpp), unless the
 // user set OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads them once, in its
 // own start-up, so the executable sets it before any library starts and takes
 // it out of the environment again once libgomp has read it: child processes

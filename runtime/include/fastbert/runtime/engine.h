@@ -17,7 +17,7 @@
 // no process-wide state (the thread count applies to its own calls only).
 // The count is an upper bound: tiny ops run on one thread
 // (fastbert/common/threads.h: threads_for_work), and waiting threads spin
-// briefly, then sleep (GOMP_SPINCOUNT=300 in fastbert's executables, see threads.h).
+// briefly, then sleep (about 8 us of PAUSEs in fastbert's executables, see threads.h).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
