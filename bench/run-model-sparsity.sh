@@ -9,14 +9,15 @@
 # sparsity, the speed-up over that shape's dense int8 and the linears' share
 # of the time. Run it on an otherwise idle machine (pause training runs).
 #
-#   bench/run-model-sparsity.sh            (ROUNDS=5 MIN_SECONDS=2 THREADS=nproc)
+#   bench/run-model-sparsity.sh            (ROUNDS=5 MIN_SECONDS=2 THREADS=nproc
+#                                           RESULTS=bench/results/model_sparsity.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
 fb=${FASTBERT:-$build/cli/fastbert}
 make_random=${MAKE_RANDOM_BERT:-$build/tests/engine/make_random_bert}
 out=${OUT:-out/model-sparsity}
-results=bench/results/model_sparsity.json
+results=${RESULTS:-bench/results/model_sparsity.json}
 rounds=${ROUNDS:-5}
 min_seconds=${MIN_SECONDS:-2}
 threads=${THREADS:-$(nproc)}

@@ -227,12 +227,12 @@ double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
   // Measured (docs/kernels.md): on AVX512-VNNI without AMX (AMD Zen 4) the
   // 4x1 SpMM with every block kept is 1.06-1.27x faster than oneDNN's VNNI
   // int8 matmul on the feature-major layout (its shift and epilogue passes
-  // included), so nothing runs dense. With AMX, from the previous kernel
-  // issue's Sapphire Rapids run (bench/results history): 4x1 against AMX
-  // dense int8 was 0.58-0.93x at 70 %, 0.78-1.35x at 80 % and 1.01-1.76x at
-  // 85 %, before the passes that DenseInt8Primitive adds; dense below 80 %.
-  // Not measured on an AMX machine with this code: force it to check.
-  return onednn_int8_uses_amx ? 0.8 : 0.0;
+  // included), so nothing runs dense. With AMX (Sapphire Rapids, 2 cores,
+  // bench/results/kernels_amx*.csv, BERT-base shapes at M = 128 and 384), the
+  // 4x1 SpMM against this runtime's AMX dense int8 (DenseInt8Primitive) was
+  // 0.84-1.20x at 60 % and 1.11-1.53x at 70 % on 1 thread, 1.03-1.18x and
+  // 1.28-1.86x on 2: dense below 65 %.
+  return onednn_int8_uses_amx ? 0.65 : 0.0;
 }
 
 double default_int8_dense_below_sparsity() {
