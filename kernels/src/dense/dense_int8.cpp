@@ -11,7 +11,6 @@
 #include <mutex>
 
 #include "fastbert/common/error.h"
-#include "fastbert/common/threads.h"
 
 namespace fastbert::kernels {
 namespace {
@@ -159,10 +158,7 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
     if (!shifted) throw Error("DenseInt8Primitive::execute: out of memory for the shifted input");
     const uint8_t* x = static_cast<const uint8_t*>(a.x);
     int8_t* dst = shifted.get();
-    // About 0.1 ns a byte and 0.3 ns an output value on one core (Sapphire
-    // Rapids, perf of a dense BERT-base): MiniLM's layers at batch 1 stay on
-    // one thread instead of waking the other for each pass.
-#pragma omp parallel for schedule(static) num_threads(threads_for_work(0.1 * double(k * m)))
+#pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < k; ++r) flip_sign_bits(x + r * a.ldx, reinterpret_cast<uint8_t*>(dst) + r * m, m);
     xs = dst;
     ldx = m;
@@ -181,7 +177,7 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
 
   const int out_size = output_size(e.output);
   char* y = static_cast<char*>(a.y);
-#pragma omp parallel for schedule(static) num_threads(threads_for_work(0.3 * double(n * m)))
+#pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < n; ++r)
     apply_epilogue(e, acc.get() + r * m, shift * im.row_sums[size_t(r)], a.x_scale * im.w_scales[size_t(r)],
                    a.bias ? a.bias[r] : 0.0f, a.residual ? a.residual + r * a.ldr : nullptr,
