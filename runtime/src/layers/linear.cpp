@@ -230,8 +230,8 @@ double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
   // included), so nothing runs dense. With AMX (Sapphire Rapids, 2 cores,
   // bench/results/kernels_amx*.csv, BERT-base shapes at M = 128 and 384), the
   // 4x1 SpMM against this runtime's AMX dense int8 (DenseInt8Primitive) was
-  // 0.84-1.20x at 60 % and 1.11-1.53x at 70 % on 1 thread, 1.03-1.18x and
-  // 1.28-1.86x on 2: dense below 65 %.
+  // 0.84-1.44x at 60 % and 1.08-1.89x at 70 % on 1 thread, 1.11-1.46x and
+  // 1.30-1.86x on 2: dense below 65 %.
   return onednn_int8_uses_amx ? 0.65 : 0.0;
 }
 
