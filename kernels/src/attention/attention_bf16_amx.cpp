@@ -304,8 +304,11 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
     // per thread, in token order, to read the Q, K, V that each thread's
     // token range of the linears had written; the linears no longer split
     // by tokens (kernels/src/spmm/spmm.cpp), so that order lost its reason
-    // and this path takes the head-major loop of the others (not measured
-    // on AMX: no such machine in that session).
+    // and this path takes the head-major loop of the others. Measured on
+    // Sapphire Rapids (session 11, three interleaved pairs of runs, batch 8,
+    // 90 % random-weight exports): MiniLM at seq 128 909-1,061 sequences/s
+    // in the old order, 966-988 head-major; at seq 384 213-247 and 224-256;
+    // BERT-base 179-198 and 183-198: the same within the noise.
     for_each_head_in_team(a, [&](int len, int64_t t0, int64_t rows) {
       pack_bf16_head(a.q + rows * a.ld_in + t0, a.k + rows * a.ld_in + t0, a.v + rows * a.ld_in + t0, a.ld_in,
                      dh, len, lay, buf, a.scale * kLog2e);
