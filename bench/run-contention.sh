@@ -11,7 +11,7 @@
 #
 # Several binaries (e.g. before=old/fastbert after=build-rt/cli/fastbert) are
 # measured interleaved, quiet then busy, so they see the same background load;
-# default: this checkout's build. Writes bench/results/contention.json. Bounded:
+# default: this checkout's build. Writes bench/results/contention.json (or RESULTS). Bounded:
 # every bench run and every busy loop is capped by `timeout`, and the loops are
 # ended by their own process ids.
 set -euo pipefail
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-rt}
 make_random=${MAKE_RANDOM_BERT:-$build/tests/engine/make_random_bert}
 out=${OUT:-out/contention}
-results=bench/results/contention.json
+results=${RESULTS:-bench/results/contention.json}
 threads=${THREADS:-$(nproc)}
 busy=${BUSY:-$(nproc)}
 rounds=${ROUNDS:-3}
