@@ -79,7 +79,15 @@ struct DenseInt8Primitive::Impl {
 };
 
 bool DenseInt8Primitive::exact_at_isa_cap() {
-  return isa_allowed(Isa::avx_vnni) || isa_allowed(Isa::avx512_vnni) || isa_allowed(Isa::amx);
+  // oneDNN multiplies with VNNI (or AMX) when it is not capped and the CPU
+  // has some VNNI, or when the cap's oneDNN level includes VNNI
+  // (dense_matmul.cpp: avx_vnni -> avx2_vnni, avx512_vnni and above). At
+  // avx512bw its level, avx512_core, excludes AVX-VNNI: on Sapphire Rapids,
+  // which has both, FASTBERT_ISA=avx512bw gave oneDNN's saturating gemm:jit.
+  const Isa cap = isa_cap();
+  if (cap == best_cpu_isa())
+    return cpu_supports(Isa::avx_vnni) || cpu_supports(Isa::avx512_vnni) || cpu_supports(Isa::amx);
+  return cap == Isa::avx_vnni || isa_allowed(Isa::avx512_vnni);
 }
 
 DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k,

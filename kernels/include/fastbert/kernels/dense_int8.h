@@ -26,7 +26,9 @@ class DenseInt8Primitive {
   // Whether the primitive is exact at the FASTBERT_ISA cap: oneDNN's int8
   // matmul below VNNI multiplies with vpmaddubsw, whose 16-bit pair sums
   // saturate on full-range u8 x s8 (5379 where the integer product is 2931,
-  // seen at avx2 on Zen 4), so without VNNI or AMX allowed it is declined.
+  // seen at avx2 on Zen 4), so where oneDNN gets no VNNI or AMX it is
+  // declined: below avx_vnni, and at avx512bw (oneDNN's avx512_core excludes
+  // AVX-VNNI, which Sapphire Rapids has).
   static bool exact_at_isa_cap();
   // weights: n x k row-major int8; w_scales: n positive values. Throws where
   // exact_at_isa_cap() is false.
