@@ -81,12 +81,6 @@ __attribute__((always_inline)) inline void epilogue_body(const Epilogue& e, cons
 #define FASTBERT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")))
 #define FASTBERT_AVX2 __attribute__((target("avx2,fma")))
 
-// fp32 and u8 outputs with intrinsics: the compiler kept the GELU's table
-// lookups scalar, and the dense int8 layer's epilogue took 28 % of a dense
-// BERT-base's time on Sapphire Rapids with AMX (batch 8, seq 128, perf).
-// The same operations in the same order as epilogue_body (fma, GELU of
-// math/gelu_cubic_avx512.h, residual, the u8 store of math/quantize_u8.h),
-// so the bits are the scalar ones. s8 and s32 take epilogue_body.
 FASTBERT_AVX512 void epilogue_body_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
                                           float bias, const float* residual, void* out, int64_t count) {
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
@@ -96,6 +90,12 @@ FASTBERT_AVX512 void epilogue_body_avx512(const Epilogue& e, const int32_t* acc,
 // which inlines the same code): a false positive, silenced for this function.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// fp32 and u8 outputs with intrinsics: the compiler kept the GELU's table
+// lookups scalar, and the dense int8 layer's epilogue took 28 % of a dense
+// BERT-base's time on Sapphire Rapids with AMX (batch 8, seq 128, perf).
+// The same operations in the same order as epilogue_body (fma, GELU of
+// math/gelu_cubic_avx512.h, residual, the u8 store of math/quantize_u8.h),
+// so the bits are the scalar ones. s8 and s32 take epilogue_body.
 FASTBERT_TARGET_AVX512BW void epilogue_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation,
                                               float scale, float bias, const float* residual, void* out,
                                               int64_t count) {

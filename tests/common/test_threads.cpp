@@ -13,8 +13,6 @@
 namespace fastbert {
 namespace {
 
-// ctest starts this binary without OMP_WAIT_POLICY or GOMP_SPINCOUNT (a user
-// who sets either keeps their own, and the test is skipped).
 // The time one PAUSE takes here, as the executable's start-up measures it.
 double nanoseconds_per_pause() {
   constexpr int kPauses = 20000;
@@ -23,6 +21,8 @@ double nanoseconds_per_pause() {
   return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kPauses;
 }
 
+// ctest starts this binary without OMP_WAIT_POLICY or GOMP_SPINCOUNT (a user
+// who sets either keeps their own, and the test is skipped).
 TEST(WaitPolicy, LibgompSpinsAbout8MicrosecondsOfPausesBeforeSleepingAndTheEnvironmentIsTheUsersAgain) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT"))
     GTEST_SKIP() << "OMP_WAIT_POLICY or GOMP_SPINCOUNT was set by the user, who keeps it";

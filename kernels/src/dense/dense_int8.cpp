@@ -79,15 +79,12 @@ struct DenseInt8Primitive::Impl {
 };
 
 bool DenseInt8Primitive::exact_at_isa_cap() {
-  // oneDNN multiplies with VNNI (or AMX) when it is not capped and the CPU
-  // has some VNNI, or when the cap's oneDNN level includes VNNI
-  // (dense_matmul.cpp: avx_vnni -> avx2_vnni, avx512_vnni and above). At
-  // avx512bw its level, avx512_core, excludes AVX-VNNI: on Sapphire Rapids,
-  // which has both, FASTBERT_ISA=avx512bw gave oneDNN's saturating gemm:jit.
-  const Isa cap = isa_cap();
-  if (cap == best_cpu_isa())
-    return cpu_supports(Isa::avx_vnni) || cpu_supports(Isa::avx512_vnni) || cpu_supports(Isa::amx);
-  return cap == Isa::avx_vnni || isa_allowed(Isa::avx512_vnni);
+  // Exact where the cap's oneDNN level (cap_onednn_isa in dense_matmul.cpp)
+  // has VNNI: avx2_vnni at avx_vnni, avx512_core_vnni and above from
+  // avx512_vnni. At avx512bw that level, avx512_core, excludes AVX-VNNI: on
+  // Sapphire Rapids, which has both, FASTBERT_ISA=avx512bw gave oneDNN's
+  // saturating gemm:jit. Without FASTBERT_ISA the cap is the CPU's best level.
+  return isa_cap() == Isa::avx_vnni || isa_allowed(Isa::avx512_vnni);
 }
 
 DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k,
