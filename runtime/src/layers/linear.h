@@ -76,7 +76,7 @@ inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_spars
 }
 
 // The crossover below which int8 linears run dense when EngineOptions leaves
-// it to the CPU: 0.8 where oneDNN's int8 matmul runs on AMX, else 0.
+// it to the CPU: 0.65 where oneDNN's int8 matmul runs on AMX, else 0.
 double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx);
 double default_int8_dense_below_sparsity();  // for this process's oneDNN
 
