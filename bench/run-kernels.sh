@@ -11,6 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FASTBERT=${FASTBERT:-build/cli/fastbert}
+# The committed files compare against VNNI and state its peak: on a CPU
+# without it (an AVX2-only EPYC in session 12) they would be overwritten by
+# AVX2 timings against a peak of 0.
+if ! grep -qw avx512_vnni /proc/cpuinfo; then
+  echo "bench/run-kernels.sh: this CPU has no AVX512-VNNI; bench/results/kernels*.csv are VNNI results, left as they are" >&2
+  exit 2
+fi
 mkdir -p bench/results
 points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,70,80,90)
 (
