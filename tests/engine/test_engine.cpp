@@ -166,11 +166,11 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
   const std::vector<float> sparse = logits_with(0.0, "spmm_4x1_");
   // Where oneDNN's int8 has no VNNI (an AVX2-only CPU) the dense primitive
   // declines and every layer stays on the SpMM, whatever the crossover.
-  const std::vector<float> dense =
-      logits_with(1.0, kernels::DenseInt8Primitive::exact_at_isa_cap() ? "onednn_int8:" : "spmm_4x1_");
+  const bool dense_builds = kernels::DenseInt8Primitive::exact_at_isa_cap();
+  const std::vector<float> dense = logits_with(1.0, dense_builds ? "onednn_int8:" : "spmm_4x1_");
   ASSERT_EQ(sparse.size(), dense.size());
   for (size_t i = 0; i < sparse.size(); ++i) ASSERT_EQ(sparse[i], dense[i]) << "logit " << i;
-  if (!kernels::DenseInt8Primitive::exact_at_isa_cap())
+  if (!dense_builds)
     GTEST_SKIP() << "oneDNN's int8 has no VNNI at cap " << kernels::isa_name(kernels::isa_cap())
                  << ": no layer can run dense, so no crossover splits them";
   // A crossover between the layers' sparsities (the median) splits them.
