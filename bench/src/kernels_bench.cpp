@@ -136,9 +136,10 @@ struct Row {
   double sparsity;
   std::string family;  // "4x1" or "1x4"
   double spmm_ms = 0, int8_ms = 0, fp32_ms = 0, gops = 0, peak_pct = 0, pack_ms = 0, setup_ms = 0;
-  // The runtime's own dense int8 (DenseInt8Primitive: oneDNN posed on the
-  // feature-major layout, with its shift and epilogue passes), which is what
-  // the crossover sparsity chooses between; 0 where the ISA cap declines it.
+  // The runtime's own dense int8 (DenseInt8Primitive: AMX tiles on the
+  // feature-major layout where the cap allows amx, else oneDNN posed on that
+  // layout with its shift and epilogue passes), which is what the crossover
+  // sparsity chooses between; 0 where the ISA cap declines it.
   double runtime_dense_ms = 0;
 };
 

@@ -167,7 +167,7 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
   // Where oneDNN's int8 has no VNNI (an AVX2-only CPU) the dense primitive
   // declines and every layer stays on the SpMM, whatever the crossover.
   const bool dense_builds = kernels::DenseInt8Primitive::exact_at_isa_cap();
-  const std::vector<float> dense = logits_with(1.0, dense_builds ? "onednn_int8:" : "spmm_4x1_");
+  const std::vector<float> dense = logits_with(1.0, dense_builds ? "dense_int8_" : "spmm_4x1_");
   ASSERT_EQ(sparse.size(), dense.size());
   for (size_t i = 0; i < sparse.size(); ++i) ASSERT_EQ(sparse[i], dense[i]) << "logit " << i;
   if (!dense_builds)
@@ -185,7 +185,7 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
   for (const LinearSummary& l : mixed.linears()) {
     const bool dense = l.block_sparsity < eo.int8_dense_below_sparsity;
     dense_layers += dense;
-    EXPECT_EQ(l.implementation.rfind(dense ? "onednn_int8:" : "spmm_4x1_", 0), 0u)
+    EXPECT_EQ(l.implementation.rfind(dense ? "dense_int8_" : "spmm_4x1_", 0), 0u)
         << l.name << " at " << l.block_sparsity << " runs " << l.implementation;
   }
   EXPECT_GT(dense_layers, 0);
@@ -199,20 +199,21 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
   EXPECT_THROW(Engine(dir_ / "m.fbm", eo), Error);
 }
 
-// Without AMX oneDNN's int8 matmul is slower than the SpMM even on dense
-// layers (docs/kernels.md), so by default nothing runs dense; with AMX (on
-// the CPU, allowed by FASTBERT_ISA and used by oneDNN), layers below 80 % do.
-TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherOneDnnHasAmx) {
+// Without AMX the dense int8 matmul (oneDNN's) is slower than the SpMM even
+// on dense layers (docs/kernels.md), so by default nothing runs dense; with
+// AMX (on the CPU and allowed by FASTBERT_ISA), layers below 65 % run on the
+// AMX tile kernel.
+TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherTheCpuGrantsAmx) {
   TinyBert model(testing::block_sparse_spec(0.8));
   model.write_calibrated_checkpoint(dir_ / "ckpt", 2, kSeq, 3);
   ExportOptions o;
   o.sparse_threshold = 1.0;  // every linear dense int8 in the file
   export_fbm(dir_ / "ckpt", dir_ / "dense.fbm", o);
   Engine engine(dir_ / "dense.fbm");
-  const bool amx = kernels::isa_allowed(kernels::Isa::amx) && kernels::onednn_int8_uses_amx();
+  const bool amx = kernels::isa_allowed(kernels::Isa::amx);
   for (const LinearSummary& l : engine.linears()) {
     ASSERT_EQ(l.format, fbm::LinearFormat::dense_int8) << l.name;
-    EXPECT_EQ(l.implementation.rfind(amx ? "onednn_int8:" : "spmm_4x1_", 0), 0u) << l.name << " runs " << l.implementation;
+    EXPECT_EQ(l.implementation.rfind(amx ? "dense_int8_amx" : "spmm_4x1_", 0), 0u) << l.name << " runs " << l.implementation;
   }
 }
 

@@ -1,7 +1,9 @@
-// DenseInt8Primitive: oneDNN's int8 matmul posed on the SpMM's feature-major
-// layout, with the SpMM's epilogue, against reference_spmm bit for bit.
+// DenseInt8Primitive: the dense int8 matmul on the SpMM's feature-major
+// layout (AMX tiles, or oneDNN's int8 matmul), with the SpMM's epilogue,
+// against reference_spmm bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
@@ -58,7 +60,15 @@ class DenseInt8 : public ::testing::Test {
   }
 };
 
-TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueAndActivationType) {
+// The levels whose implementation this process can build: AMX tiles where
+// the cap allows amx, and oneDNN's matmul (any level below amx) always.
+std::vector<Isa> dense_levels() {
+  std::vector<Isa> levels = {std::min(isa_cap(), Isa::avx512_bf16)};
+  if (isa_allowed(Isa::amx)) levels.push_back(Isa::amx);
+  return levels;
+}
+
+TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueActivationTypeAndImplementation) {
   struct Case {
     Epilogue e;
     bool bias, residual;
@@ -68,13 +78,17 @@ TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueAndActivationTyp
                         {make(OutputType::f32, true), true, true},
                         {make(OutputType::u8, true, 0.05f, 7), true, false},
                         {make(OutputType::s8, false, 0.08f, -3), true, true}};
-  for (auto [n, k, m, pad] : {std::tuple{1, 1, 1, 0}, {7, 13, 3, 2}, {37, 70, 65, 0}, {64, 130, 129, 5}, {96, 768, 200, 0}}) {
+  // Shapes across the AMX blocks' edges (32 rows, 32 tokens, 64 K-bytes).
+  for (auto [n, k, m, pad] : {std::tuple{1, 1, 1, 0}, {7, 13, 3, 2}, {33, 64, 32, 0}, {37, 70, 65, 0},
+                              {64, 130, 129, 5}, {96, 768, 200, 0}}) {
     const DenseProblem p(n, k, m, uint64_t(n * 31 + m), pad);
+    for (Isa level : dense_levels())
     for (ActivationType act : {ActivationType::u8, ActivationType::s8})
       for (const Case& c : cases) {
         SpmmDesc desc;
         desc.activation = act;
         desc.epilogue = c.e;
+        desc.isa = level;
         const DenseInt8Primitive prim(p.w.data(), p.scales.data(), n, k, desc);
         std::vector<int32_t> got(size_t(n * p.ldy), 0x7f7f7f7f), want(got.size(), 0x7f7f7f7f);
         prim.execute(p.args(got.data(), c.bias, c.residual));
@@ -84,12 +98,37 @@ TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueAndActivationTyp
           for (int64_t i = 0; i < m; ++i) {
             const size_t at = size_t(r * p.ldy + i);
             if (size == 4)
-              ASSERT_EQ(got[at], want[at]) << n << "x" << k << " m=" << m << " output " << int(c.e.output) << " row " << r;
+              ASSERT_EQ(got[at], want[at]) << prim.implementation() << " " << n << "x" << k << " m=" << m
+                                           << " output " << int(c.e.output) << " row " << r;
             else
               ASSERT_EQ(reinterpret_cast<const uint8_t*>(got.data())[at], reinterpret_cast<const uint8_t*>(want.data())[at])
-                  << n << "x" << k << " m=" << m << " output " << int(c.e.output) << " row " << r;
+                  << prim.implementation() << " " << n << "x" << k << " m=" << m << " output " << int(c.e.output)
+                  << " row " << r;
           }
       }
+  }
+}
+
+// The runtime adds the residual in place (residual and output one array):
+// every output must still see its own residual value, not a sum written
+// before it was read.
+TEST_F(DenseInt8, AddsAResidualThatIsItsOwnOutputArray) {
+  for (Isa level : dense_levels()) {
+    const DenseProblem p(70, 96, 77, 11, 3);
+    SpmmDesc desc;
+    desc.epilogue = make(OutputType::f32, true);
+    desc.isa = level;
+    const DenseInt8Primitive prim(p.w.data(), p.scales.data(), p.n, p.k, desc);
+    std::vector<float> in_place = p.residual, want(p.residual.size());
+    SpmmArgs a = p.args(in_place.data(), true, true);
+    a.residual = in_place.data();
+    prim.execute(a);
+    reference_spmm(p.w.data(), p.scales.data(), p.n, p.k, ActivationType::u8, desc.epilogue,
+                   p.args(want.data(), true, true));
+    for (int64_t r = 0; r < p.n; ++r)
+      for (int64_t i = 0; i < p.m; ++i)
+        ASSERT_EQ(in_place[size_t(r * p.ldy + i)], want[size_t(r * p.ldy + i)])
+            << prim.implementation() << " row " << r << " token " << i;
   }
 }
 
@@ -118,10 +157,15 @@ TEST(IsaEnvironment, DenseInt8IsBitExactOnFullRangeActivationsOrDeclinedAtTheFor
   EXPECT_EQ(got, want) << prim.implementation() << " at cap " << isa_name(isa_cap());
 }
 
-TEST_F(DenseInt8, NamesItsOneDnnImplementationAndRejectsBadArguments) {
+TEST_F(DenseInt8, RunsOnAmxTilesWhereTheCapAllowsAmxAndRejectsBadArguments) {
   const DenseProblem p(8, 16, 4, 3);
   const DenseInt8Primitive prim(p.w.data(), p.scales.data(), 8, 16, SpmmDesc{});
-  EXPECT_EQ(prim.implementation().rfind("onednn_int8:", 0), 0u) << prim.implementation();
+  EXPECT_EQ(prim.implementation().rfind(isa_allowed(Isa::amx) ? "dense_int8_amx" : "dense_int8_onednn:", 0), 0u)
+      << prim.implementation() << " at cap " << isa_name(isa_cap());
+  SpmmDesc vnni;
+  vnni.isa = Isa::avx512_vnni;
+  EXPECT_EQ(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, vnni).implementation().rfind("dense_int8_onednn:", 0),
+            0u);
   std::vector<float> y(32);
   SpmmArgs a = p.args(y.data(), false, false);
   a.ldy = 3;

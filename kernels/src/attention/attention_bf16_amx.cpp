@@ -20,11 +20,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../amx/tile_config.h"
 #include "../math/quantize_u8.h"
 #include "attention_bf16_pack.h"
 #include "attention_kernels.h"
 #include "../target.h"
-
 
 namespace fastbert::detail {
 
@@ -36,28 +36,6 @@ constexpr int kKeyAlign = 32;  // keys per A tile row (64 bytes of bf16)
 // and head dimension) stream from L2, and 32-query blocks pay off (measured:
 // 13 % faster at 384 keys with head_dim 64 and 5 % with 32; 12 % slower at 128).
 constexpr int kLongHeadKeys = 192;
-
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-// Every tile is 16 rows of 64 bytes, so one configuration serves all shapes.
-constexpr TileConfig make_tile_config() {
-  TileConfig cfg{};
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  return cfg;
-}
-
-// A constant in .rodata, not a stack object: GCC 12 dropped the colsb stores
-// of a stack TileConfig as dead before ldtilecfg (the tile loads then fault).
-alignas(64) constexpr TileConfig kTileConfig = make_tile_config();
-
-FASTBERT_TARGET_AMX void configure_tiles() { _tile_loadconfig(&kTileConfig); }
 
 // Each query's max over keys [j0, j1) of a score block, into m[4] (four
 // chains, so that vmaxps latency does not serialise the keys).
@@ -294,7 +272,7 @@ FASTBERT_TARGET_AMX void attention_bf16_amx(const AttentionArgs& a, char* worksp
 #pragma omp parallel num_threads(threads)
   {
     // Tile configuration is per thread state.
-    configure_tiles();
+    configure_full_tiles();
     char* ws = workspace + thread_bytes * size_t(omp_get_thread_num());
     const Bf16HeadBuffers buf(ws, lay);
     float* scores_b = reinterpret_cast<float*>(ws + lay.total());

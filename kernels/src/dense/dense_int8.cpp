@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 
+#include "dense_int8_amx.h"
 #include "fastbert/common/error.h"
 
 namespace fastbert::kernels {
@@ -27,7 +28,7 @@ dnnl::engine& cpu_engine() {
 std::string impl_name(const dnnl::primitive_desc_base& pd) {
   const char* s = nullptr;
   dnnl_primitive_desc_query(pd.get(), dnnl_query_impl_info_str, 0, &s);
-  return std::string("onednn_int8:") + (s ? s : "?");
+  return std::string("dense_int8_onednn:") + (s ? s : "?");
 }
 
 // x ^ 0x80 over a row, 8 bytes at a time. Written byte by byte inside the
@@ -54,7 +55,11 @@ struct AlignedFree {
 struct DenseInt8Primitive::Impl {
   int64_t n = 0, k = 0;
   SpmmDesc desc;
-  std::vector<int8_t> weights;  // n x k, the matmul's source
+  // The AMX tile kernel's weights, where it runs (desc.isa is amx, which
+  // the SpmmDesc rules allow only where Linux grants the tiles); else
+  // oneDNN's: n x k, the matmul's source.
+  std::unique_ptr<detail::AmxInt8Weights> amx;
+  std::vector<int8_t> weights;
   std::vector<int32_t> row_sums;
   std::vector<float> w_scales;
   // One matmul per (token count, X row stride): the product's N dimension.
@@ -75,6 +80,31 @@ struct DenseInt8Primitive::Impl {
     }
     last_impl = impl_name(slot->first);
     return slot;
+  }
+
+  // The tiles' sums go through the epilogue 32 rows at a time (at most 256
+  // tokens, in L1), so no N x M int32 array is written and read back.
+  // Residual and output may alias: each block reads its residual values
+  // before it writes the same positions.
+  void execute_amx(const SpmmArgs& a) const {
+    const Epilogue& e = desc.epilogue;
+    const bool s8 = desc.activation == ActivationType::s8;
+    const int32_t zero_point = s8 ? 0 : a.x_zero_point;
+    const int64_t bytes = detail::dense_int8_amx_workspace_bytes(*amx, a.m);
+    std::unique_ptr<uint8_t, AlignedFree> quads(static_cast<uint8_t*>(std::aligned_alloc(64, size_t((bytes + 63) / 64 * 64))));
+    if (!quads) throw Error("DenseInt8Primitive::execute: out of memory for the quad-layout input");
+    const int out_size = output_size(e.output);
+    char* y = static_cast<char*>(a.y);
+    detail::dense_int8_amx(*amx, a.x, a.ldx, a.m, s8, quads.get(),
+                           [&](int64_t row0, int rows, int64_t t0, int64_t tokens, const int32_t* acc, int64_t ld_acc) {
+                             for (int r = 0; r < rows; ++r) {
+                               const int64_t row = row0 + r;
+                               apply_epilogue(e, acc + r * ld_acc, -zero_point * row_sums[size_t(row)],
+                                              a.x_scale * w_scales[size_t(row)], a.bias ? a.bias[row] : 0.0f,
+                                              a.residual ? a.residual + row * a.ldr + t0 : nullptr,
+                                              y + (row * a.ldy + t0) * out_size, tokens);
+                             }
+                           });
   }
 };
 
@@ -111,7 +141,13 @@ DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_sca
   im.n = n;
   im.k = k;
   im.desc = desc;
-  im.weights.assign(weights, weights + n * k);
+  if (desc.isa >= Isa::amx) {
+    require_cpu_isa(desc.isa, "DenseInt8Primitive");
+    im.amx = std::make_unique<detail::AmxInt8Weights>(weights, n, k);
+    im.last_impl = "dense_int8_amx";
+  } else {
+    im.weights.assign(weights, weights + n * k);
+  }
   im.w_scales.assign(w_scales, w_scales + n);
   im.row_sums.assign(size_t(n), 0);
   for (int64_t r = 0; r < n; ++r)
@@ -123,7 +159,7 @@ DenseInt8Primitive::DenseInt8Primitive(DenseInt8Primitive&&) noexcept = default;
 DenseInt8Primitive& DenseInt8Primitive::operator=(DenseInt8Primitive&&) noexcept = default;
 
 void DenseInt8Primitive::prepare(int64_t m) const {
-  if (m > 0) impl_->matmul_for(m, m);
+  if (m > 0 && !impl_->amx) impl_->matmul_for(m, m);
 }
 
 std::string DenseInt8Primitive::implementation() const {
@@ -150,6 +186,10 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
     throw Error("DenseInt8Primitive::execute: ldr " + std::to_string(a.ldr) + " < m " + std::to_string(m));
   if (e.output == OutputType::s32 && (a.residual || a.bias))
     throw Error("DenseInt8Primitive::execute: s32 output takes no bias or residual");
+  if (im.amx) {
+    im.execute_amx(a);
+    return;
+  }
 
   // u8 X is shifted into s8 (x - 128 = x ^ 0x80): sum w (x - 128) = sum w x
   // - 128 rowsum, so the compensation is (128 - zero_point) rowsum.
@@ -187,16 +227,6 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
     apply_epilogue(e, acc.get() + r * m, shift * im.row_sums[size_t(r)], a.x_scale * im.w_scales[size_t(r)],
                    a.bias ? a.bias[r] : 0.0f, a.residual ? a.residual + r * a.ldr : nullptr,
                    y + r * a.ldy * out_size, m);
-}
-
-bool onednn_int8_uses_amx() {
-  static const bool amx = [] {
-    const std::vector<int8_t> w(16 * 64, 1);
-    const std::vector<float> scales(16, 1.0f);
-    return DenseInt8Primitive(w.data(), scales.data(), 16, 64, SpmmDesc{}).implementation().find("amx") !=
-           std::string::npos;
-  }();
-  return amx;
 }
 
 }  // namespace fastbert::kernels

@@ -40,7 +40,7 @@ class DenseFp32Layer : public Linear {
 
 // An int8 layer, dense or 4x1 block-sparse in the file, run on one of two
 // engines chosen by its block sparsity (int8_runs_dense): the 4x1 SpMM, or
-// oneDNN's dense int8 matmul (kernels::DenseInt8Primitive). The packed
+// the dense int8 matmul (kernels::DenseInt8Primitive: AMX tiles or oneDNN). The packed
 // arrays are copied once into the engine's own weights; bias and scales stay
 // in the mapping.
 class SparseLinearLayer : public Linear {
@@ -223,7 +223,7 @@ class SparseLinearLayer : public Linear {
 
 }  // namespace
 
-double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
+double default_int8_dense_below_sparsity(bool dense_int8_on_amx) {
   // Measured (docs/kernels.md): on AVX512-VNNI without AMX (AMD Zen 4) the
   // 4x1 SpMM with every block kept is 1.06-1.27x faster than oneDNN's VNNI
   // int8 matmul on the feature-major layout (its shift and epilogue passes
@@ -232,13 +232,13 @@ double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx) {
   // 4x1 SpMM against this runtime's AMX dense int8 (DenseInt8Primitive) was
   // 0.84-1.44x at 60 % and 1.08-1.89x at 70 % on 1 thread, 1.11-1.46x and
   // 1.30-1.86x on 2: dense below 65 %.
-  return onednn_int8_uses_amx ? 0.65 : 0.0;
+  return dense_int8_on_amx ? 0.65 : 0.0;
 }
 
 double default_int8_dense_below_sparsity() {
-  // A CPU without AMX tiles, or FASTBERT_ISA below amx, declines the AMX
-  // default before oneDNN is asked.
-  return default_int8_dense_below_sparsity(kernels::isa_allowed(kernels::Isa::amx) && kernels::onednn_int8_uses_amx());
+  // DenseInt8Primitive runs on AMX tiles wherever the layers' ISA cap allows
+  // amx (a CPU without granted tiles, or FASTBERT_ISA below amx, does not).
+  return default_int8_dense_below_sparsity(kernels::isa_allowed(kernels::Isa::amx));
 }
 
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,

@@ -64,7 +64,7 @@ class Linear {
 // Builds linear `name` of encoder layer `layer` from the file, in the format
 // the file records for it. `wanted` lists the fusions the engine would like.
 // An int8 linear whose block sparsity is below `int8_dense_below_sparsity`
-// runs on oneDNN's dense int8 matmul (kernels::DenseInt8Primitive), any
+// runs on the dense int8 matmul (kernels::DenseInt8Primitive), any
 // other on the 4x1 SpMM: the same bits either way.
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,
                                     int64_t out_features, int64_t in_features, const LinearFusion& wanted,
@@ -76,8 +76,8 @@ inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_spars
 }
 
 // The crossover below which int8 linears run dense when EngineOptions leaves
-// it to the CPU: 0.65 where oneDNN's int8 matmul runs on AMX, else 0.
-double default_int8_dense_below_sparsity(bool onednn_int8_uses_amx);
-double default_int8_dense_below_sparsity();  // for this process's oneDNN
+// it to the CPU: 0.65 where the dense int8 matmul runs on AMX tiles, else 0.
+double default_int8_dense_below_sparsity(bool dense_int8_on_amx);
+double default_int8_dense_below_sparsity();  // for this process's ISA cap
 
 }  // namespace fastbert::layers

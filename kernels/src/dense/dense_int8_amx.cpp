@@ -1,0 +1,151 @@
+#include "dense_int8_amx.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "../amx/tile_config.h"
+#include "../target.h"
+
+namespace fastbert::detail {
+namespace {
+
+int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+int64_t padded_tokens(int64_t m) { return round_up(m, kAmxBlockTokens); }
+
+// vshufi32x4 over all 16 dwords. The masked form, with `a` as its merge
+// source: GCC 12's plain _mm512_shuffle_i32x4 merges into
+// _mm512_undefined_epi32(), which -Wmaybe-uninitialized reports here.
+template <int kLanes>
+FASTBERT_TARGET_AMX inline __m512i shuffle_lanes(__m512i a, __m512i b) {
+  return _mm512_mask_shuffle_i32x4(a, __mmask16(0xFFFF), a, b, kLanes);
+}
+
+// Feature-major rows 4q..4q+3 (those below k; zeros above) to quad row q of
+// the workspace, 64 tokens at a time: byte unpacks give each 128-bit lane
+// the quads of 4 of its 16 tokens, and a 4x4 transpose of the lanes puts the
+// 16-token runs in order. Tokens m..padded are zeros.
+FASTBERT_TARGET_AMX void reorder_quad_row(const uint8_t* const rows[4], int64_t m, int64_t m_pad, uint8_t* out) {
+  for (int64_t t = 0; t < m_pad; t += 64) {
+    const __mmask64 in = t + 64 <= m ? ~__mmask64{0} : (t < m ? (__mmask64{1} << (m - t)) - 1 : 0);
+    __m512i r[4];
+    for (int j = 0; j < 4; ++j) r[j] = rows[j] ? _mm512_maskz_loadu_epi8(in, rows[j] + t) : _mm512_setzero_si512();
+    const __m512i ab_lo = _mm512_unpacklo_epi8(r[0], r[1]), ab_hi = _mm512_unpackhi_epi8(r[0], r[1]);
+    const __m512i cd_lo = _mm512_unpacklo_epi8(r[2], r[3]), cd_hi = _mm512_unpackhi_epi8(r[2], r[3]);
+    const __m512i q0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), q1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+    const __m512i q2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), q3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+    const __m512i t0 = shuffle_lanes<0x44>(q0, q1), t1 = shuffle_lanes<0x44>(q2, q3);
+    const __m512i t2 = shuffle_lanes<0xEE>(q0, q1), t3 = shuffle_lanes<0xEE>(q2, q3);
+    const __m512i o[4] = {shuffle_lanes<0x88>(t0, t1), shuffle_lanes<0xDD>(t0, t1),
+                          shuffle_lanes<0x88>(t2, t3), shuffle_lanes<0xDD>(t2, t3)};
+    // m_pad is a multiple of 32, so whole 16-token runs are stored.
+    for (int j = 0; j < 4 && t + 16 * j < m_pad; ++j) _mm512_store_si512(out + (t + 16 * j) * 4, o[j]);
+  }
+}
+
+// One 32-row x 32-token block over all of K: tiles 0..3 the sums (rows
+// 0-15 / 16-31 x tokens 0-15 / 16-31), 4 and 5 the two A row panels, 6 and 7
+// the two B token panels.
+template <bool kSigned>
+FASTBERT_TARGET_AMX void block_2x2(const int8_t* a, int64_t lda, const uint8_t* b, int64_t ldb, int64_t k_steps,
+                                   int32_t* acc, int64_t ld_acc) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t s = 0; s < k_steps; ++s) {
+    const int8_t* ap = a + s * kAmxKStep;
+    const uint8_t* bp = b + s * (kAmxKStep / 4) * ldb;
+    _tile_loadd(4, ap, lda);
+    _tile_loadd(5, ap + 16 * lda, lda);
+    _tile_loadd(6, bp, ldb);
+    _tile_loadd(7, bp + 64, ldb);
+    if constexpr (kSigned) {
+      _tile_dpbssd(0, 4, 6);
+      _tile_dpbssd(1, 4, 7);
+      _tile_dpbssd(2, 5, 6);
+      _tile_dpbssd(3, 5, 7);
+    } else {
+      _tile_dpbsud(0, 4, 6);
+      _tile_dpbsud(1, 4, 7);
+      _tile_dpbsud(2, 5, 6);
+      _tile_dpbsud(3, 5, 7);
+    }
+  }
+  const int64_t ld = ld_acc * 4;
+  _tile_stored(0, acc, ld);
+  _tile_stored(1, acc + 16, ld);
+  _tile_stored(2, acc + 16 * ld_acc, ld);
+  _tile_stored(3, acc + 16 * ld_acc + 16, ld);
+}
+
+FASTBERT_TARGET_AMX void run_team(const AmxInt8Weights& w, const uint8_t* x, int64_t ldx, int64_t m, bool x_signed,
+                                  uint8_t* xq, const AmxBlockEpilogue& epilogue) {
+  const int64_t k = w.cols(), k_pad = w.padded_cols(), m_pad = padded_tokens(m);
+  const int64_t quads = k_pad / 4, panels = w.padded_rows() / kAmxBlockRows;
+  const int64_t ldb = m_pad * 4;
+#pragma omp parallel
+  {
+    configure_full_tiles();
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < quads; ++q) {
+      const uint8_t* rows[4];
+      for (int j = 0; j < 4; ++j) rows[j] = 4 * q + j < k ? x + (4 * q + j) * ldx : nullptr;
+      reorder_quad_row(rows, m, m_pad, xq + q * ldb);
+    }
+    // Work items are a 32-row panel of W by up to kAmxEpilogueTokens
+    // tokens: the panel (32 x K bytes, in L1 for K <= 768) meets each of the
+    // span's token blocks in turn, and the epilogue then runs on rows of
+    // the whole span. Handing it each 32 x 32 block instead (a call per row
+    // of 32 sums) made the epilogue 38 % of the time of 768x768 at M = 128
+    // on Sapphire Rapids (perf).
+    alignas(64) int32_t acc[kAmxBlockRows * kAmxEpilogueTokens];
+    const int64_t spans = (m_pad + kAmxEpilogueTokens - 1) / kAmxEpilogueTokens;
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < panels * spans; ++item) {
+      const int64_t p = item / spans, t_begin = item % spans * kAmxEpilogueTokens;
+      const int64_t t_end = std::min(m_pad, t_begin + kAmxEpilogueTokens), ld_acc = t_end - t_begin;
+      const int64_t row0 = p * kAmxBlockRows;
+      const int8_t* a = w.data() + row0 * k_pad;
+      for (int64_t t0 = t_begin; t0 < t_end; t0 += kAmxBlockTokens) {
+        const uint8_t* b = xq + t0 * 4;
+        if (x_signed)
+          block_2x2<true>(a, k_pad, b, ldb, k_pad / kAmxKStep, acc + (t0 - t_begin), ld_acc);
+        else
+          block_2x2<false>(a, k_pad, b, ldb, k_pad / kAmxKStep, acc + (t0 - t_begin), ld_acc);
+      }
+      const int rows = int(std::min<int64_t>(kAmxBlockRows, w.rows() - row0));
+      const int64_t tokens = std::min(m, t_end) - t_begin;
+      if (rows > 0 && tokens > 0) epilogue(row0, rows, t_begin, tokens, acc, ld_acc);
+    }
+    _tile_release();
+  }
+}
+
+}  // namespace
+
+void AmxInt8Weights::Free::operator()(int8_t* p) const { std::free(p); }
+
+AmxInt8Weights::AmxInt8Weights(const int8_t* w, int64_t n, int64_t k)
+    : n_(n), k_(k), n_pad_(round_up(n, kAmxBlockRows)), k_pad_(round_up(k, kAmxKStep)) {
+  data_.reset(static_cast<int8_t*>(std::aligned_alloc(64, size_t(n_pad_ * k_pad_))));
+  if (!data_) throw std::bad_alloc();
+  std::memset(data_.get(), 0, size_t(n_pad_ * k_pad_));
+  for (int64_t r = 0; r < n; ++r) std::memcpy(data_.get() + r * k_pad_, w + r * k, size_t(k));
+}
+
+int64_t dense_int8_amx_workspace_bytes(const AmxInt8Weights& w, int64_t m) {
+  return w.padded_cols() * padded_tokens(m);
+}
+
+void dense_int8_amx(const AmxInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
+                    uint8_t* workspace, const AmxBlockEpilogue& epilogue) {
+  if (m <= 0) return;
+  run_team(w, static_cast<const uint8_t*>(x), ldx, m, x_signed, workspace, epilogue);
+}
+
+}  // namespace fastbert::detail

@@ -1,0 +1,58 @@
+#pragma once
+// Dense int8 matmul on AMX tiles, on the runtime's feature-major layout:
+//   acc (N x M, int32) = W (N x K, s8) x X (K x M, u8 or s8)
+// W is the tiles' A operand as it is (16 rows of 64 K-bytes a tile); X is
+// reordered once per call into the quad layout [K/4][M][4]
+// (quad_layout.h), which is exactly the B operand's (16 quads of 16 tokens a
+// tile), so the accumulator tiles come out feature-major, 16 rows x 16 tokens.
+// Integer sums are exact, so any epilogue on them gives reference_spmm's bits.
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace fastbert::detail {
+
+// Each kernel block is kBlockRows x kBlockTokens sums: 2 x 2 accumulator
+// tiles, fed by 2 A and 2 B tiles per 64 K-bytes (all 8 tiles).
+constexpr int kAmxBlockRows = 32;
+constexpr int kAmxBlockTokens = 32;
+constexpr int kAmxKStep = 64;
+// The epilogue receives rows of up to this many tokens at once.
+constexpr int kAmxEpilogueTokens = 256;
+
+// W with rows padded to a multiple of 32 and columns to a multiple of 64,
+// zeros in the padding, 64-byte aligned.
+class AmxInt8Weights {
+ public:
+  AmxInt8Weights(const int8_t* w, int64_t n, int64_t k);
+  int64_t rows() const { return n_; }
+  int64_t cols() const { return k_; }
+  int64_t padded_rows() const { return n_pad_; }
+  int64_t padded_cols() const { return k_pad_; }
+  const int8_t* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(int8_t* p) const;
+  };
+  int64_t n_ = 0, k_ = 0, n_pad_ = 0, k_pad_ = 0;
+  std::unique_ptr<int8_t, Free> data_;
+};
+
+// Receives the sums of `rows` (at most 32) output rows row0.. over `tokens`
+// (at most kAmxEpilogueTokens) tokens t0.., sum (r, t) at acc[r * ld_acc + t].
+// Called from the OpenMP threads, for each (row, token) once.
+using AmxBlockEpilogue =
+    std::function<void(int64_t row0, int rows, int64_t t0, int64_t tokens, const int32_t* acc, int64_t ld_acc)>;
+
+// Bytes of the quad-layout copy of X that dense_int8_amx needs, 64-aligned.
+int64_t dense_int8_amx_workspace_bytes(const AmxInt8Weights& w, int64_t m);
+
+// Runs on the calling OpenMP team size (omp_get_max_threads()); the CPU must
+// have AMX granted (Isa::amx). x: K rows of m bytes, ldx apart; x_signed
+// selects s8 x s8 (TDPBSSD) over s8 x u8 (TDPBSUD). workspace: at least
+// dense_int8_amx_workspace_bytes, 64-byte aligned.
+void dense_int8_amx(const AmxInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
+                    uint8_t* workspace, const AmxBlockEpilogue& epilogue);
+
+}  // namespace fastbert::detail
