@@ -32,7 +32,7 @@ points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,70,80,90)
 # runtime/src/layers/linear.cpp chooses against), with the points between
 # 50 and 90 % that place the crossover (kernels_amx*.csv).
 if grep -qw amx_int8 /proc/cpuinfo; then
-  amx_points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,60,70,80,85,90)
+  amx_points=(--shape 768x768,768x3072,3072x768 --m 128,384 --sparsity 0,50,60,70,75,80,85,90)
   "$FASTBERT" bench kernels --threads 1 --cpu-time "${amx_points[@]}" \
     --csv bench/results/kernels_amx.csv --plot bench/results/kernels_amx.png "$@"
   "$FASTBERT" bench kernels --threads 2 "${amx_points[@]}" --csv bench/results/kernels_amx_2threads.csv "$@"

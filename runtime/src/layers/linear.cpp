@@ -227,12 +227,15 @@ double default_int8_dense_below_sparsity(bool dense_int8_on_amx) {
   // Measured (docs/kernels.md): on AVX512-VNNI without AMX (AMD Zen 4) the
   // 4x1 SpMM with every block kept is 1.06-1.27x faster than oneDNN's VNNI
   // int8 matmul on the feature-major layout (its shift and epilogue passes
-  // included), so nothing runs dense. With AMX (Sapphire Rapids, 2 cores,
-  // bench/results/kernels_amx*.csv, BERT-base shapes at M = 128 and 384), the
-  // 4x1 SpMM against this runtime's AMX dense int8 (DenseInt8Primitive) was
-  // 0.84-1.44x at 60 % and 1.08-1.89x at 70 % on 1 thread, 1.11-1.46x and
-  // 1.30-1.86x on 2: dense below 65 %.
-  return dense_int8_on_amx ? 0.65 : 0.0;
+  // included), so nothing runs dense. With AMX (Sapphire Rapids, BERT-base
+  // shapes at M = 128 and 384, bench/results/kernels_amx*.csv, session 13),
+  // the 4x1 SpMM against the AMX tile kernel (DenseInt8Primitive) was
+  // 0.56-0.77x at 70 %, 0.66-0.93x at 75 % and 0.90-1.12x at 80 % on 1
+  // thread; 0.66-1.06x, 0.78-1.24x and 0.92-1.49x on 2. Whole random-weight
+  // models at 80 % ran 1.2-1.6x their dense exports (model_sparsity_amx.json),
+  // so 80 % layers stay sparse: dense below 75 %. (0.65 against the oneDNN
+  // matmul the tile kernel replaced, which was 1.5-2.3x slower.)
+  return dense_int8_on_amx ? 0.75 : 0.0;
 }
 
 double default_int8_dense_below_sparsity() {
