@@ -45,10 +45,12 @@ class AmxInt8Weights {
 using AmxBlockEpilogue =
     std::function<void(int64_t row0, int rows, int64_t t0, int64_t tokens, const int32_t* acc, int64_t ld_acc)>;
 
-// Bytes of the quad-layout copy of X that dense_int8_amx needs, 64-aligned.
+// Bytes of the quad-layout copies of X (one per thread of the calling team,
+// omp_get_max_threads()) that dense_int8_amx needs.
 int64_t dense_int8_amx_workspace_bytes(const AmxInt8Weights& w, int64_t m);
 
-// Runs on the calling OpenMP team size (omp_get_max_threads()); the CPU must
+// Runs on the calling OpenMP team size (omp_get_max_threads(), as when the
+// workspace was sized); the CPU must
 // have AMX granted (Isa::amx). x: K rows of m bytes, ldx apart; x_signed
 // selects s8 x s8 (TDPBSSD) over s8 x u8 (TDPBSUD). workspace: at least
 // dense_int8_amx_workspace_bytes, 64-byte aligned.
