@@ -36,4 +36,9 @@ if grep -qw amx_int8 /proc/cpuinfo; then
   "$FASTBERT" bench kernels --threads 1 --cpu-time "${amx_points[@]}" \
     --csv bench/results/kernels_amx.csv --plot bench/results/kernels_amx.png "$@"
   "$FASTBERT" bench kernels --threads 2 "${amx_points[@]}" --csv bench/results/kernels_amx_2threads.csv "$@"
+  # MiniLM's shapes (hidden 384, intermediate 1536), where the crossover
+  # sits lower than on BERT-base's.
+  minilm_points=(--shape 384x384,384x1536,1536x384 --m 128,384 --sparsity 0,60,70,75,80,85,90)
+  "$FASTBERT" bench kernels --threads 1 --cpu-time "${minilm_points[@]}" --csv bench/results/kernels_amx_minilm.csv "$@"
+  "$FASTBERT" bench kernels --threads 2 "${minilm_points[@]}" --csv bench/results/kernels_amx_minilm_2threads.csv "$@"
 fi

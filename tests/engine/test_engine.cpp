@@ -201,7 +201,7 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
 
 // Without AMX the dense int8 matmul (oneDNN's) is slower than the SpMM even
 // on dense layers (docs/kernels.md), so by default nothing runs dense; with
-// AMX (on the CPU and allowed by FASTBERT_ISA), layers below 75 % run on the
+// AMX (on the CPU and allowed by FASTBERT_ISA), layers below 80 % run on the
 // AMX tile kernel.
 TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherTheCpuGrantsAmx) {
   TinyBert model(testing::block_sparse_spec(0.8));

@@ -227,15 +227,16 @@ double default_int8_dense_below_sparsity(bool dense_int8_on_amx) {
   // Measured (docs/kernels.md): on AVX512-VNNI without AMX (AMD Zen 4) the
   // 4x1 SpMM with every block kept is 1.06-1.27x faster than oneDNN's VNNI
   // int8 matmul on the feature-major layout (its shift and epilogue passes
-  // included), so nothing runs dense. With AMX (Sapphire Rapids, BERT-base
-  // shapes at M = 128 and 384, bench/results/kernels_amx*.csv, session 13),
-  // the 4x1 SpMM against the AMX tile kernel (DenseInt8Primitive) was
-  // 0.56-0.77x at 70 %, 0.66-0.93x at 75 % and 0.90-1.12x at 80 % on 1
-  // thread; 0.66-1.06x, 0.78-1.24x and 0.92-1.49x on 2. Whole random-weight
-  // models at 80 % ran 1.2-1.6x their dense exports (model_sparsity_amx.json),
-  // so 80 % layers stay sparse: dense below 75 %. (0.65 against the oneDNN
-  // matmul the tile kernel replaced, which was 1.5-2.3x slower.)
-  return dense_int8_on_amx ? 0.75 : 0.0;
+  // included), so nothing runs dense. With AMX (Sapphire Rapids, session 13,
+  // bench/results/kernels_amx*.csv), the 4x1 SpMM against the AMX tile
+  // kernel (DenseInt8Primitive) on BERT-base shapes at M = 128 and 384 was
+  // 0.65-0.95x at 75 % and 0.95-1.12x at 80 % on 1 thread, 0.82-1.06x and
+  // 0.94-1.46x on 2; on MiniLM's shapes 0.76-1.10x and 0.97-1.30x, 0.66-1.20x
+  // and 0.83-1.51x. Whole random-weight models at 80 % ran 1.15-1.87x their
+  // dense exports (model_sparsity_amx.json). So dense below 80 %, where the
+  // two are level. (0.65 against the oneDNN matmul the tile kernel
+  // replaced, which was 1.5-2.3x slower.)
+  return dense_int8_on_amx ? 0.8 : 0.0;
 }
 
 double default_int8_dense_below_sparsity() {

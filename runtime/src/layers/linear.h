@@ -76,7 +76,7 @@ inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_spars
 }
 
 // The crossover below which int8 linears run dense when EngineOptions leaves
-// it to the CPU: 0.75 where the dense int8 matmul runs on AMX tiles, else 0.
+// it to the CPU: 0.8 where the dense int8 matmul runs on AMX tiles, else 0.
 double default_int8_dense_below_sparsity(bool dense_int8_on_amx);
 double default_int8_dense_below_sparsity();  // for this process's ISA cap
 
