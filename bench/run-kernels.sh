@@ -41,4 +41,12 @@ if grep -qw amx_int8 /proc/cpuinfo; then
   minilm_points=(--shape 384x384,384x1536,1536x384 --m 128,384 --sparsity 0,60,70,75,80,85,90)
   "$FASTBERT" bench kernels --threads 1 --cpu-time "${minilm_points[@]}" --csv bench/results/kernels_amx_minilm.csv "$@"
   "$FASTBERT" bench kernels --threads 2 "${minilm_points[@]}" --csv bench/results/kernels_amx_minilm_2threads.csv "$@"
+  # The same CPU without AMX (as an Intel guest that hides it runs): the
+  # runtime's dense int8 is then the AVX512-VNNI kernel, and the points
+  # between 0 and 60 % place its crossover (kernels_vnni*.csv).
+  vnni_points=(--shape 768x768,768x3072,3072x768,384x384,384x1536,1536x384 --m 128,384 --sparsity 0,30,40,50,60)
+  FASTBERT_ISA=avx512_bf16 "$FASTBERT" bench kernels --threads 1 --cpu-time "${vnni_points[@]}" \
+    --csv bench/results/kernels_vnni.csv "$@"
+  FASTBERT_ISA=avx512_bf16 "$FASTBERT" bench kernels --threads 2 "${vnni_points[@]}" \
+    --csv bench/results/kernels_vnni_2threads.csv "$@"
 fi

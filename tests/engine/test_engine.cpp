@@ -142,10 +142,11 @@ TEST_F(EngineTest, SparseInt8ExportEqualsFp32SimulationOfTheInt8Arithmetic) {
   EXPECT_LT(relative_error(model, windows, true, start, end), 5e-2);
 }
 
-// The dispatcher: int8 linears below the crossover sparsity run on oneDNN's
-// dense int8 matmul, the rest on the 4x1 SpMM, and the logits do not depend
-// on the choice (both engines give the reference's bits).
-TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogits) {
+// The dispatcher: int8 linears below the crossover sparsity run on the dense
+// int8 matmul (the cap's: AMX tiles, the VNNI kernel or oneDNN's), the rest
+// on the 4x1 SpMM, and the logits do not depend on the choice (both engines
+// give the reference's bits).
+TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnTheDenseKernelWithTheSameLogits) {
   TinyBert model(testing::block_sparse_spec(0.8));
   const auto windows = model.write_calibrated_checkpoint(dir_ / "ckpt", 4, kSeq, 7);
   export_fbm(dir_ / "ckpt", dir_ / "m.fbm", {});
@@ -199,21 +200,22 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnOneDnnWithTheSameLogit
   EXPECT_THROW(Engine(dir_ / "m.fbm", eo), Error);
 }
 
-// Without AMX the dense int8 matmul (oneDNN's) is slower than the SpMM even
-// on dense layers (docs/kernels.md), so by default nothing runs dense; with
-// AMX (on the CPU and allowed by FASTBERT_ISA), layers below 80 % run on the
-// AMX tile kernel.
-TEST_F(EngineTest, TheDefaultCrossoverFollowsWhetherTheCpuGrantsAmx) {
+// Dense layers run on the dense kernel of the cap where one is faster than
+// the SpMM with every block kept (AMX tiles; AVX512-VNNI), and on the SpMM
+// below that (docs/kernels.md).
+TEST_F(EngineTest, DenseLayersRunOnTheDenseKernelOfTheCapOrOnTheSpmmBelowVnni) {
   TinyBert model(testing::block_sparse_spec(0.8));
   model.write_calibrated_checkpoint(dir_ / "ckpt", 2, kSeq, 3);
   ExportOptions o;
   o.sparse_threshold = 1.0;  // every linear dense int8 in the file
   export_fbm(dir_ / "ckpt", dir_ / "dense.fbm", o);
   Engine engine(dir_ / "dense.fbm");
-  const bool amx = kernels::isa_allowed(kernels::Isa::amx);
+  const char* expected = kernels::isa_allowed(kernels::Isa::amx)           ? "dense_int8_amx"
+                         : kernels::isa_allowed(kernels::Isa::avx512_vnni) ? "dense_int8_avx512vnni"
+                                                                           : "spmm_4x1_";
   for (const LinearSummary& l : engine.linears()) {
     ASSERT_EQ(l.format, fbm::LinearFormat::dense_int8) << l.name;
-    EXPECT_EQ(l.implementation.rfind(amx ? "dense_int8_amx" : "spmm_4x1_", 0), 0u) << l.name << " runs " << l.implementation;
+    EXPECT_EQ(l.implementation.rfind(expected, 0), 0u) << l.name << " runs " << l.implementation;
   }
 }
 

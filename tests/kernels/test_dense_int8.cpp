@@ -60,10 +60,12 @@ class DenseInt8 : public ::testing::Test {
   }
 };
 
-// The levels whose implementation this process can build: AMX tiles where
-// the cap allows amx, and oneDNN's matmul (any level below amx) always.
+// One level per implementation this process can build: oneDNN's matmul
+// (below avx512_vnni) always, the VNNI kernel and the AMX tiles where the
+// cap allows them.
 std::vector<Isa> dense_levels() {
-  std::vector<Isa> levels = {std::min(isa_cap(), Isa::avx512_bf16)};
+  std::vector<Isa> levels = {std::min(isa_cap(), Isa::avx512bw)};
+  if (isa_allowed(Isa::avx512_vnni)) levels.push_back(Isa::avx512_vnni);
   if (isa_allowed(Isa::amx)) levels.push_back(Isa::amx);
   return levels;
 }
@@ -78,9 +80,10 @@ TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueActivationTypeAn
                         {make(OutputType::f32, true), true, true},
                         {make(OutputType::u8, true, 0.05f, 7), true, false},
                         {make(OutputType::s8, false, 0.08f, -3), true, true}};
-  // Shapes across the AMX blocks' edges (32 rows, 32 tokens, 64 K-bytes).
+  // Shapes across the AMX blocks' edges (32 rows, 32 tokens, 64 K-bytes)
+  // and the VNNI tiles' (8 rows, 48 / 32 / 16 tokens, 512-token spans).
   for (auto [n, k, m, pad] : {std::tuple{1, 1, 1, 0}, {7, 13, 3, 2}, {33, 64, 32, 0}, {37, 70, 65, 0},
-                              {64, 130, 129, 5}, {96, 768, 200, 0}}) {
+                              {9, 20, 97, 1}, {64, 130, 129, 5}, {96, 768, 200, 0}, {17, 36, 530, 0}}) {
     const DenseProblem p(n, k, m, uint64_t(n * 31 + m), pad);
     for (Isa level : dense_levels())
     for (ActivationType act : {ActivationType::u8, ActivationType::s8})
@@ -157,14 +160,16 @@ TEST(IsaEnvironment, DenseInt8IsBitExactOnFullRangeActivationsOrDeclinedAtTheFor
   EXPECT_EQ(got, want) << prim.implementation() << " at cap " << isa_name(isa_cap());
 }
 
-TEST_F(DenseInt8, RunsOnAmxTilesWhereTheCapAllowsAmxAndRejectsBadArguments) {
+TEST_F(DenseInt8, RunsItsBestImplementationAtTheCapAndRejectsBadArguments) {
   const DenseProblem p(8, 16, 4, 3);
   const DenseInt8Primitive prim(p.w.data(), p.scales.data(), 8, 16, SpmmDesc{});
-  EXPECT_EQ(prim.implementation().rfind(isa_allowed(Isa::amx) ? "dense_int8_amx" : "dense_int8_onednn:", 0), 0u)
-      << prim.implementation() << " at cap " << isa_name(isa_cap());
-  SpmmDesc vnni;
-  vnni.isa = Isa::avx512_vnni;
-  EXPECT_EQ(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, vnni).implementation().rfind("dense_int8_onednn:", 0),
+  const char* best = isa_allowed(Isa::amx)           ? "dense_int8_amx"
+                     : isa_allowed(Isa::avx512_vnni) ? "dense_int8_avx512vnni"
+                                                     : "dense_int8_onednn:";
+  EXPECT_EQ(prim.implementation().rfind(best, 0), 0u) << prim.implementation() << " at cap " << isa_name(isa_cap());
+  SpmmDesc below_vnni;
+  below_vnni.isa = std::min(isa_cap(), Isa::avx512bw);
+  EXPECT_EQ(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, below_vnni).implementation().rfind("dense_int8_onednn:", 0),
             0u);
   std::vector<float> y(32);
   SpmmArgs a = p.args(y.data(), false, false);

@@ -10,7 +10,7 @@
 #include <map>
 #include <mutex>
 
-#include "dense_int8_amx.h"
+#include "dense_int8_kernels.h"
 #include "fastbert/common/error.h"
 
 namespace fastbert::kernels {
@@ -55,10 +55,12 @@ struct AlignedFree {
 struct DenseInt8Primitive::Impl {
   int64_t n = 0, k = 0;
   SpmmDesc desc;
-  // The AMX tile kernel's weights, where it runs (desc.isa is amx, which
-  // the SpmmDesc rules allow only where Linux grants the tiles); else
-  // oneDNN's: n x k, the matmul's source.
+  // The weights of the one implementation this primitive runs: the AMX
+  // tile kernel's (desc.isa amx, which the SpmmDesc rules allow only where
+  // Linux grants the tiles), the VNNI kernel's (avx512_vnni or
+  // avx512_bf16), or oneDNN's (below: n x k, the matmul's source).
   std::unique_ptr<detail::AmxInt8Weights> amx;
+  std::unique_ptr<detail::VnniInt8Weights> vnni;
   std::vector<int8_t> weights;
   std::vector<int32_t> row_sums;
   std::vector<float> w_scales;
@@ -82,29 +84,30 @@ struct DenseInt8Primitive::Impl {
     return slot;
   }
 
-  // The tiles' sums go through the epilogue 32 rows at a time (at most 256
-  // tokens, in L1), so no N x M int32 array is written and read back.
-  // Residual and output may alias: each block reads its residual values
-  // before it writes the same positions.
-  void execute_amx(const SpmmArgs& a) const {
+  // The library's own kernels hand their sums to the epilogue a few rows
+  // at a time while they are in L1, so no N x M int32 array is written and
+  // read back. Residual and output may alias: each row reads its residual
+  // values before it writes the same positions. s8_zero_point: the zero
+  // point the kernel's sums carry for s8 activations (VNNI stores them as
+  // u8 + 128).
+  template <class Kernel>
+  void execute_own(const SpmmArgs& a, int64_t workspace_bytes, int32_t s8_zero_point, Kernel&& kernel) const {
     const Epilogue& e = desc.epilogue;
     const bool s8 = desc.activation == ActivationType::s8;
-    const int32_t zero_point = s8 ? 0 : a.x_zero_point;
-    const int64_t bytes = detail::dense_int8_amx_workspace_bytes(*amx, a.m);
-    std::unique_ptr<uint8_t, AlignedFree> quads(static_cast<uint8_t*>(std::aligned_alloc(64, size_t((bytes + 63) / 64 * 64))));
+    const int32_t zero_point = s8 ? s8_zero_point : a.x_zero_point;
+    std::unique_ptr<uint8_t, AlignedFree> quads(
+        static_cast<uint8_t*>(std::aligned_alloc(64, size_t((workspace_bytes + 63) / 64 * 64))));
     if (!quads) throw Error("DenseInt8Primitive::execute: out of memory for the quad-layout input");
     const int out_size = output_size(e.output);
     char* y = static_cast<char*>(a.y);
-    detail::dense_int8_amx(*amx, a.x, a.ldx, a.m, s8, quads.get(),
-                           [&](int64_t row0, int rows, int64_t t0, int64_t tokens, const int32_t* acc, int64_t ld_acc) {
-                             for (int r = 0; r < rows; ++r) {
-                               const int64_t row = row0 + r;
-                               apply_epilogue(e, acc + r * ld_acc, -zero_point * row_sums[size_t(row)],
-                                              a.x_scale * w_scales[size_t(row)], a.bias ? a.bias[row] : 0.0f,
-                                              a.residual ? a.residual + row * a.ldr + t0 : nullptr,
-                                              y + (row * a.ldy + t0) * out_size, tokens);
-                             }
-                           });
+    kernel(quads.get(), s8, [&](int64_t row0, int rows, int64_t t0, int64_t tokens, const int32_t* acc, int64_t ld_acc) {
+      for (int r = 0; r < rows; ++r) {
+        const int64_t row = row0 + r;
+        apply_epilogue(e, acc + r * ld_acc, -zero_point * row_sums[size_t(row)], a.x_scale * w_scales[size_t(row)],
+                       a.bias ? a.bias[row] : 0.0f, a.residual ? a.residual + row * a.ldr + t0 : nullptr,
+                       y + (row * a.ldy + t0) * out_size, tokens);
+      }
+    });
   }
 };
 
@@ -141,10 +144,13 @@ DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_sca
   im.n = n;
   im.k = k;
   im.desc = desc;
+  require_cpu_isa(desc.isa, "DenseInt8Primitive");
   if (desc.isa >= Isa::amx) {
-    require_cpu_isa(desc.isa, "DenseInt8Primitive");
     im.amx = std::make_unique<detail::AmxInt8Weights>(weights, n, k);
     im.last_impl = "dense_int8_amx";
+  } else if (desc.isa >= Isa::avx512_vnni) {
+    im.vnni = std::make_unique<detail::VnniInt8Weights>(weights, n, k);
+    im.last_impl = "dense_int8_avx512vnni";
   } else {
     im.weights.assign(weights, weights + n * k);
   }
@@ -159,7 +165,7 @@ DenseInt8Primitive::DenseInt8Primitive(DenseInt8Primitive&&) noexcept = default;
 DenseInt8Primitive& DenseInt8Primitive::operator=(DenseInt8Primitive&&) noexcept = default;
 
 void DenseInt8Primitive::prepare(int64_t m) const {
-  if (m > 0 && !impl_->amx) impl_->matmul_for(m, m);
+  if (m > 0 && !impl_->amx && !impl_->vnni) impl_->matmul_for(m, m);
 }
 
 std::string DenseInt8Primitive::implementation() const {
@@ -187,7 +193,17 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
   if (e.output == OutputType::s32 && (a.residual || a.bias))
     throw Error("DenseInt8Primitive::execute: s32 output takes no bias or residual");
   if (im.amx) {
-    im.execute_amx(a);
+    im.execute_own(a, detail::dense_int8_amx_workspace_bytes(*im.amx, m), 0,
+                   [&](uint8_t* ws, bool s8, const detail::DenseRowsEpilogue& epi) {
+                     detail::dense_int8_amx(*im.amx, a.x, a.ldx, m, s8, ws, epi);
+                   });
+    return;
+  }
+  if (im.vnni) {
+    im.execute_own(a, detail::dense_int8_vnni_workspace_bytes(*im.vnni, m), 128,
+                   [&](uint8_t* ws, bool s8, const detail::DenseRowsEpilogue& epi) {
+                     detail::dense_int8_vnni(*im.vnni, a.x, a.ldx, m, s8, ws, epi);
+                   });
     return;
   }
 

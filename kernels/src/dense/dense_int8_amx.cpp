@@ -1,4 +1,4 @@
-#include "dense_int8_amx.h"
+#include "dense_int8_kernels.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -9,6 +9,7 @@
 #include <new>
 
 #include "../amx/tile_config.h"
+#include "quad_reorder_avx512.h"
 #include "../target.h"
 
 namespace fastbert::detail {
@@ -17,42 +18,12 @@ namespace {
 int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
 int64_t padded_tokens(int64_t m) { return round_up(m, kAmxBlockTokens); }
 
-// vshufi32x4 over all 16 dwords. The masked form, with `a` as its merge
-// source: GCC 12's plain _mm512_shuffle_i32x4 merges into
-// _mm512_undefined_epi32(), which -Wmaybe-uninitialized reports here.
-template <int kLanes>
-FASTBERT_TARGET_AMX inline __m512i shuffle_lanes(__m512i a, __m512i b) {
-  return _mm512_mask_shuffle_i32x4(a, __mmask16(0xFFFF), a, b, kLanes);
-}
-
-// Feature-major rows 4q..4q+3 (those below k; zeros above) to quad row q of
-// the workspace, 64 tokens at a time: byte unpacks give each 128-bit lane
-// the quads of 4 of its 16 tokens, and a 4x4 transpose of the lanes puts the
-// 16-token runs in order. Tokens m..padded are zeros.
-FASTBERT_TARGET_AMX void reorder_quad_row(const uint8_t* const rows[4], int64_t m, int64_t m_pad, uint8_t* out) {
-  for (int64_t t = 0; t < m_pad; t += 64) {
-    const __mmask64 in = t + 64 <= m ? ~__mmask64{0} : (t < m ? (__mmask64{1} << (m - t)) - 1 : 0);
-    __m512i r[4];
-    for (int j = 0; j < 4; ++j) r[j] = rows[j] ? _mm512_maskz_loadu_epi8(in, rows[j] + t) : _mm512_setzero_si512();
-    const __m512i ab_lo = _mm512_unpacklo_epi8(r[0], r[1]), ab_hi = _mm512_unpackhi_epi8(r[0], r[1]);
-    const __m512i cd_lo = _mm512_unpacklo_epi8(r[2], r[3]), cd_hi = _mm512_unpackhi_epi8(r[2], r[3]);
-    const __m512i q0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), q1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
-    const __m512i q2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), q3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
-    const __m512i t0 = shuffle_lanes<0x44>(q0, q1), t1 = shuffle_lanes<0x44>(q2, q3);
-    const __m512i t2 = shuffle_lanes<0xEE>(q0, q1), t3 = shuffle_lanes<0xEE>(q2, q3);
-    const __m512i o[4] = {shuffle_lanes<0x88>(t0, t1), shuffle_lanes<0xDD>(t0, t1),
-                          shuffle_lanes<0x88>(t2, t3), shuffle_lanes<0xDD>(t2, t3)};
-    // m_pad is a multiple of 32, so whole 16-token runs are stored.
-    for (int j = 0; j < 4 && t + 16 * j < m_pad; ++j) _mm512_store_si512(out + (t + 16 * j) * 4, o[j]);
-  }
-}
-
 // The epilogue of the previous work item, run a row at a time between the
 // tile instructions of the next, so that its vector work overlaps the tiles'
 // (TMUL runs beside the vector ports; a whole panel's epilogue after its
 // tiles left it in series with them).
 struct PendingRows {
-  const AmxBlockEpilogue* epilogue = nullptr;
+  const DenseRowsEpilogue* epilogue = nullptr;
   const int32_t* acc = nullptr;
   int64_t ld_acc = 0, row0 = 0, t0 = 0, tokens = 0;
   int rows = 0, done = 0;
@@ -102,7 +73,7 @@ FASTBERT_TARGET_AMX void block_2x2(const int8_t* a, int64_t lda, const uint8_t* 
 }
 
 FASTBERT_TARGET_AMX void run_team(const AmxInt8Weights& w, const uint8_t* x, int64_t ldx, int64_t m, bool x_signed,
-                                  uint8_t* xq, const AmxBlockEpilogue& epilogue) {
+                                  uint8_t* xq, const DenseRowsEpilogue& epilogue) {
   const int64_t k = w.cols(), k_pad = w.padded_cols(), m_pad = padded_tokens(m);
   const int64_t quads = k_pad / 4, panels = w.padded_rows() / kAmxBlockRows;
   const int64_t ldb = m_pad * 4;
@@ -121,7 +92,7 @@ FASTBERT_TARGET_AMX void run_team(const AmxInt8Weights& w, const uint8_t* x, int
     for (int64_t q = 0; q < quads; ++q) {
       const uint8_t* rows[4];
       for (int j = 0; j < 4; ++j) rows[j] = 4 * q + j < k ? x + (4 * q + j) * ldx : nullptr;
-      reorder_quad_row(rows, m, m_pad, mine + q * ldb);
+      reorder_quad_row(rows, m, m_pad, 0, mine + q * ldb);
     }
     // Work items are a 32-row panel of W by up to kAmxEpilogueTokens
     // tokens: the panel (32 x K bytes, in L1 for K <= 768) meets each of the
@@ -190,7 +161,7 @@ int64_t dense_int8_amx_workspace_bytes(const AmxInt8Weights& w, int64_t m) {
 }
 
 void dense_int8_amx(const AmxInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
-                    uint8_t* workspace, const AmxBlockEpilogue& epilogue) {
+                    uint8_t* workspace, const DenseRowsEpilogue& epilogue) {
   if (m <= 0) return;
   run_team(w, static_cast<const uint8_t*>(x), ldx, m, x_signed, workspace, epilogue);
 }

@@ -40,7 +40,8 @@ class DenseFp32Layer : public Linear {
 
 // An int8 layer, dense or 4x1 block-sparse in the file, run on one of two
 // engines chosen by its block sparsity (int8_runs_dense): the 4x1 SpMM, or
-// the dense int8 matmul (kernels::DenseInt8Primitive: AMX tiles or oneDNN). The packed
+// the dense int8 matmul (kernels::DenseInt8Primitive: AMX tiles, VNNI or
+// oneDNN). The packed
 // arrays are copied once into the engine's own weights; bias and scales stay
 // in the mapping.
 class SparseLinearLayer : public Linear {
@@ -223,26 +224,34 @@ class SparseLinearLayer : public Linear {
 
 }  // namespace
 
-double default_int8_dense_below_sparsity(bool dense_int8_on_amx) {
-  // Measured (docs/kernels.md): on AVX512-VNNI without AMX (AMD Zen 4) the
-  // 4x1 SpMM with every block kept is 1.06-1.27x faster than oneDNN's VNNI
-  // int8 matmul on the feature-major layout (its shift and epilogue passes
-  // included), so nothing runs dense. With AMX (Sapphire Rapids, session 13,
-  // bench/results/kernels_amx*.csv), the 4x1 SpMM against the AMX tile
-  // kernel (DenseInt8Primitive) on BERT-base shapes at M = 128 and 384 was
-  // 0.65-0.95x at 75 % and 0.95-1.12x at 80 % on 1 thread, 0.82-1.06x and
-  // 0.94-1.46x on 2; on MiniLM's shapes 0.76-1.10x and 0.97-1.30x, 0.66-1.20x
-  // and 0.83-1.51x. Whole random-weight models at 80 % ran 1.15-1.87x their
-  // dense exports (model_sparsity_amx.json). So dense below 80 %, where the
-  // two are level. (0.65 against the oneDNN matmul the tile kernel
-  // replaced, which was 1.5-2.3x slower.)
-  return dense_int8_on_amx ? 0.8 : 0.0;
+double default_int8_dense_below_sparsity(kernels::Isa cap) {
+  // Measured (docs/kernels.md, session 13, Sapphire Rapids): the 4x1 SpMM
+  // against the dense kernel DenseInt8Primitive runs at the cap, on
+  // BERT-base's and MiniLM's shapes at M = 128 and 384.
+  // * AMX tiles (bench/results/kernels_amx*.csv): 0.65-0.95x at 75 % and
+  //   0.95-1.12x at 80 % on 1 thread, 0.82-1.06x and 0.94-1.46x on 2, on
+  //   BERT-base's shapes; on MiniLM's 0.76-1.10x and 0.97-1.30x, 0.66-1.20x
+  //   and 0.83-1.51x. Whole random-weight models at 80 % ran 1.15-1.87x their
+  //   dense exports (model_sparsity_amx.json). Dense below 80 %, where the
+  //   two are level. (0.65 against the oneDNN matmul the tile kernel
+  //   replaced, which was 1.5-2.3x slower.)
+  // * AVX512-VNNI without AMX (the same CPU capped at avx512_bf16, as an
+  //   Intel guest that hides AMX runs; kernels_vnni*.csv): 0.65-0.74x at 0 %,
+  //   0.91-1.10x at 30 % and 1.02-1.32x at 40 % on 1 and 2 threads: dense
+  //   below 30 %. Not measured on Zen 4, where the 4x1 SpMM with every block
+  //   kept was 1.06-1.27x faster than the oneDNN matmul of before (which ran
+  //   at 49-57 % of the peak on Sapphire Rapids; this kernel at 59-77 %).
+  // * Below (AVX-VNNI): oneDNN's matmul posed feature-major, slower than the
+  //   SpMM with every block kept: nothing runs dense.
+  if (cap >= kernels::Isa::amx) return 0.8;
+  if (cap >= kernels::Isa::avx512_vnni) return 0.3;
+  return 0.0;
 }
 
 double default_int8_dense_below_sparsity() {
-  // DenseInt8Primitive runs on AMX tiles wherever the layers' ISA cap allows
-  // amx (a CPU without granted tiles, or FASTBERT_ISA below amx, does not).
-  return default_int8_dense_below_sparsity(kernels::isa_allowed(kernels::Isa::amx));
+  // The cap the layers' DenseInt8Primitive runs at (a CPU without granted
+  // tiles, or FASTBERT_ISA below amx, is no AMX CPU here).
+  return default_int8_dense_below_sparsity(kernels::isa_cap());
 }
 
 std::unique_ptr<Linear> load_linear(const fbm::FbmFile& file, int64_t layer, const std::string& name,

@@ -1,11 +1,12 @@
 #pragma once
 // One linear layer of the encoder behind one interface, whatever its storage:
 // dense fp32 through oneDNN sgemm, dense and 4x1 block-sparse int8 through
-// the JIT VNNI SpMM or, below a crossover sparsity, oneDNN's int8 matmul. Activations are feature-major ([features][tokens], row stride m).
+// the JIT VNNI SpMM or, below a crossover sparsity, the dense int8 matmul. Activations are feature-major ([features][tokens], row stride m).
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "fastbert/kernels/isa.h"
 #include "fastbert/runtime/fbm_file.h"
 
 namespace fastbert::layers {
@@ -76,8 +77,9 @@ inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_spars
 }
 
 // The crossover below which int8 linears run dense when EngineOptions leaves
-// it to the CPU: 0.8 where the dense int8 matmul runs on AMX tiles, else 0.
-double default_int8_dense_below_sparsity(bool dense_int8_on_amx);
+// it to the CPU: 0.8 where the dense int8 matmul runs on AMX tiles, 0.3 where
+// it runs on the AVX512-VNNI kernel, else 0.
+double default_int8_dense_below_sparsity(kernels::Isa cap);
 double default_int8_dense_below_sparsity();  // for this process's ISA cap
 
 }  // namespace fastbert::layers

@@ -41,11 +41,10 @@ struct EngineOptions {
   AttentionPath attention = AttentionPath::automatic;
   bool profile = false;  // time every op kind (adds a clock read per op)
   // Int8 linears (dense or 4x1 block-sparse in the file) whose block sparsity
-  // is below this run on oneDNN's dense int8 matmul, the others on the 4x1
-  // SpMM; both give the same bits, only the speed differs. In [0, 1], or
-  // negative for the measured default of this CPU (docs/kernels.md): 0.8
-  // where oneDNN's int8 matmul uses AMX and FASTBERT_ISA allows amx, 0
-  // (always the SpMM) otherwise.
+  // is below this run on the dense int8 matmul, the others on the 4x1 SpMM;
+  // both give the same bits, only the speed differs. In [0, 1], or negative
+  // for the measured default of this CPU and FASTBERT_ISA (docs/kernels.md):
+  // 0.8 with AMX tiles, 0.3 with AVX512-VNNI, 0 (always the SpMM) below.
   double int8_dense_below_sparsity = -1;
   // Sequence lengths are rounded up to a multiple of this (shape buckets).
   int64_t seq_bucket = 32;

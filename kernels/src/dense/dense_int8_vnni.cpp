@@ -1,0 +1,108 @@
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "../target.h"
+#include "dense_int8_kernels.h"
+#include "quad_reorder_avx512.h"
+
+namespace fastbert::detail {
+namespace {
+
+constexpr int kRows = VnniInt8Weights::kRows;
+constexpr int kVectorTokens = 16;
+// Tokens of one epilogue span: 8 rows x 512 int32 sums (16 KiB) stay in L1.
+constexpr int64_t kSpanTokens = 512;
+
+int64_t padded_tokens(int64_t m) { return (m + kVectorTokens - 1) / kVectorTokens * kVectorTokens; }
+
+// 8 rows x kVectors * 16 tokens over all quads of K: 8 * kVectors
+// accumulators (24 of the 32 zmm at 3 vectors), per quad kVectors loads of
+// the activations' quads and 8 broadcasts of one row's 4 weights each.
+template <int kVectors>
+FASTBERT_TARGET_AVX512_VNNI void tile(const int32_t* w, const uint8_t* xq, int64_t ldb, int64_t quads, int32_t* out,
+                                      int64_t ld_out) {
+  __m512i acc[kRows][kVectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < quads; ++q) {
+    __m512i x[kVectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) x[v] = _mm512_load_si512(xq + q * ldb + 64 * v);
+    const int32_t* wq = w + q * kRows;
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i wr = _mm512_set1_epi32(wq[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], x[v], wr);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) _mm512_store_si512(out + r * ld_out + 16 * v, acc[r][v]);
+}
+
+FASTBERT_TARGET_AVX512_VNNI void run_team(const VnniInt8Weights& w, const uint8_t* x, int64_t ldx, int64_t m,
+                                          bool x_signed, uint8_t* xq, const DenseRowsEpilogue& epilogue) {
+  const int64_t quads = w.quads(), m_pad = padded_tokens(m), ldb = m_pad * 4;
+  const int64_t spans = (m_pad + kSpanTokens - 1) / kSpanTokens;
+#pragma omp parallel num_threads(omp_get_max_threads())
+  {
+    // Each thread its own quad copy of X (as the AMX kernel: a shared one
+    // moves between the cores' caches every call).
+    uint8_t* const mine = xq + omp_get_thread_num() * quads * ldb;
+    for (int64_t q = 0; q < quads; ++q) {
+      const uint8_t* rows[4];
+      for (int j = 0; j < 4; ++j) rows[j] = 4 * q + j < w.cols() ? x + (4 * q + j) * ldx : nullptr;
+      reorder_quad_row(rows, m, m_pad, x_signed ? 0x80 : 0, mine + q * ldb);
+    }
+    alignas(64) int32_t sums[kRows * kSpanTokens];
+#pragma omp for schedule(static) nowait
+    for (int64_t item = 0; item < w.groups() * spans; ++item) {
+      const int64_t g = item / spans, t_begin = item % spans * kSpanTokens;
+      const int64_t t_end = std::min(m_pad, t_begin + kSpanTokens), ld = t_end - t_begin;
+      const int32_t* wg = w.group(g);
+      int64_t t = t_begin;
+      for (; t + 48 <= t_end; t += 48) tile<3>(wg, mine + t * 4, ldb, quads, sums + (t - t_begin), ld);
+      if (t + 32 <= t_end) {
+        tile<2>(wg, mine + t * 4, ldb, quads, sums + (t - t_begin), ld);
+        t += 32;
+      }
+      if (t < t_end) tile<1>(wg, mine + t * 4, ldb, quads, sums + (t - t_begin), ld);
+      const int rows = int(std::min<int64_t>(kRows, w.rows() - g * kRows));
+      const int64_t tokens = std::min(m, t_end) - t_begin;
+      if (tokens > 0) epilogue(g * kRows, rows, t_begin, tokens, sums, ld);
+    }
+  }
+}
+
+}  // namespace
+
+VnniInt8Weights::VnniInt8Weights(const int8_t* w, int64_t n, int64_t k)
+    : n_(n), k_(k), quads_((k + 3) / 4), groups_((n + kRows - 1) / kRows) {
+  data_.assign(size_t(groups_ * quads_ * kRows), 0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      int32_t& dword = data_[size_t(((r / kRows) * quads_ + c / 4) * kRows + r % kRows)];
+      uint32_t bits = uint32_t(dword);
+      bits |= uint32_t(uint8_t(w[r * k + c])) << (8 * (c % 4));
+      dword = int32_t(bits);
+    }
+}
+
+int64_t dense_int8_vnni_workspace_bytes(const VnniInt8Weights& w, int64_t m) {
+  return w.quads() * padded_tokens(m) * 4 * omp_get_max_threads();
+}
+
+void dense_int8_vnni(const VnniInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
+                     uint8_t* workspace, const DenseRowsEpilogue& epilogue) {
+  if (m <= 0) return;
+  run_team(w, static_cast<const uint8_t*>(x), ldx, m, x_signed, workspace, epilogue);
+}
+
+}  // namespace fastbert::detail
