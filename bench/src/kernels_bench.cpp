@@ -136,9 +136,8 @@ struct Row {
   double sparsity;
   std::string family;  // "4x1" or "1x4"
   double spmm_ms = 0, int8_ms = 0, fp32_ms = 0, gops = 0, peak_pct = 0, pack_ms = 0, setup_ms = 0;
-  // The runtime's own dense int8 (DenseInt8Primitive: AMX tiles on the
-  // feature-major layout where the cap allows amx, else oneDNN posed on that
-  // layout with its shift and epilogue passes), which is what the crossover
+  // The runtime's own dense int8 (DenseInt8Primitive: AMX tiles or a VNNI
+  // kernel on the feature-major layout), which is what the crossover
   // sparsity chooses between; 0 where the ISA cap declines it.
   double runtime_dense_ms = 0;
 };
@@ -331,9 +330,8 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
       int8_impl = int8.implementation();
       fp32_impl = fp32.implementation();
       std::unique_ptr<DenseInt8Primitive> runtime_dense;
-      if (DenseInt8Primitive::exact_at_isa_cap()) {
+      if (DenseInt8Primitive::builds_at_isa_cap()) {
         runtime_dense = std::make_unique<DenseInt8Primitive>(dense_w.data(), w_scales.data(), n, k, SpmmDesc{});
-        runtime_dense->prepare(m);
         runtime_dense_impl = runtime_dense->implementation();
       }
 

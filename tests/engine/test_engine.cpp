@@ -143,7 +143,7 @@ TEST_F(EngineTest, SparseInt8ExportEqualsFp32SimulationOfTheInt8Arithmetic) {
 }
 
 // The dispatcher: int8 linears below the crossover sparsity run on the dense
-// int8 matmul (the cap's: AMX tiles, the VNNI kernel or oneDNN's), the rest
+// int8 matmul (the cap's kernel: AMX tiles, AVX512-VNNI or AVX-VNNI), the rest
 // on the 4x1 SpMM, and the logits do not depend on the choice (both engines
 // give the reference's bits).
 TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnTheDenseKernelWithTheSameLogits) {
@@ -165,14 +165,14 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnTheDenseKernelWithTheS
     return start;
   };
   const std::vector<float> sparse = logits_with(0.0, "spmm_4x1_");
-  // Where oneDNN's int8 has no VNNI (an AVX2-only CPU) the dense primitive
-  // declines and every layer stays on the SpMM, whatever the crossover.
-  const bool dense_builds = kernels::DenseInt8Primitive::exact_at_isa_cap();
+  // Without VNNI at the cap (an AVX2-only CPU) the dense primitive declines
+  // and every layer stays on the SpMM, whatever the crossover.
+  const bool dense_builds = kernels::DenseInt8Primitive::builds_at_isa_cap();
   const std::vector<float> dense = logits_with(1.0, dense_builds ? "dense_int8_" : "spmm_4x1_");
   ASSERT_EQ(sparse.size(), dense.size());
   for (size_t i = 0; i < sparse.size(); ++i) ASSERT_EQ(sparse[i], dense[i]) << "logit " << i;
   if (!dense_builds)
-    GTEST_SKIP() << "oneDNN's int8 has no VNNI at cap " << kernels::isa_name(kernels::isa_cap())
+    GTEST_SKIP() << "no VNNI at cap " << kernels::isa_name(kernels::isa_cap())
                  << ": no layer can run dense, so no crossover splits them";
   // A crossover between the layers' sparsities (the median) splits them.
   std::vector<double> sparsities;
@@ -201,8 +201,8 @@ TEST_F(EngineTest, Int8LinearsBelowTheForcedCrossoverRunOnTheDenseKernelWithTheS
 }
 
 // Dense layers run on the dense kernel of the cap where one is faster than
-// the SpMM with every block kept (AMX tiles; AVX512-VNNI), and on the SpMM
-// below that (docs/kernels.md).
+// the SpMM with every block kept (AMX tiles, AVX512-VNNI, AVX-VNNI), and on
+// the SpMM below VNNI (docs/kernels.md).
 TEST_F(EngineTest, DenseLayersRunOnTheDenseKernelOfTheCapOrOnTheSpmmBelowVnni) {
   TinyBert model(testing::block_sparse_spec(0.8));
   model.write_calibrated_checkpoint(dir_ / "ckpt", 2, kSeq, 3);
@@ -212,6 +212,7 @@ TEST_F(EngineTest, DenseLayersRunOnTheDenseKernelOfTheCapOrOnTheSpmmBelowVnni) {
   Engine engine(dir_ / "dense.fbm");
   const char* expected = kernels::isa_allowed(kernels::Isa::amx)           ? "dense_int8_amx"
                          : kernels::isa_allowed(kernels::Isa::avx512_vnni) ? "dense_int8_avx512vnni"
+                         : kernels::isa_allowed(kernels::Isa::avx_vnni)    ? "dense_int8_avxvnni"
                                                                            : "spmm_4x1_";
   for (const LinearSummary& l : engine.linears()) {
     ASSERT_EQ(l.format, fbm::LinearFormat::dense_int8) << l.name;

@@ -69,8 +69,8 @@ TEST(LinearF32FeatureMajor, MatchesReferenceWithRowStridesAndLeavesPaddingAlone)
 TEST(DenseLinear, Int8WithZeroPointScalesAndBiasMatchesIntegerReference) {
   // Below VNNI oneDNN runs gemm:jit, whose vpmaddubsw sums saturate at 16 bits
   // (seen on an AVX2-only EPYC: 7.79 for 9.25); DenseLinear is only the
-  // benchmark's oneDNN comparator, and the runtime's DenseInt8Primitive declines there.
-  if (!DenseInt8Primitive::exact_at_isa_cap())
+  // benchmark's oneDNN comparator.
+  if (!onednn_int8_exact_at_isa_cap())
     GTEST_SKIP() << "oneDNN's int8 matmul has no VNNI at cap " << isa_name(isa_cap()) << ": its sums saturate";
   const int64_t m = 19, k = 64, n = 33;
   std::mt19937 rng(5);

@@ -9,7 +9,7 @@
 #include <new>
 
 #include "../amx/tile_config.h"
-#include "quad_reorder_avx512.h"
+#include "quad_reorder.h"
 #include "../target.h"
 
 namespace fastbert::detail {

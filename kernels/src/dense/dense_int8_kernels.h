@@ -10,9 +10,10 @@
 //   of 64 K-bytes a tile) and the quad layout is exactly the B operand's (16
 //   quads of 16 tokens a tile), so the sums come out feature-major, 16 rows
 //   x 16 tokens.
-// * AVX512-VNNI (dense_int8_vnni): 8 output rows x 48 tokens of sums in 24
-//   zmm registers; per quad row, 3 loads of 16 tokens' quads and 8
-//   broadcasts of one row's 4 weights feed 24 vpdpbusd.
+// * AVX512-VNNI / AVX-VNNI (dense_int8_avx512vnni / dense_int8_avxvnni): 8
+//   output rows x 48 tokens of sums in 24 zmm registers (4 rows x 24 tokens
+//   in 12 ymm, twice); per quad row, 3 loads of the activations' quads and
+//   one broadcast of each row's 4 weights feed the vpdpbusd.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -86,11 +87,14 @@ class VnniInt8Weights {
 // Bytes of the per-thread quad-layout copies of X dense_int8_vnni needs.
 int64_t dense_int8_vnni_workspace_bytes(const VnniInt8Weights& w, int64_t m);
 
-// As dense_int8_amx, for a CPU with AVX512-VNNI. vpdpbusd multiplies u8 by
-// s8 only, so s8 activations are stored in the quad copy as u8 (x + 128):
-// the sums are then those of x + 128, which the epilogue's compensation
-// takes out like a zero point of 128.
-void dense_int8_vnni(const VnniInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
-                     uint8_t* workspace, const DenseRowsEpilogue& epilogue);
+// As dense_int8_amx, for a CPU with AVX512-VNNI (zmm) or AVX-VNNI (ymm,
+// without AVX-512). vpdpbusd multiplies u8 by s8 only, so s8 activations are
+// stored in the quad copy as u8 (x + 128): the sums are then those of
+// x + 128, which the epilogue's compensation takes out like a zero point of
+// 128.
+void dense_int8_avx512vnni(const VnniInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
+                           uint8_t* workspace, const DenseRowsEpilogue& epilogue);
+void dense_int8_avxvnni(const VnniInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
+                        uint8_t* workspace, const DenseRowsEpilogue& epilogue);
 
 }  // namespace fastbert::detail

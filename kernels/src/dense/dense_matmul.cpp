@@ -226,4 +226,6 @@ size_t dense_primitive_cache_size() {
   return cache().entries.size();
 }
 
+bool onednn_int8_exact_at_isa_cap() { return isa_cap() == Isa::avx_vnni || isa_allowed(Isa::avx512_vnni); }
+
 }  // namespace fastbert::kernels

@@ -147,7 +147,6 @@ struct Engine::Impl {
         attention_workspace_bytes(shape, a.attention_path, owner == kSharedBucket ? fastbert::num_threads() : 1);
     b->attention_workspace = aligned_array<unsigned char>(static_cast<int64_t>(a.attention_workspace_bytes));
     a.attention_workspace = b->attention_workspace.get();
-    for (auto& layer : encoder) layer.prepare(m);
     slot = std::move(b);
     return *slot;
   }

@@ -43,12 +43,6 @@ bool EncoderLayer::any_int8() const {
   return false;
 }
 
-void EncoderLayer::prepare(int64_t m) {
-  for (Linear* l : {query_.get(), key_.get(), value_.get(), attention_output_.get(), intermediate_.get(),
-                    output_.get()})
-    l->prepare(m);
-}
-
 void EncoderLayer::forward(const Activations& a, OpContext& ops, const Linear* next_query, HeldQuant* held) const {
   const int64_t m = a.m, ld = a.ld, h = config_.hidden_size, inter = config_.intermediate_size;
   const float epsilon = static_cast<float>(config_.layer_norm_eps);

@@ -28,9 +28,6 @@ class EncoderLayer {
   // quantized for it.
   void forward(const Activations& a, OpContext& ops, const Linear* next_query, HeldQuant* held) const;
 
-  // Plans what `m` tokens need (per-shape primitives).
-  void prepare(int64_t m);
-
   const Linear& query() const { return *query_; }
   // In fbm::kLayerLinears order.
   std::array<const Linear*, fbm::kLinearsPerLayer> linears() const;

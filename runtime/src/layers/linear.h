@@ -42,10 +42,6 @@ class Linear {
   virtual const char* implementation() const = 0;
   // Which of the requested fusions this layer actually does.
   virtual LinearFusion fusion() const { return {}; }
-  // Creates what a token count needs (for implementations whose primitives
-  // are per shape); called when a shape bucket is planned so the hot loop
-  // creates nothing.
-  virtual void prepare(int64_t m) {}
   virtual void forward(const LinearIo& io) const = 0;
 
   bool int8() const { return format() != fbm::LinearFormat::dense_fp32; }
@@ -78,7 +74,7 @@ inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_spars
 
 // The crossover below which int8 linears run dense when EngineOptions leaves
 // it to the CPU: 0.8 where the dense int8 matmul runs on AMX tiles, 0.3 where
-// it runs on the AVX512-VNNI kernel, else 0.
+// it runs on a VNNI kernel, else 0.
 double default_int8_dense_below_sparsity(kernels::Isa cap);
 double default_int8_dense_below_sparsity();  // for this process's ISA cap
 

@@ -30,6 +30,14 @@ struct DenseLinearDesc {
   int32_t x_zero_point = 0;           // u8 x only
 };
 
+// Whether DenseLinear's int8 products are exact at the FASTBERT_ISA cap:
+// oneDNN's int8 matmul below VNNI multiplies with vpmaddubsw, whose 16-bit
+// pair sums saturate on full-range u8 x s8 (5379 where the integer product
+// is 2931, seen at avx2 on Zen 4): exact from avx_vnni (oneDNN's avx2_vnni)
+// and from avx512_vnni, not at avx512bw (oneDNN's avx512_core, which
+// excludes AVX-VNNI even where the CPU has it).
+bool onednn_int8_exact_at_isa_cap();
+
 class DenseLinear {
  public:
   // weights: n x k, float for f32, int8_t otherwise; w_scales (int8 only): n values.

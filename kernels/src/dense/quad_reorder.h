@@ -1,7 +1,8 @@
 #pragma once
-// Feature-major activations to the quad layout [K/4][M][4] (quad_layout.h)
-// with AVX-512, one quad row at a time: the B operand of the AMX tile kernel
-// and the activation vectors of the VNNI dense kernel, both built per call.
+// Feature-major activations to the quad layout [K/4][M][4] (quad_layout.h),
+// one quad row at a time, with AVX-512 or AVX2: the B operand of the AMX
+// tile kernel and the activation vectors of the VNNI dense kernels, built
+// per call.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -40,6 +41,34 @@ FASTBERT_TARGET_AVX512BW inline void reorder_quad_row(const uint8_t* const rows[
                           shuffle_lanes<0xDD>(t2, t3)};
     for (int j = 0; j < 4 && t + 16 * j < m_pad; ++j)
       _mm512_store_si512(out + (t + 16 * j) * 4, _mm512_xor_si512(o[j], flip_bits));
+  }
+}
+
+// The same with AVX2 (for the AVX-VNNI kernel), 16 tokens at a time in
+// 128-bit registers; a partial last run is staged through a zeroed buffer.
+FASTBERT_TARGET_AVX2 inline void reorder_quad_row_avx2(const uint8_t* const rows[4], int64_t m, int64_t m_pad,
+                                                       uint8_t flip, uint8_t* out) {
+  const __m128i flip_bits = _mm_set1_epi8(char(flip));
+  for (int64_t t = 0; t < m_pad; t += 16) {
+    __m128i r[4];
+    for (int j = 0; j < 4; ++j) {
+      if (!rows[j] || t >= m) {
+        r[j] = _mm_setzero_si128();
+      } else if (t + 16 <= m) {
+        r[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + t));
+      } else {
+        alignas(16) uint8_t part[16] = {};
+        for (int64_t i = t; i < m; ++i) part[i - t] = rows[j][i];
+        r[j] = _mm_load_si128(reinterpret_cast<const __m128i*>(part));
+      }
+    }
+    const __m128i ab_lo = _mm_unpacklo_epi8(r[0], r[1]), ab_hi = _mm_unpackhi_epi8(r[0], r[1]);
+    const __m128i cd_lo = _mm_unpacklo_epi8(r[2], r[3]), cd_hi = _mm_unpackhi_epi8(r[2], r[3]);
+    __m128i* o = reinterpret_cast<__m128i*>(out + t * 4);
+    _mm_store_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(ab_lo, cd_lo), flip_bits));
+    _mm_store_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab_lo, cd_lo), flip_bits));
+    _mm_store_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab_hi, cd_hi), flip_bits));
+    _mm_store_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab_hi, cd_hi), flip_bits));
   }
 }
 
