@@ -49,4 +49,9 @@ if grep -qw amx_int8 /proc/cpuinfo; then
     --csv bench/results/kernels_vnni.csv "$@"
   FASTBERT_ISA=avx512_bf16 "$FASTBERT" bench kernels --threads 2 "${vnni_points[@]}" \
     --csv bench/results/kernels_vnni_2threads.csv "$@"
+  # And at AVX-VNNI (ymm): the dense kernel's narrow variant against the 4x1
+  # SpMM's AVX-VNNI path.
+  FASTBERT_ISA=avx_vnni "$FASTBERT" bench kernels --threads 1 --cpu-time \
+    --shape 768x768,768x3072,3072x768,384x1536 --m 128,384 --sparsity 0,30,50,70 \
+    --csv bench/results/kernels_avxvnni.csv "$@"
 fi
