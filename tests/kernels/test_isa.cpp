@@ -139,9 +139,15 @@ TEST(IsaEnvironment, DenseInt8RunsNoInstructionsAboveTheForcedLevel) {
                         nullptr);
   const std::string impl = lin.implementation();
   const Isa wanted = parse_isa(env);
-  if (wanted < Isa::avx512bw) EXPECT_EQ(impl.find("avx512"), std::string::npos) << impl;
-  if (wanted < Isa::avx2) EXPECT_EQ(impl.find("avx"), std::string::npos) << impl;
-  if (wanted < Isa::amx) EXPECT_EQ(impl.find("amx"), std::string::npos) << impl;
+  if (wanted < Isa::avx512bw) {
+    EXPECT_EQ(impl.find("avx512"), std::string::npos) << impl;
+  }
+  if (wanted < Isa::avx2) {
+    EXPECT_EQ(impl.find("avx"), std::string::npos) << impl;
+  }
+  if (wanted < Isa::amx) {
+    EXPECT_EQ(impl.find("amx"), std::string::npos) << impl;
+  }
   std::vector<float> y(size_t(m * n));
   lin.execute(x.data(), y.data());
   for (int64_t i = 0; i < m; ++i)
