@@ -11,6 +11,9 @@
 #
 #   bench/run-model-sparsity.sh            (ROUNDS=5 MIN_SECONDS=2 THREADS=nproc
 #                                           RESULTS=bench/results/model_sparsity.json)
+#
+# FASTBERT_ISA is recorded in the file (fastbert_isa): model_sparsity_vnni.json
+# is a Sapphire Rapids run at FASTBERT_ISA=avx512_bf16, the CPU without AMX.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -44,13 +47,14 @@ list=$(IFS=,; echo "${models[*]}")
 
 # Speed-up of every export over the dense export of its shape, per (seq,
 # batch), and the share of the time its linears took (dense or sparse).
-jq --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '
+jq --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  --arg isa "${FASTBERT_ISA:-unset}" '
   def shape: sub("^fastbert_"; "") | sub("-s[0-9]+$"; "");
   def sparsity: capture("-s(?<p>[0-9]+)$").p | tonumber;
   . as $run
   | [.seq_per_s[] | select(.engine | test("-s0$"))] as $dense
   | {protocol: "bench/run-model-sparsity.sh: random-weight MiniLM- and BERT-base-shaped models, 4x1 block-sparse int8 exports at 0/80/90 %, one interleaved fastbert bench model run (median of the rounds) with --profile",
-     cpu: $cpu, loadavg_after: $load, threads: .threads, rounds: .rounds, vnni_peak_gops_1_thread,
+     cpu: $cpu, fastbert_isa: $isa, loadavg_after: $load, threads: .threads, rounds: .rounds, vnni_peak_gops_1_thread,
      speedup_over_dense_int8: [.seq_per_s[] | . as $r
        | ($dense[] | select((.engine | shape) == ($r.engine | shape) and .seq == $r.seq and .batch == $r.batch)) as $d
        | ($run.profile[] | select(.engine == $r.engine and .seq == $r.seq and .batch == $r.batch)) as $p
