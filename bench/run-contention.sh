@@ -69,7 +69,7 @@ for spec in "${binaries[@]}"; do
     --slurpfile quiet "$out/${spec%%=*}-quiet.json" --slurpfile hot "$out/${spec%%=*}-busy.json" '
     .protocol = "bench/run-contention.sh: fastbert bench model, seq 128, batch 1 and 8, rounds interleaved, latency percentiles over every pass of every round; quiet = the machine as it is, busy = one `sh -c \"while :; do :; done\"` per core beside it; binaries interleaved per condition" |
     .models = "random-weight 80 % 4x1 block-sparse int8 exports (tests/engine/make_random_bert): demo = shaped like the demo model (hidden 64, 2 layers, 4 heads, intermediate 256), minilm = shaped like MiniLM (384, 6, 12, 1536)" |
-    .machine_note = "a shared machine: quiet is the machine as it was, with a background training run at nice 19 and builds of other sessions at normal priority (load average in each run), not an idle one" |
+    .machine_note = (env.MACHINE_NOTE // "quiet is the machine as it was (its load average is in each run), not necessarily an idle one") |
     .runs[$name] = {cpu: $cpu, kernel: $kernel, cores: $cores, threads: $threads, busy_processes: $busy,
                     loadavg_after: $load, quiet: $quiet[0].seq_per_s, busy: $hot[0].seq_per_s}' \
     "$results" >"$results.tmp"

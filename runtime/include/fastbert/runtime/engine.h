@@ -44,7 +44,7 @@ struct EngineOptions {
   // is below this run on the dense int8 matmul, the others on the 4x1 SpMM;
   // both give the same bits, only the speed differs. In [0, 1], or negative
   // for the measured default of this CPU and FASTBERT_ISA (docs/kernels.md):
-  // 0.8 with AMX tiles, 0.3 with VNNI (AVX512 or AVX), 0 (always the SpMM)
+  // 0.75 with AMX tiles, 0.3 with VNNI (AVX512 or AVX), 0 (always the SpMM)
   // below.
   double int8_dense_below_sparsity = -1;
   // Sequence lengths are rounded up to a multiple of this (shape buckets).
