@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../round_up.h"
 #include "fastbert/kernels/attention.h"
 
 namespace fastbert::detail {
@@ -102,6 +103,5 @@ void for_each_head_in_team(const AttentionArgs& a, Head head) {
 }
 
 inline size_t round_up_64(size_t bytes) { return (bytes + 63) / 64 * 64; }
-inline int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 }  // namespace fastbert::detail

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "../round_up.h"
 #include "dense_int8_kernels.h"
 #include "fastbert/common/error.h"
 
@@ -13,6 +14,12 @@ struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
 };
 
+// Whether a kernel exists at `level` on this CPU: zmm VNNI (and AMX) from
+// avx512_vnni on; below, the ymm kernel where the CPU has AVX-VNNI.
+bool has_kernel_at(Isa level) {
+  return level >= Isa::avx512_vnni || (level >= Isa::avx_vnni && cpu_supports(Isa::avx_vnni));
+}
+
 }  // namespace
 
 struct DenseInt8Primitive::Impl {
@@ -22,7 +29,6 @@ struct DenseInt8Primitive::Impl {
   // AVX-VNNI on ymm).
   std::unique_ptr<detail::AmxInt8Weights> amx;
   std::unique_ptr<detail::VnniInt8Weights> vnni;
-  bool vnni_zmm = false;
   std::string name;
   std::vector<int32_t> row_sums;
   std::vector<float> w_scales;
@@ -38,7 +44,7 @@ struct DenseInt8Primitive::Impl {
     const bool s8 = desc.activation == ActivationType::s8;
     const int32_t zero_point = s8 ? s8_zero_point : a.x_zero_point;
     std::unique_ptr<uint8_t, AlignedFree> quads(
-        static_cast<uint8_t*>(std::aligned_alloc(64, size_t((workspace_bytes + 63) / 64 * 64))));
+        static_cast<uint8_t*>(std::aligned_alloc(64, size_t(detail::round_up(workspace_bytes, 64)))));
     if (!quads) throw Error("DenseInt8Primitive::execute: out of memory for the quad-layout input");
     const int out_size = output_size(e.output);
     char* y = static_cast<char*>(a.y);
@@ -53,14 +59,13 @@ struct DenseInt8Primitive::Impl {
   }
 };
 
-bool DenseInt8Primitive::builds_at_isa_cap() { return isa_allowed(Isa::avx_vnni) || isa_allowed(Isa::avx512_vnni); }
+bool DenseInt8Primitive::builds_at_isa_cap() { return has_kernel_at(isa_cap()); }
 
 DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k,
                                        const SpmmDesc& desc)
     : impl_(std::make_unique<Impl>()) {
   require_cpu_isa(desc.isa, "DenseInt8Primitive");
-  const bool zmm = desc.isa >= Isa::avx512_vnni;
-  if (!zmm && !(desc.isa >= Isa::avx_vnni && cpu_supports(Isa::avx_vnni)))
+  if (!has_kernel_at(desc.isa))
     throw Error(std::string("DenseInt8Primitive: declined at ISA level ") + isa_name(desc.isa) +
                 ": its kernels need VNNI (avx_vnni or avx512_vnni)");
   if (n <= 0 || k <= 0)
@@ -84,8 +89,7 @@ DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_sca
     im.name = "dense_int8_amx";
   } else {
     im.vnni = std::make_unique<detail::VnniInt8Weights>(weights, n, k);
-    im.vnni_zmm = zmm;
-    im.name = zmm ? "dense_int8_avx512vnni" : "dense_int8_avxvnni";
+    im.name = desc.isa >= Isa::avx512_vnni ? "dense_int8_avx512vnni" : "dense_int8_avxvnni";
   }
   im.w_scales.assign(w_scales, w_scales + n);
   im.row_sums.assign(size_t(n), 0);
@@ -123,7 +127,7 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
   }
   im.run(a, detail::dense_int8_vnni_workspace_bytes(*im.vnni, m), 128,
          [&](uint8_t* ws, bool s8, const detail::DenseRowsEpilogue& epi) {
-           if (im.vnni_zmm)
+           if (im.desc.isa >= Isa::avx512_vnni)
              detail::dense_int8_avx512vnni(*im.vnni, a.x, a.ldx, m, s8, ws, epi);
            else
              detail::dense_int8_avxvnni(*im.vnni, a.x, a.ldx, m, s8, ws, epi);

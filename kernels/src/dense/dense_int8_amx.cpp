@@ -9,13 +9,13 @@
 #include <new>
 
 #include "../amx/tile_config.h"
+#include "../round_up.h"
 #include "quad_reorder.h"
 #include "../target.h"
 
 namespace fastbert::detail {
 namespace {
 
-int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
 int64_t padded_tokens(int64_t m) { return round_up(m, kAmxBlockTokens); }
 
 // The epilogue of the previous work item, run a row at a time between the
@@ -89,11 +89,7 @@ FASTBERT_TARGET_AMX void run_team(const AmxInt8Weights& w, const uint8_t* x, int
     // 0.053 ms; with own copies 0.032; 768x768: 0.054 -> 0.034). The
     // reorder is about 3 % of one thread's time.
     uint8_t* const mine = xq + omp_get_thread_num() * k_pad * m_pad;
-    for (int64_t q = 0; q < quads; ++q) {
-      const uint8_t* rows[4];
-      for (int j = 0; j < 4; ++j) rows[j] = 4 * q + j < k ? x + (4 * q + j) * ldx : nullptr;
-      reorder_quad_row(rows, m, m_pad, 0, mine + q * ldb);
-    }
+    reorder_to_quads(reorder_quad_row, x, ldx, k, quads, m, m_pad, 0, mine, ldb);
     // Work items are a 32-row panel of W by up to kAmxEpilogueTokens
     // tokens: the panel (32 x K bytes, in L1 for K <= 768) meets each of the
     // span's token blocks in turn, and the epilogue then runs on rows of
@@ -135,7 +131,7 @@ FASTBERT_TARGET_AMX void run_team(const AmxInt8Weights& w, const uint8_t* x, int
       pending.row0 = row0;
       pending.t0 = t_begin;
       pending.tokens = tokens;
-      pending.rows = tokens > 0 ? std::max(rows, 0) : 0;
+      pending.rows = rows;
       pending.done = 0;
       filling ^= 1;
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../round_up.h"
 #include "../target.h"
 #include "dense_int8_kernels.h"
 #include "quad_reorder.h"
@@ -22,7 +23,7 @@ constexpr int64_t kSpanTokens = 512;
 // The quad copy's tokens are padded to whole 16-token vectors.
 constexpr int64_t kPadTokens = 16;
 
-int64_t padded_tokens(int64_t m) { return (m + kPadTokens - 1) / kPadTokens * kPadTokens; }
+int64_t padded_tokens(int64_t m) { return round_up(m, kPadTokens); }
 
 // 8 rows x kVectors * 16 tokens over all quads of K: 8 * kVectors
 // accumulators (24 of the 32 zmm at 3 vectors), per quad kVectors loads of
@@ -113,11 +114,7 @@ void run_team(const VnniInt8Weights& w, const uint8_t* x, int64_t ldx, int64_t m
     // Each thread its own quad copy of X (as the AMX kernel: a shared one
     // moves between the cores' caches every call).
     uint8_t* const mine = xq + omp_get_thread_num() * quads * ldb;
-    for (int64_t q = 0; q < quads; ++q) {
-      const uint8_t* rows[4];
-      for (int j = 0; j < 4; ++j) rows[j] = 4 * q + j < w.cols() ? x + (4 * q + j) * ldx : nullptr;
-      Parts::reorder(rows, m, m_pad, x_signed ? 0x80 : 0, mine + q * ldb);
-    }
+    reorder_to_quads(Parts::reorder, x, ldx, w.cols(), quads, m, m_pad, x_signed ? 0x80 : 0, mine, ldb);
     alignas(64) int32_t sums[kRows * kSpanTokens];
 #pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < w.groups() * spans; ++item) {
@@ -133,7 +130,7 @@ void run_team(const VnniInt8Weights& w, const uint8_t* x, int64_t ldx, int64_t m
       if (t < t_end) Parts::tile1(wg, mine + t * 4, ldb, quads, sums + (t - t_begin), ld);
       const int rows = int(std::min<int64_t>(kRows, w.rows() - g * kRows));
       const int64_t tokens = std::min(m, t_end) - t_begin;
-      if (tokens > 0) epilogue(g * kRows, rows, t_begin, tokens, sums, ld);
+      epilogue(g * kRows, rows, t_begin, tokens, sums, ld);
     }
   }
 }

@@ -72,4 +72,17 @@ FASTBERT_TARGET_AVX2 inline void reorder_quad_row_avx2(const uint8_t* const rows
   }
 }
 
+// All of X (k rows of m bytes, ldx apart) into `quads` quad rows of m_pad
+// tokens, ldb bytes apart, with one of the two quad-row functions above.
+// Rows from k on read as zeros.
+template <class ReorderRow>
+inline void reorder_to_quads(ReorderRow reorder_row, const uint8_t* x, int64_t ldx, int64_t k, int64_t quads,
+                             int64_t m, int64_t m_pad, uint8_t flip, uint8_t* out, int64_t ldb) {
+  for (int64_t q = 0; q < quads; ++q) {
+    const uint8_t* rows[4];
+    for (int j = 0; j < 4; ++j) rows[j] = 4 * q + j < k ? x + (4 * q + j) * ldx : nullptr;
+    reorder_row(rows, m, m_pad, flip, out + q * ldb);
+  }
+}
+
 }  // namespace fastbert::detail
