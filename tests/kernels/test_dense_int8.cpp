@@ -1,5 +1,5 @@
 // DenseInt8Primitive: the dense int8 matmul on the SpMM's feature-major
-// layout (AMX tiles, AVX512-VNNI or AVX-VNNI kernels), with the SpMM's epilogue,
+// layout (AMX tiles, AVX512-VNNI, AVX-VNNI or AVX2 kernels), with the SpMM's epilogue,
 // against reference_spmm bit for bit.
 #include <gtest/gtest.h>
 
@@ -50,21 +50,22 @@ struct DenseProblem {
   }
 };
 
-// The primitive's own tests, where it builds: below VNNI it declines, and
+// The primitive's own tests, where it builds: at reference it declines, and
 // IsaEnvironment.DenseInt8IsBitExactOnFullRangeActivationsOrDeclinedAtTheForcedLevel checks that.
 class DenseInt8 : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!DenseInt8Primitive::builds_at_isa_cap())
-      GTEST_SKIP() << "no VNNI at cap " << isa_name(isa_cap()) << ": the primitive declines";
+      GTEST_SKIP() << "cap " << isa_name(isa_cap()) << ": the primitive declines";
   }
 };
 
-// One level per kernel this process can build at the cap: AVX-VNNI (ymm,
-// any level below avx512_vnni on a CPU that has it), AVX512-VNNI and the AMX
-// tiles.
+// One level per kernel this process can build at the cap: AVX2, AVX-VNNI
+// (ymm, any level below avx512_vnni on a CPU that has it), AVX512-VNNI and
+// the AMX tiles.
 std::vector<Isa> dense_levels() {
   std::vector<Isa> levels;
+  if (isa_allowed(Isa::avx2)) levels.push_back(Isa::avx2);
   if (isa_allowed(Isa::avx_vnni)) levels.push_back(std::min(isa_cap(), Isa::avx512bw));
   if (isa_allowed(Isa::avx512_vnni)) levels.push_back(Isa::avx512_vnni);
   if (isa_allowed(Isa::amx)) levels.push_back(Isa::amx);
@@ -82,9 +83,11 @@ TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueActivationTypeAn
                         {make(OutputType::u8, true, 0.05f, 7), true, false},
                         {make(OutputType::s8, false, 0.08f, -3), true, true}};
   // Shapes across the AMX blocks' edges (32 rows, 32 tokens, 64 K-bytes)
-  // and the VNNI tiles' (8 rows, 48 / 32 / 16 tokens, 512-token spans).
+  // the VNNI tiles' (8 rows, 48 / 32 / 16 tokens, 512-token spans) and the
+  // AVX2 tiles' (4-row halves, 8 / 4 tokens, K in chunks of 1536).
   for (auto [n, k, m, pad] : {std::tuple{1, 1, 1, 0}, {7, 13, 3, 2}, {33, 64, 32, 0}, {37, 70, 65, 0},
-                              {9, 20, 97, 1}, {64, 130, 129, 5}, {96, 768, 200, 0}, {17, 36, 530, 0}}) {
+                              {9, 20, 97, 1}, {64, 130, 129, 5}, {96, 768, 200, 0}, {17, 36, 530, 0},
+                              {10, 1543, 37, 0}}) {
     const DenseProblem p(n, k, m, uint64_t(n * 31 + m), pad);
     for (Isa level : dense_levels())
     for (ActivationType act : {ActivationType::u8, ActivationType::s8})
@@ -113,6 +116,28 @@ TEST_F(DenseInt8, IsBitExactWithTheSpmmReferenceForEveryEpilogueActivationTypeAn
   }
 }
 
+// The largest products of both signs, all of one sign along K: every pair
+// of them overflows int16 (2 x 255 x -128), where a vpmaddubsw kernel would
+// saturate, and the sums reach -1e8 over BERT's largest K.
+TEST_F(DenseInt8, SumsTheExtremeProductsOfTheLargestKWithoutSaturating) {
+  DenseProblem p(9, 3072, 13, 17);
+  for (int64_t r = 0; r < p.n; ++r)
+    for (int64_t c = 0; c < p.k; ++c) p.w[size_t(r * p.k + c)] = r % 2 ? 127 : -128;
+  std::fill(p.x.begin(), p.x.end(), uint8_t(255));
+  for (Isa level : dense_levels())
+    for (ActivationType act : {ActivationType::u8, ActivationType::s8}) {
+      SpmmDesc desc;
+      desc.activation = act;
+      desc.epilogue = make(OutputType::s32);
+      desc.isa = level;
+      const DenseInt8Primitive prim(p.w.data(), p.scales.data(), p.n, p.k, desc);
+      std::vector<int32_t> got(size_t(p.n * p.ldy)), want(got.size());
+      prim.execute(p.args(got.data(), false, false));
+      reference_spmm(p.w.data(), p.scales.data(), p.n, p.k, act, desc.epilogue, p.args(want.data(), false, false));
+      EXPECT_EQ(got, want) << prim.implementation() << (act == ActivationType::s8 ? " s8" : " u8");
+    }
+}
+
 // The runtime adds the residual in place (residual and output one array):
 // every output must still see its own residual value, not a sum written
 // before it was read.
@@ -137,9 +162,10 @@ TEST_F(DenseInt8, AddsAResidualThatIsItsOwnOutputArray) {
 }
 
 // Run by the kernels_forced_isa_<level> variants (FASTBERT_ISA set): the
-// primitive's kernels need vpdpbusd, so below VNNI it must decline (the SpMM
-// runs instead, with its own exact paths) and at every level it builds it
-// must give the SpMM's numbers on full-range inputs.
+// primitive's kernels need AVX2 at least, so at reference it must decline
+// (the SpMM runs instead, with its own exact paths) and at every level it
+// builds it must give the SpMM's numbers on full-range inputs (where
+// vpmaddubsw would saturate: 255 x -128 twice).
 TEST(IsaEnvironment, DenseInt8IsBitExactOnFullRangeActivationsOrDeclinedAtTheForcedLevel) {
   if (const char* env = std::getenv("FASTBERT_ISA"); env && !cpu_supports(parse_isa(env)))
     GTEST_SKIP() << "refused level (DefaultSpmmDescUsesTheForcedLevel checks)";
@@ -167,13 +193,20 @@ TEST_F(DenseInt8, RunsItsBestImplementationAtTheCapAndRejectsBadArguments) {
   const DenseInt8Primitive prim(p.w.data(), p.scales.data(), 8, 16, SpmmDesc{});
   const char* best = isa_allowed(Isa::amx)           ? "dense_int8_amx"
                      : isa_allowed(Isa::avx512_vnni) ? "dense_int8_avx512vnni"
-                                                     : "dense_int8_avxvnni";
+                     : isa_allowed(Isa::avx_vnni)    ? "dense_int8_avxvnni"
+                                                     : "dense_int8_avx2";
   EXPECT_EQ(prim.implementation(), best) << "at cap " << isa_name(isa_cap());
   if (isa_allowed(Isa::avx_vnni)) {
     SpmmDesc ymm;
     ymm.isa = std::min(isa_cap(), Isa::avx512bw);
     EXPECT_EQ(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, ymm).implementation(), "dense_int8_avxvnni");
   }
+  SpmmDesc avx2;
+  avx2.isa = Isa::avx2;
+  EXPECT_EQ(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, avx2).implementation(), "dense_int8_avx2");
+  SpmmDesc reference;
+  reference.isa = Isa::reference;
+  EXPECT_THROW(DenseInt8Primitive(p.w.data(), p.scales.data(), 8, 16, reference), Error);
   std::vector<float> y(32);
   SpmmArgs a = p.args(y.data(), false, false);
   a.ldy = 3;

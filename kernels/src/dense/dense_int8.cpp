@@ -14,21 +14,22 @@ struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
 };
 
-// Whether a kernel exists at `level` on this CPU: zmm VNNI (and AMX) from
-// avx512_vnni on; below, the ymm kernel where the CPU has AVX-VNNI.
-bool has_kernel_at(Isa level) {
-  return level >= Isa::avx512_vnni || (level >= Isa::avx_vnni && cpu_supports(Isa::avx_vnni));
-}
+// The kernel of `level` on this CPU: zmm VNNI (or AMX) from avx512_vnni on;
+// below, the ymm VNNI kernel where the CPU has AVX-VNNI, else the AVX2 one
+// (also at avx512bw: no zmm kernel without vpdpbusd); none at reference.
+bool has_kernel_at(Isa level) { return level >= Isa::avx2; }
+bool runs_avx_vnni_at(Isa level) { return level >= Isa::avx_vnni && cpu_supports(Isa::avx_vnni); }
 
 }  // namespace
 
 struct DenseInt8Primitive::Impl {
   SpmmDesc desc;
   // The weights of the one kernel this primitive runs: the AMX tiles' (cap
-  // amx), or the VNNI kernels' (avx512_vnni and avx512_bf16 on zmm; below,
-  // AVX-VNNI on ymm).
+  // amx), the VNNI kernels' (avx512_vnni and avx512_bf16 on zmm; below,
+  // AVX-VNNI on ymm) or the AVX2 kernel's.
   std::unique_ptr<detail::AmxInt8Weights> amx;
   std::unique_ptr<detail::VnniInt8Weights> vnni;
+  std::unique_ptr<detail::Avx2Int8Weights> avx2;
   std::string name;
   std::vector<int32_t> row_sums;
   std::vector<float> w_scales;
@@ -37,7 +38,8 @@ struct DenseInt8Primitive::Impl {
   // they are in L1, so no N x M int32 array is written and read back.
   // Residual and output may alias: each row reads its residual values
   // before it writes the same positions. s8_zero_point: the zero point the
-  // kernel's sums carry for s8 activations (VNNI stores them as u8 + 128).
+  // kernel's sums carry for s8 activations (the VNNI and AVX2 kernels store
+  // them as u8 + 128).
   template <class Kernel>
   void run(const SpmmArgs& a, int64_t workspace_bytes, int32_t s8_zero_point, Kernel&& kernel) const {
     const Epilogue& e = desc.epilogue;
@@ -67,7 +69,7 @@ DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_sca
   require_cpu_isa(desc.isa, "DenseInt8Primitive");
   if (!has_kernel_at(desc.isa))
     throw Error(std::string("DenseInt8Primitive: declined at ISA level ") + isa_name(desc.isa) +
-                ": its kernels need VNNI (avx_vnni or avx512_vnni)");
+                ": its kernels need avx2 or above");
   if (n <= 0 || k <= 0)
     throw Error("DenseInt8Primitive: shape " + std::to_string(n) + "x" + std::to_string(k) + " must be positive");
   if (!weights || !w_scales) throw Error("DenseInt8Primitive: null weights or scales");
@@ -87,9 +89,12 @@ DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_sca
   if (desc.isa >= Isa::amx) {
     im.amx = std::make_unique<detail::AmxInt8Weights>(weights, n, k);
     im.name = "dense_int8_amx";
-  } else {
+  } else if (desc.isa >= Isa::avx512_vnni || runs_avx_vnni_at(desc.isa)) {
     im.vnni = std::make_unique<detail::VnniInt8Weights>(weights, n, k);
     im.name = desc.isa >= Isa::avx512_vnni ? "dense_int8_avx512vnni" : "dense_int8_avxvnni";
+  } else {
+    im.avx2 = std::make_unique<detail::Avx2Int8Weights>(weights, n, k);
+    im.name = "dense_int8_avx2";
   }
   im.w_scales.assign(w_scales, w_scales + n);
   im.row_sums.assign(size_t(n), 0);
@@ -125,7 +130,14 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
            });
     return;
   }
-  im.run(a, detail::dense_int8_vnni_workspace_bytes(*im.vnni, m), 128,
+  if (im.avx2) {
+    im.run(a, detail::dense_int8_quad_workspace_bytes(im.avx2->quads(), m), 128,
+           [&](uint8_t* ws, bool s8, const detail::DenseRowsEpilogue& epi) {
+             detail::dense_int8_avx2(*im.avx2, a.x, a.ldx, m, s8, ws, epi);
+           });
+    return;
+  }
+  im.run(a, detail::dense_int8_quad_workspace_bytes(im.vnni->quads(), m), 128,
          [&](uint8_t* ws, bool s8, const detail::DenseRowsEpilogue& epi) {
            if (im.desc.isa >= Isa::avx512_vnni)
              detail::dense_int8_avx512vnni(*im.vnni, a.x, a.ldx, m, s8, ws, epi);

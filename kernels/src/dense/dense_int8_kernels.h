@@ -14,9 +14,13 @@
 //   output rows x 48 tokens of sums in 24 zmm registers (4 rows x 24 tokens
 //   in 12 ymm, twice); per quad row, 3 loads of the activations' quads and
 //   one broadcast of each row's 4 weights feed the vpdpbusd.
+// * AVX2 (dense_int8_avx2): 4 rows x 8 tokens in 8 ymm, twice; per quad
+//   row 2 loads widened to int16 and a broadcast of each row's 4 int16
+//   weights feed vpmaddwd + vpaddd.
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 namespace fastbert::detail {
@@ -66,26 +70,44 @@ int64_t dense_int8_amx_workspace_bytes(const AmxInt8Weights& w, int64_t m);
 void dense_int8_amx(const AmxInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
                     uint8_t* workspace, const DenseRowsEpilogue& epilogue);
 
-// W as the VNNI kernel reads it: groups of 8 rows, per quad of K the 8
-// rows' 4 weights as one dword each ([group][quad][row]); rows padded to a
-// multiple of 8 and K to a multiple of 4 with zeros.
-class VnniInt8Weights {
+// W as the quad-layout kernels read it: groups of 8 rows, per quad of K the
+// 8 rows' 4 weights as one Word each ([group][quad][row]); rows padded to a
+// multiple of 8 and K to a multiple of 4 with zeros. Word int32_t: the 4
+// bytes, vpdpbusd's operand (VNNI); int64_t: the 4 weights as int16,
+// vpmaddwd's (AVX2).
+template <class Word>
+class QuadWeights {
  public:
   static constexpr int kRows = 8;
-  VnniInt8Weights(const int8_t* w, int64_t n, int64_t k);
+  QuadWeights(const int8_t* w, int64_t n, int64_t k)
+      : n_(n), k_(k), quads_((k + 3) / 4), groups_((n + kRows - 1) / kRows) {
+    using Bits = std::make_unsigned_t<Word>;
+    constexpr int kLaneBits = 8 * int(sizeof(Word)) / 4;
+    constexpr Bits kLaneMask = Bits(~Bits{0}) >> (8 * sizeof(Word) - kLaneBits);
+    data_.assign(size_t(groups_ * quads_ * kRows), 0);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c) {
+        Word& word = data_[size_t(((r / kRows) * quads_ + c / 4) * kRows + r % kRows)];
+        const Bits lane = Bits(std::make_signed_t<Word>(w[r * k + c])) & kLaneMask;  // sign-extended to the lane
+        word = Word(Bits(word) | lane << (kLaneBits * (c % 4)));
+      }
+  }
   int64_t rows() const { return n_; }
   int64_t cols() const { return k_; }
   int64_t quads() const { return quads_; }
   int64_t groups() const { return groups_; }
-  const int32_t* group(int64_t g) const { return data_.data() + g * quads_ * kRows; }
+  const Word* group(int64_t g) const { return data_.data() + g * quads_ * kRows; }
 
  private:
   int64_t n_ = 0, k_ = 0, quads_ = 0, groups_ = 0;
-  std::vector<int32_t> data_;
+  std::vector<Word> data_;
 };
+using VnniInt8Weights = QuadWeights<int32_t>;
+using Avx2Int8Weights = QuadWeights<int64_t>;
 
-// Bytes of the per-thread quad-layout copies of X dense_int8_vnni needs.
-int64_t dense_int8_vnni_workspace_bytes(const VnniInt8Weights& w, int64_t m);
+// Bytes of the per-thread quad-layout copies of X (one per thread of the
+// calling team) that the VNNI and AVX2 kernels need.
+int64_t dense_int8_quad_workspace_bytes(int64_t quads, int64_t m);
 
 // As dense_int8_amx, for a CPU with AVX512-VNNI (zmm) or AVX-VNNI (ymm,
 // without AVX-512). vpdpbusd multiplies u8 by s8 only, so s8 activations are
@@ -96,5 +118,13 @@ void dense_int8_avx512vnni(const VnniInt8Weights& w, const void* x, int64_t ldx,
                            uint8_t* workspace, const DenseRowsEpilogue& epilogue);
 void dense_int8_avxvnni(const VnniInt8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
                         uint8_t* workspace, const DenseRowsEpilogue& epilogue);
+
+// As the AVX-VNNI kernel with AVX2 only (no vpdpbusd): each quad of
+// activations widened to int16 once per 4 output rows and multiplied by the
+// rows' int16 weights with vpmaddwd, which neither saturates nor rounds
+// (vpmaddubsw would saturate u8 x s8 pairs), so the sums are exact; the
+// same u8 + 128 storage of s8 activations.
+void dense_int8_avx2(const Avx2Int8Weights& w, const void* x, int64_t ldx, int64_t m, bool x_signed,
+                     uint8_t* workspace, const DenseRowsEpilogue& epilogue);
 
 }  // namespace fastbert::detail

@@ -41,9 +41,8 @@ class DenseFp32Layer : public Linear {
 // An int8 layer, dense or 4x1 block-sparse in the file, run on one of two
 // engines chosen by its block sparsity (int8_runs_dense): the 4x1 SpMM, or
 // the dense int8 matmul (kernels::DenseInt8Primitive: AMX tiles, VNNI or
-// oneDNN). The packed
-// arrays are copied once into the engine's own weights; bias and scales stay
-// in the mapping.
+// AVX2). The packed arrays are copied once into the engine's own weights;
+// bias and scales stay in the mapping.
 class SparseLinearLayer : public Linear {
  public:
   // A dense_int8 layer: on the SpMM its weights are packed with every 4x1
@@ -244,9 +243,19 @@ double default_int8_dense_below_sparsity(kernels::Isa cap) {
   // * AVX-VNNI (ymm; the same CPU capped at avx_vnni, kernels_avxvnni.csv):
   //   0.59-0.70x at 0 %, 0.81-0.94x at 30 %, 1.03-1.31x at 50 %: dense
   //   below 30 % as well.
-  // * Below VNNI DenseInt8Primitive does not build and the SpMM runs.
+  // * AVX2 without VNNI (AMD EPYC Zen 3, session 14, kernels_avx2*.csv):
+  //   the 4x1 SpMM's AVX2 path against the vpmaddwd kernel, 0.55-0.66x at
+  //   0 %, 0.70-0.88x at 30 %, 0.85-1.01x at 40 % and 0.93-1.23x at 50 % on
+  //   1 thread (0.56-0.87x, 0.70-0.85x, 0.88-1.34x, 1.07-1.58x on 2),
+  //   BERT-base's and MiniLM's shapes at M = 128 and 384: dense below 40 %.
+  // * avx512bw on a CPU without VNNI (Skylake-SP, or Zen 4 capped there):
+  //   the dense kernel is the AVX2 one on ymm, not measured against the
+  //   SpMM's zmm path: the SpMM runs, as before. At reference the primitive
+  //   does not build.
   if (cap >= kernels::Isa::amx) return 0.75;
-  if (cap >= kernels::Isa::avx_vnni) return 0.3;
+  if (cap >= kernels::Isa::avx512_vnni || (cap >= kernels::Isa::avx_vnni && kernels::cpu_supports(kernels::Isa::avx_vnni)))
+    return 0.3;
+  if (cap == kernels::Isa::avx2) return 0.4;
   return 0.0;
 }
 

@@ -74,7 +74,7 @@ inline bool int8_runs_dense(double block_sparsity, double int8_dense_below_spars
 
 // The crossover below which int8 linears run dense when EngineOptions leaves
 // it to the CPU: 0.75 where the dense int8 matmul runs on AMX tiles, 0.3 where
-// it runs on a VNNI kernel, else 0.
+// it runs on a VNNI kernel, 0.4 on the AVX2 kernel at cap avx2, else 0.
 double default_int8_dense_below_sparsity(kernels::Isa cap);
 double default_int8_dense_below_sparsity();  // for this process's ISA cap
 

@@ -21,6 +21,9 @@ namespace fastbert::kernels {
 //   AVX-VNNI, any level from avx_vnni below them ("dense_int8_avxvnni"): the
 //   same quad copy of X, and a VNNI GEMM microkernel on it (8 rows x 48
 //   tokens of sums in registers, no shuffles).
+// * avx2 and, on a CPU without AVX-VNNI, avx512bw ("dense_int8_avx2"): the
+//   same quad copy, widened to int16 in registers once per 4 output rows and
+//   multiplied with vpmaddwd (exact; vpmaddubsw would saturate).
 //
 // They replaced oneDNN's int8 matmul, which runs only token-major inputs at
 // speed and was posed the other way round on this layout (a u8-to-s8 copy
@@ -32,9 +35,8 @@ namespace fastbert::kernels {
 // over the calling OpenMP team (each thread reorders X into its own copy).
 class DenseInt8Primitive {
  public:
-  // Whether the primitive builds at the FASTBERT_ISA cap: its kernels need
-  // VNNI (vpdpbusd on ymm or zmm, or AMX), so below avx_vnni, and at
-  // avx512bw on a CPU without AVX-VNNI, it declines (the SpMM runs instead).
+  // Whether the primitive builds at the FASTBERT_ISA cap: at every level
+  // from avx2 on; at reference it declines (the SpMM runs instead).
   static bool builds_at_isa_cap();
   // weights: n x k row-major int8; w_scales: n positive values. Throws where
   // desc.isa is one the CPU lacks or has no kernel (see builds_at_isa_cap).
@@ -45,8 +47,8 @@ class DenseInt8Primitive {
 
   void execute(const SpmmArgs& args) const;
 
-  // The kernel in use: "dense_int8_amx", "dense_int8_avx512vnni" or
-  // "dense_int8_avxvnni".
+  // The kernel in use: "dense_int8_amx", "dense_int8_avx512vnni",
+  // "dense_int8_avxvnni" or "dense_int8_avx2".
   const std::string& implementation() const;
 
  private:
