@@ -17,6 +17,14 @@ TEST(VnniPeak, MeasuresAPlausibleRate) {
   EXPECT_LT(gops, 2.0 * 64 * 2 * 6.0);
 }
 
+TEST(Avx2Int8Peak, MeasuresAPlausibleRate) {
+  if (!cpu_supports(Isa::avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  const double gops = measure_avx2_int8_peak_gops(1, 0.02);
+  // One core: at least 1 vpmaddwd per 4 cycles at 1 GHz, at most 2 per cycle at 6 GHz.
+  EXPECT_GT(gops, 2.0 * 16 * 0.25);
+  EXPECT_LT(gops, 2.0 * 16 * 2 * 6.0);
+}
+
 // The best reading of each of two loops, measured in turn a few times: on a
 // shared machine one short window of either can fall in another process's
 // time slice, and comparing two single readings then fails at random.

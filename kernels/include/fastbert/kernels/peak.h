@@ -9,6 +9,14 @@ namespace fastbert::kernels {
 // AVX512-VNNI; returns 0 without it.
 double measure_vnni_peak_gops(int threads, double seconds = 0.2);
 
+// The exact int8 multiply-accumulate peak of a CPU without VNNI: a JIT loop
+// of independent vpmaddwd ymm (16 MACs of int16-widened bytes each) whose
+// products vpaddd adds into 6 accumulators, as the AVX2 kernels do. Same
+// units; needs AVX2 (0 without it). vpmaddubsw, which multiplies bytes
+// directly at twice the rate, saturates u8 x s8 pairs, so it is no peak of
+// exact int8.
+double measure_avx2_int8_peak_gops(int threads, double seconds = 0.2);
+
 // The rate of vpdpbusd MACs in the register-only instruction mix of one 4x1
 // SpMM chunk (8 unpacks that interleave 4 input rows + 16 vpdpbusd), same
 // units: the ceiling of the 4x1 microkernel on this core before any load,
