@@ -196,6 +196,9 @@ TEST_F(DenseInt8, RunsItsBestImplementationAtTheCapAndRejectsBadArguments) {
                      : isa_allowed(Isa::avx_vnni)    ? "dense_int8_avxvnni"
                                                      : "dense_int8_avx2";
   EXPECT_EQ(prim.implementation(), best) << "at cap " << isa_name(isa_cap());
+  EXPECT_EQ(DenseInt8Primitive::implementation_at(isa_cap()), best);
+  EXPECT_EQ(DenseInt8Primitive::implementation_at(Isa::avx2), "dense_int8_avx2");
+  EXPECT_EQ(DenseInt8Primitive::implementation_at(Isa::reference), "");
   if (isa_allowed(Isa::avx_vnni)) {
     SpmmDesc ymm;
     ymm.isa = std::min(isa_cap(), Isa::avx512bw);

@@ -14,16 +14,37 @@ struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
 };
 
-// The kernel of `level` on this CPU: zmm VNNI (or AMX) from avx512_vnni on;
-// below, the ymm VNNI kernel where the CPU has AVX-VNNI, else the AVX2 one
-// (also at avx512bw: no zmm kernel without vpdpbusd); none at reference.
-bool has_kernel_at(Isa level) { return level >= Isa::avx2; }
-bool runs_avx_vnni_at(Isa level) { return level >= Isa::avx_vnni && cpu_supports(Isa::avx_vnni); }
+enum class Kernel { none, amx, avx512_vnni, avx_vnni, avx2 };
+
+// The kernel of `level` on this CPU, the one rule for the constructor,
+// builds_at_isa_cap and implementation_at: AMX tiles at amx, zmm VNNI from
+// avx512_vnni; below, the ymm VNNI kernel where the CPU has AVX-VNNI, else
+// the AVX2 one (also at avx512bw: no zmm kernel without vpdpbusd); none at
+// reference.
+Kernel kernel_at(Isa level) {
+  if (level >= Isa::amx) return Kernel::amx;
+  if (level >= Isa::avx512_vnni) return Kernel::avx512_vnni;
+  if (level >= Isa::avx_vnni && cpu_supports(Isa::avx_vnni)) return Kernel::avx_vnni;
+  if (level >= Isa::avx2) return Kernel::avx2;
+  return Kernel::none;
+}
+
+const char* kernel_name(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::amx: return "dense_int8_amx";
+    case Kernel::avx512_vnni: return "dense_int8_avx512vnni";
+    case Kernel::avx_vnni: return "dense_int8_avxvnni";
+    case Kernel::avx2: return "dense_int8_avx2";
+    case Kernel::none: break;
+  }
+  return "";
+}
 
 }  // namespace
 
 struct DenseInt8Primitive::Impl {
   SpmmDesc desc;
+  Kernel kernel = Kernel::none;
   // The weights of the one kernel this primitive runs: the AMX tiles' (cap
   // amx), the VNNI kernels' (avx512_vnni and avx512_bf16 on zmm; below,
   // AVX-VNNI on ymm) or the AVX2 kernel's.
@@ -61,13 +82,16 @@ struct DenseInt8Primitive::Impl {
   }
 };
 
-bool DenseInt8Primitive::builds_at_isa_cap() { return has_kernel_at(isa_cap()); }
+bool DenseInt8Primitive::builds_at_isa_cap() { return kernel_at(isa_cap()) != Kernel::none; }
+
+std::string DenseInt8Primitive::implementation_at(Isa level) { return kernel_name(kernel_at(level)); }
 
 DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k,
                                        const SpmmDesc& desc)
     : impl_(std::make_unique<Impl>()) {
   require_cpu_isa(desc.isa, "DenseInt8Primitive");
-  if (!has_kernel_at(desc.isa))
+  const Kernel kernel = kernel_at(desc.isa);
+  if (kernel == Kernel::none)
     throw Error(std::string("DenseInt8Primitive: declined at ISA level ") + isa_name(desc.isa) +
                 ": its kernels need avx2 or above");
   if (n <= 0 || k <= 0)
@@ -86,16 +110,14 @@ DenseInt8Primitive::DenseInt8Primitive(const int8_t* weights, const float* w_sca
                   " (must be finite and positive)");
   Impl& im = *impl_;
   im.desc = desc;
-  if (desc.isa >= Isa::amx) {
+  im.kernel = kernel;
+  im.name = kernel_name(kernel);
+  if (kernel == Kernel::amx)
     im.amx = std::make_unique<detail::AmxInt8Weights>(weights, n, k);
-    im.name = "dense_int8_amx";
-  } else if (desc.isa >= Isa::avx512_vnni || runs_avx_vnni_at(desc.isa)) {
-    im.vnni = std::make_unique<detail::VnniInt8Weights>(weights, n, k);
-    im.name = desc.isa >= Isa::avx512_vnni ? "dense_int8_avx512vnni" : "dense_int8_avxvnni";
-  } else {
+  else if (kernel == Kernel::avx2)
     im.avx2 = std::make_unique<detail::Avx2Int8Weights>(weights, n, k);
-    im.name = "dense_int8_avx2";
-  }
+  else
+    im.vnni = std::make_unique<detail::VnniInt8Weights>(weights, n, k);
   im.w_scales.assign(w_scales, w_scales + n);
   im.row_sums.assign(size_t(n), 0);
   for (int64_t r = 0; r < n; ++r)
@@ -139,7 +161,7 @@ void DenseInt8Primitive::execute(const SpmmArgs& a) const {
   }
   im.run(a, detail::dense_int8_quad_workspace_bytes(im.vnni->quads(), m), 128,
          [&](uint8_t* ws, bool s8, const detail::DenseRowsEpilogue& epi) {
-           if (im.desc.isa >= Isa::avx512_vnni)
+           if (im.kernel == Kernel::avx512_vnni)
              detail::dense_int8_avx512vnni(*im.vnni, a.x, a.ldx, m, s8, ws, epi);
            else
              detail::dense_int8_avxvnni(*im.vnni, a.x, a.ldx, m, s8, ws, epi);

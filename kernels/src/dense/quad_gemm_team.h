@@ -5,9 +5,9 @@
 // across the span and hands the span's sums to the epilogue while they are
 // in L1. An ISA's Parts name its vector width in tokens, its quad-row
 // reorder, its widest tile (kWidestTile vectors: 3, with tiles of 2 and 1
-// for the tails, or 2, which covers whole spans alone), and kChunkQuads: 0 to run each tile over all
-// of K, else the quads of K a chunk (the tiles then take an `accumulate`
-// flag).
+// for the tails, or 2, which covers whole spans alone), and kChunkQuads: 0
+// to run each tile over all of K, else the quads of K a chunk (the tiles
+// then take an `accumulate` flag).
 #include <omp.h>
 
 #include <algorithm>

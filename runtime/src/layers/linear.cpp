@@ -1,6 +1,7 @@
 #include "layers/linear.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "fastbert/common/error.h"
@@ -252,10 +253,10 @@ double default_int8_dense_below_sparsity(kernels::Isa cap) {
   //   the dense kernel is the AVX2 one on ymm, not measured against the
   //   SpMM's zmm path: the SpMM runs, as before. At reference the primitive
   //   does not build.
-  if (cap >= kernels::Isa::amx) return 0.75;
-  if (cap >= kernels::Isa::avx512_vnni || (cap >= kernels::Isa::avx_vnni && kernels::cpu_supports(kernels::Isa::avx_vnni)))
-    return 0.3;
-  if (cap == kernels::Isa::avx2) return 0.4;
+  const std::string kernel = kernels::DenseInt8Primitive::implementation_at(cap);
+  if (kernel == "dense_int8_amx") return 0.75;
+  if (kernel == "dense_int8_avx512vnni" || kernel == "dense_int8_avxvnni") return 0.3;
+  if (kernel == "dense_int8_avx2" && cap == kernels::Isa::avx2) return 0.4;
   return 0.0;
 }
 

@@ -38,6 +38,10 @@ class DenseInt8Primitive {
   // Whether the primitive builds at the FASTBERT_ISA cap: at every level
   // from avx2 on; at reference it declines (the SpMM runs instead).
   static bool builds_at_isa_cap();
+  // The implementation() the primitive would run at `level` on this CPU, ""
+  // where it declines: what a caller that picks by kernel (the runtime's
+  // crossover sparsity) asks instead of repeating the rule.
+  static std::string implementation_at(Isa level);
   // weights: n x k row-major int8; w_scales: n positive values. Throws where
   // desc.isa is one the CPU lacks or has no kernel (see builds_at_isa_cap).
   DenseInt8Primitive(const int8_t* weights, const float* w_scales, int64_t n, int64_t k, const SpmmDesc& desc);
