@@ -52,6 +52,7 @@ struct SpmmPrimitive::Impl {
   std::shared_ptr<const BlockSparseMatrix> w;
   SpmmDesc desc;
   Spmm4x1Microkernel micro = nullptr;
+  std::vector<int32_t> pairs;  // the weights as int16 pairs, for a microkernel that takes them
   // The JIT kernels of this epilogue: [residual][streaming stores].
   Spmm4x1JitFn jit[2][2] = {};
   std::unique_ptr<Spmm4x1JitConstants> jit_constants;
@@ -60,18 +61,20 @@ struct SpmmPrimitive::Impl {
 
 namespace {
 
-// The 4x1 family, best first: a null microkernel is the JIT.
+// The 4x1 family, best first: a null microkernel is the JIT. int16_pairs:
+// the microkernel reads Spmm4x1GroupTask::pairs, packed at construction.
 struct Spmm4x1Kernel {
   SpmmKernel info;
   Spmm4x1Microkernel micro;
+  bool int16_pairs;
 };
 const std::vector<Spmm4x1Kernel>& spmm_4x1_table() {
   static const std::vector<Spmm4x1Kernel> table = {
-      {{Isa::avx512_vnni, "spmm_4x1_avx512vnni_jit", kSpmm4x1JitTile}, nullptr},
-      {{Isa::avx512bw, "spmm_4x1_avx512bw", 64}, spmm_4x1_avx512bw},
-      {{Isa::avx_vnni, "spmm_4x1_avxvnni", 32}, spmm_4x1_avxvnni},
-      {{Isa::avx2, "spmm_4x1_avx2", 32}, spmm_4x1_avx2},
-      {{Isa::reference, "spmm_4x1_reference", 1}, spmm_4x1_reference},
+      {{Isa::avx512_vnni, "spmm_4x1_avx512vnni_jit", kSpmm4x1JitTile}, nullptr, false},
+      {{Isa::avx512bw, "spmm_4x1_avx512bw", 64}, spmm_4x1_avx512bw, false},
+      {{Isa::avx_vnni, "spmm_4x1_avxvnni", 32}, spmm_4x1_avxvnni, false},
+      {{Isa::avx2, "spmm_4x1_avx2", 32}, spmm_4x1_avx2, true},
+      {{Isa::reference, "spmm_4x1_reference", 1}, spmm_4x1_reference, false},
   };
   return table;
 }
@@ -111,6 +114,7 @@ SpmmPrimitive::SpmmPrimitive(std::shared_ptr<const BlockSparseMatrix> weights, c
   const Spmm4x1Kernel& kernel = spmm_4x1_kernel_for(desc.isa);
   impl_->micro = kernel.micro;
   impl_->name = kernel.info.name;
+  if (kernel.int16_pairs) impl_->pairs = pack_4x1_int16_pairs(impl_->w->values.data(), impl_->w->chunks());
   if (!kernel.micro) {
     // A residual is a per-call argument: both variants are generated.
     for (int residual = 0; residual < 2; ++residual)
@@ -255,6 +259,7 @@ void SpmmPrimitive::execute(const SpmmArgs& a) const {
       t.m = mc;
       t.columns = w.columns.data() + 4 * chunk0;
       t.values = w.values.data() + 16 * chunk0;
+      t.pairs = impl.pairs.empty() ? nullptr : impl.pairs.data() + 8 * chunk0;
       t.chunks = w.group_chunk_begin[g + 1] - chunk0;
       t.acc_init = acc_init.data() + 4 * g;
       t.acc = scratch.data();
