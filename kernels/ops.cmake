@@ -5,6 +5,7 @@ add_library(fastbert_kernels_ops
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_reference.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_int8_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_fp32_avx512f.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_bf16_avx512bf16.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/attention/attention_int8_avx512vnni.cpp

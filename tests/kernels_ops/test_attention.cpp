@@ -73,8 +73,10 @@ bool cpu_runs(AttentionPath path) {
 // scores are the hard case: on the MiniLM teacher int8 attention scored dev
 // F1 78.78 against bf16's 78.86 and fp32's 78.91, kernels/src/attention/
 // attention_int8_avx512vnni.cpp).
+bool is_int8(AttentionPath path) { return path == AttentionPath::int8_avx512vnni || path == AttentionPath::int8_avx2; }
+
 double tolerance(AttentionPath path) {
-  if (path == AttentionPath::int8_avx512vnni) return 4e-2;
+  if (is_int8(path)) return 4e-2;
   return path == AttentionPath::bf16_avx512bf16 || path == AttentionPath::bf16_amx ? 1e-2 : 5e-6;
 }
 
@@ -149,7 +151,7 @@ TEST_P(AttentionPathTest, LargeScoresDoNotOverflowTheSoftmax) {
   // Scores of several hundred: int8's score error is 1/127 of the largest
   // |q|·|k| products, several units here, enough to reorder near-tied keys
   // (measured 0.11); the other paths' error does not grow with the scores.
-  const double bound = (path == AttentionPath::int8_avx512vnni ? 4 : 2) * tolerance(path);
+  const double bound = (is_int8(path) ? 4 : 2) * tolerance(path);
   EXPECT_LE(p.max_abs_diff(p.run(path), p.run(AttentionPath::fp32_reference)), bound);
 }
 
@@ -189,7 +191,7 @@ TEST_P(AttentionPathTest, FusedU8OutputIsExactlyQuantizingTheFp32Output) {
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, AttentionPathTest,
                          ::testing::Values(AttentionPath::bf16_amx, AttentionPath::bf16_avx512bf16, AttentionPath::int8_avx512vnni,
-                                           AttentionPath::fp32_avx512f, AttentionPath::fp32_avx2,
+                                           AttentionPath::fp32_avx512f, AttentionPath::int8_avx2, AttentionPath::fp32_avx2,
                                            AttentionPath::fp32_reference),
                          [](const auto& info) { return std::string(attention_path_name(info.param)); });
 
@@ -209,17 +211,40 @@ TEST(Attention, HeadDimNotMultipleOf4FallsBackFromInt8ToBf16) {
 // whose values are 1000x smaller than its neighbour's keeps the same relative
 // accuracy (one scale for the whole tensor would round it to zeros).
 TEST(Attention, Int8ScalesEachHeadOnItsOwn) {
-  if (!kernels::cpu_supports(kernels::Isa::avx512_vnni)) GTEST_SKIP() << "no AVX512-VNNI";
-  Problem p(2, 40, 2, 32, {40, 31}, 17);
-  const int64_t head = 32 * p.ld_in;
-  for (int64_t i = head; i < 2 * head; ++i) p.q[i] *= 1e-3f, p.k[i] *= 1e-3f, p.v[i] *= 1e-3f;
-  const std::vector<float> got = p.run(AttentionPath::int8_avx512vnni);
-  const std::vector<float> want = p.run(AttentionPath::fp32_reference);
-  double worst = 0;
-  for (int64_t f = 32; f < 64; ++f)
-    for (int64_t m = 0; m < 2 * 40; ++m) worst = std::max(worst, double(std::abs(got[f * p.ld_out + m] - want[f * p.ld_out + m])));
-  EXPECT_GT(worst, 0) << "the small head was not computed at all";
-  EXPECT_LE(worst, 1e-3 * tolerance(AttentionPath::int8_avx512vnni));
+  for (AttentionPath path : {AttentionPath::int8_avx512vnni, AttentionPath::int8_avx2}) {
+    if (!cpu_runs(path)) continue;
+    Problem p(2, 40, 2, 32, {40, 31}, 17);
+    const int64_t head = 32 * p.ld_in;
+    for (int64_t i = head; i < 2 * head; ++i) p.q[i] *= 1e-3f, p.k[i] *= 1e-3f, p.v[i] *= 1e-3f;
+    const std::vector<float> got = p.run(path);
+    const std::vector<float> want = p.run(AttentionPath::fp32_reference);
+    double worst = 0;
+    for (int64_t f = 32; f < 64; ++f)
+      for (int64_t m = 0; m < 2 * 40; ++m)
+        worst = std::max(worst, double(std::abs(got[f * p.ld_out + m] - want[f * p.ld_out + m])));
+    EXPECT_GT(worst, 0) << attention_path_name(path) << ": the small head was not computed at all";
+    EXPECT_LE(worst, 1e-3 * tolerance(path)) << attention_path_name(path);
+  }
+}
+
+// The two int8 paths quantize alike and sum exactly (vpdpbusd on u8 quads,
+// vpmaddwd on int16 pairs), so they give the same bits: a model's int8
+// results do not depend on whether the CPU has VNNI.
+TEST(Attention, Int8Avx2GivesTheBitsOfInt8Vnni) {
+  if (!cpu_runs(AttentionPath::int8_avx512vnni)) GTEST_SKIP() << "no AVX512-VNNI to compare with";
+  unsigned seed = 40;
+  for (const Case& c : cases()) {
+    if (c.dh % 4 != 0) continue;  // the VNNI path falls back to bf16 there
+    const Problem p(c.batch, c.seq, c.heads, c.dh, c.lengths, seed++);
+    EXPECT_EQ(p.max_abs_diff(p.run(AttentionPath::int8_avx2), p.run(AttentionPath::int8_avx512vnni)), 0.0)
+        << "B=" << c.batch << " S=" << c.seq << " H=" << c.heads << " dh=" << c.dh;
+  }
+}
+
+TEST(Attention, OddHeadDimFallsBackFromInt8Avx2ToFp32Avx2) {
+  if (!cpu_runs(AttentionPath::int8_avx2)) GTEST_SKIP() << "no AVX2";
+  EXPECT_EQ(resolve_attention_path(AttentionPath::int8_avx2, AttentionShape{1, 8, 1, 63}), AttentionPath::fp32_avx2);
+  EXPECT_EQ(resolve_attention_path(AttentionPath::int8_avx2, AttentionShape{1, 8, 1, 62}), AttentionPath::int8_avx2);
 }
 
 TEST(Attention, OddHeadDimFallsBackFromBf16ToFp32) {

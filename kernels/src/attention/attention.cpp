@@ -49,6 +49,7 @@ const char* attention_path_name(AttentionPath path) {
     case AttentionPath::bf16_avx512bf16: return "bf16_avx512bf16";
     case AttentionPath::int8_avx512vnni: return "int8_avx512vnni";
     case AttentionPath::fp32_avx512f: return "fp32_avx512f";
+    case AttentionPath::int8_avx2: return "int8_avx2";
     case AttentionPath::fp32_avx2: return "fp32_avx2";
     case AttentionPath::fp32_reference: return "fp32_reference";
   }
@@ -67,6 +68,8 @@ const std::vector<AttentionKernel>& attention_kernels() {
        d::attention_thread_bytes_bf16_avx512bf16, d::attention_bf16_avx512bf16},
       {AttentionPath::fp32_avx512f, Isa::avx512bw, d::kAttentionQueryBlockAvx512, false, any_shape,
        d::attention_thread_bytes_fp32_avx512f, d::attention_fp32_avx512f},
+      {AttentionPath::int8_avx2, Isa::avx2, d::kAttentionQueryBlockAvx2, true, even_head_dim,
+       d::attention_thread_bytes_int8_avx2, d::attention_int8_avx2},
       {AttentionPath::fp32_avx2, Isa::avx2, d::kAttentionQueryBlockAvx2, false, any_shape,
        d::attention_thread_bytes_fp32_avx2, d::attention_fp32_avx2},
       {AttentionPath::fp32_reference, Isa::reference, 1, false, any_shape, d::attention_thread_bytes_fp32_reference,

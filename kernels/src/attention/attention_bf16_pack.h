@@ -21,9 +21,6 @@
 namespace fastbert::detail {
 
 constexpr int kBf16QueryBlock = kAttentionQueryBlockAvx512;
-// Both bf16 paths fold log2(e) into Q with the score scale (pack_bf16_head's
-// q_scale), so that softmax weights are 2^(s - max) (exp_to_bf16_pairs).
-constexpr float kLog2e = 1.44269504088896341f;
 
 struct Bf16HeadLayout {
   int dh_pairs;       // head_dim / 2

@@ -15,6 +15,11 @@
 
 namespace fastbert::detail {
 
+// The bf16 and int8 paths fold log2(e) into the score scale (pack_bf16_head's
+// q_scale, the int8 paths' score factor), so that softmax weights are
+// 2^(s - max).
+constexpr float kLog2e = 1.44269504088896341f;
+
 // Query lanes one register tile covers, per path.
 constexpr int kAttentionQueryBlockAvx512 = 16;
 constexpr int kAttentionQueryBlockAvx2 = 8;
@@ -25,6 +30,7 @@ size_t attention_thread_bytes_fp32_avx2(const AttentionShape& s);
 size_t attention_thread_bytes_bf16_avx512bf16(const AttentionShape& s);
 size_t attention_thread_bytes_bf16_amx(const AttentionShape& s);
 size_t attention_thread_bytes_int8_avx512vnni(const AttentionShape& s);
+size_t attention_thread_bytes_int8_avx2(const AttentionShape& s);
 
 void attention_fp32_reference(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_fp32_avx512f(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
@@ -32,6 +38,7 @@ void attention_fp32_avx2(const AttentionArgs& a, char* workspace, size_t thread_
 void attention_bf16_avx512bf16(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_bf16_amx(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 void attention_int8_avx512vnni(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
+void attention_int8_avx2(const AttentionArgs& a, char* workspace, size_t thread_bytes, int threads);
 
 // Where a path stores output: fp32 and/or u8, either may be null.
 struct AttentionOutput {

@@ -34,6 +34,21 @@ FASTBERT_TARGET_AVX2 inline __m256 exp2_nonpositive_int_avx2(__m256 k) {
   return _mm256_castsi256_ps(bits);
 }
 
+// exp2_bf16_accuracy_avx512f's twin, for x <= 0: the same rounding, f and
+// polynomial, so the same p; 2^n built in the exponent bits, exact where
+// vscalefps's is normal. Below 2^-126, where vscalefps gives a subnormal,
+// this gives 0 or a subnormal of the product: the same after the int8 path
+// scales by 255 and rounds (both round to 0).
+FASTBERT_TARGET_AVX2 inline __m256 exp2_bf16_accuracy_avx2(__m256 x) {
+  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(x, n);
+  __m256 p = _mm256_set1_ps(0x1.c2a1b2p-5f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0x1.f00c64p-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0x1.62f5fcp-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  return _mm256_mul_ps(p, exp2_nonpositive_int_avx2(n));
+}
+
 FASTBERT_TARGET_AVX2 inline void accumulate_exp_split_avx2(ExpSplit256 e, __m256& sum, __m256& sum_n) {
   const __m256 n_max = _mm256_max_ps(sum_n, e.n);
   sum = _mm256_fmadd_ps(sum, exp2_nonpositive_int_avx2(_mm256_sub_ps(sum_n, n_max)),
