@@ -47,13 +47,20 @@ FASTBERT_TARGET_AVX512BW inline void store_quantized_u8_avx512(
   _mm_mask_storeu_epi8(out, mask, _mm512_cvtepi32_epi8(q));
 }
 
-// AVX2 has no masked byte store: the n <= 8 bytes go through a small buffer.
+// AVX2 has no masked byte store: 8 bytes are packed and stored at once, a
+// partial vector's n < 8 go through a small buffer.
 FASTBERT_TARGET_AVX2 inline void store_quantized_u8_avx2(uint8_t* out, int64_t n, __m256 y,
                                                                        __m256 inv_scale, __m256i zero_point) {
   const __m256 bound = _mm256_set1_ps(kQuantizeBound);
   const __m256 scaled = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(y, inv_scale), _mm256_sub_ps(_mm256_setzero_ps(), bound)), bound);
   __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(scaled), zero_point);
   q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_setzero_si256()), _mm256_set1_epi32(255));
+  if (n >= 8) {
+    // The lanes are 0..255 already: the saturating packs only narrow them.
+    const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(words, words));
+    return;
+  }
   alignas(32) int32_t buf[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(buf), q);
   for (int64_t t = 0; t < n; ++t) out[t] = uint8_t(buf[t]);
