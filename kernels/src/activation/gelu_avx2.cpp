@@ -1,10 +1,11 @@
 // GELU with AVX2: gelu_cubic::gelu's float operations in its order, the
-// coefficients gathered; see gelu_avx512f.cpp.
+// coefficients looked up by permutes; see gelu_avx512f.cpp.
 #include <immintrin.h>
 
 #include <algorithm>
 
 #include "../math/gelu_cubic_avx2.h"
+#include "../math/partial_vector_avx2.h"
 #include "../math/quantize_u8.h"
 #include "gelu_kernels.h"
 #include "../target.h"
@@ -18,11 +19,9 @@ FASTBERT_TARGET_AVX2 void gelu_row_avx2(const float* x, int64_t n, float bias, c
   const __m256i zero_point = _mm256_set1_epi32(out.zero_point);
   const gc::Table& table = gc::table();
   for (int64_t i = 0; i < n; i += 8) {
-    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i < 8 ? n - i : 8)),
-                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256 v = _mm256_add_ps(_mm256_maskload_ps(x + i, m), b);
+    const __m256 v = _mm256_add_ps(load_first_avx2(x + i, n - i), b);
     const __m256 y = gelu_cubic_avx2(v, table);
-    if (out.y) _mm256_maskstore_ps(out.y + i, m, y);
+    if (out.y) store_first_avx2(out.y + i, n - i, y);
     if (out.q) store_quantized_u8_avx2(out.q + i, std::min<int64_t>(8, n - i), y, inv_scale, zero_point);
   }
 }

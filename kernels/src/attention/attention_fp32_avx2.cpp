@@ -4,6 +4,7 @@
 
 #include "attention_kernels.h"
 #include "../math/exp_split_avx2.h"
+#include "../math/partial_vector_avx2.h"
 #include "../math/quantize_u8.h"
 
 namespace fastbert::detail {
@@ -45,7 +46,7 @@ FASTBERT_TARGET_AVX2 inline void output_tile(const float* probs, const float* v,
   const __m256 inv_scale = _mm256_set1_ps(o.inv_scale);
   const __m256i zero_point = _mm256_set1_epi32(o.zero_point);
   for (int r = 0; r < ND; ++r) {
-    if (o.f32) _mm256_maskstore_ps(o.f32 + r * o.ld_f32, lanes, c[r]);
+    if (o.f32) store_first_avx2(o.f32 + r * o.ld_f32, nq, c[r]);
     if (o.u8) store_quantized_u8_avx2(o.u8 + r * o.ld_u8, nq, c[r], inv_scale, zero_point);
   }
 }

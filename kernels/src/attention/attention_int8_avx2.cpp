@@ -22,6 +22,7 @@
 
 #include "attention_kernels.h"
 #include "../math/exp_split_avx2.h"
+#include "../math/partial_vector_avx2.h"
 #include "../math/quantize_u8.h"
 #include "../target.h"
 
@@ -66,17 +67,13 @@ struct PairsHeadBuffers {
   }
 };
 
-FASTBERT_TARGET_AVX2 inline __m256i lane_mask(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<int64_t>(n, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // max |x| over rows 0..rows of x[row][0..len].
 FASTBERT_TARGET_AVX2 float max_abs(const float* x, int64_t ld, int rows, int len) {
   const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   __m256 m = _mm256_setzero_ps();
   for (int r = 0; r < rows; ++r)
     for (int t = 0; t < len; t += 8)
-      m = _mm256_max_ps(m, _mm256_and_ps(magnitude, _mm256_maskload_ps(x + r * ld + t, lane_mask(len - t))));
+      m = _mm256_max_ps(m, _mm256_and_ps(magnitude, load_first_avx2(x + r * ld + t, len - t)));
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, m);
   return *std::max_element(lanes, lanes + 8);
@@ -103,9 +100,8 @@ FASTBERT_TARGET_AVX2 void pack_pairs_along_features(const float* src, int64_t ld
   for (int dp = 0; dp < dh_pairs; ++dp) {
     const float* r0 = src + 2 * dp * ld;
     for (int t = 0; t < len; t += 8) {
-      const __m256i m = lane_mask(len - t);
-      const __m256i lo = quantize_s8_lanes(_mm256_maskload_ps(r0 + t, m), inv);
-      const __m256i hi = quantize_s8_lanes(_mm256_maskload_ps(r0 + ld + t, m), inv);
+      const __m256i lo = quantize_s8_lanes(load_first_avx2(r0 + t, len - t), inv);
+      const __m256i hi = quantize_s8_lanes(load_first_avx2(r0 + ld + t, len - t), inv);
       _mm256_store_si256(reinterpret_cast<__m256i*>(dst + dp * stride + t), pair_of(lo, hi));
     }
   }
@@ -118,8 +114,8 @@ FASTBERT_TARGET_AVX2 void pack_v_rows(const float* v, int64_t ld, int dh, int le
   for (int d = 0; d < dh; ++d) {
     const float* row = v + d * ld;
     for (int t = 0; t < v_stride; t += 16) {
-      const __m256i a = quantize_s8_lanes(_mm256_maskload_ps(row + t, lane_mask(len - t)), inv);
-      const __m256i b = quantize_s8_lanes(_mm256_maskload_ps(row + t + 8, lane_mask(len - t - 8)), inv);
+      const __m256i a = quantize_s8_lanes(load_first_avx2(row + t, len - t), inv);
+      const __m256i b = quantize_s8_lanes(load_first_avx2(row + t + 8, len - t - 8), inv);
       // packs works per 128-bit lane: a0-3 b0-3 a4-7 b4-7, put back in order.
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(vq + d * v_stride + t),
                           _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
@@ -170,7 +166,7 @@ FASTBERT_TARGET_AVX2 inline __m256i exp_to_u8_pairs(const float* scores, int len
 // row d.
 template <int ND>
 FASTBERT_TARGET_AVX2 inline void output_tile(const uint32_t* pq, const int16_t* vq, int64_t v_stride, int pairs,
-                                             __m256i lanes, int nq, __m256 factor, const AttentionOutput& o) {
+                                             int nq, __m256 factor, const AttentionOutput& o) {
   __m256i c[ND];
   for (int r = 0; r < ND; ++r) c[r] = _mm256_setzero_si256();
   for (int jp = 0; jp < pairs; ++jp) {
@@ -186,7 +182,7 @@ FASTBERT_TARGET_AVX2 inline void output_tile(const uint32_t* pq, const int16_t* 
   const __m256i zero_point = _mm256_set1_epi32(o.zero_point);
   for (int r = 0; r < ND; ++r) {
     const __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(c[r]), factor);
-    if (o.f32) _mm256_maskstore_ps(o.f32 + r * o.ld_f32, lanes, y);
+    if (o.f32) store_first_avx2(o.f32 + r * o.ld_f32, nq, y);
     if (o.u8) store_quantized_u8_avx2(o.u8 + r * o.ld_u8, nq, y, inv_scale, zero_point);
   }
 }
@@ -194,7 +190,6 @@ FASTBERT_TARGET_AVX2 inline void output_tile(const uint32_t* pq, const int16_t* 
 FASTBERT_TARGET_AVX2 void query_block(const PairsHeadLayout& lay, int dh, const uint32_t* qq,
                                       const PairsHeadBuffers& buf, float score_factor, float v_scale,
                                       const AttentionOutput& o, int len, int nq) {
-  const __m256i lanes = lane_mask(nq);
   const __m256 alpha = _mm256_set1_ps(score_factor);
   // Two max chains, so that vmaxps latency does not serialise the key tiles.
   __m256 max_a = _mm256_set1_ps(-INFINITY), max_b = max_a;
@@ -218,9 +213,9 @@ FASTBERT_TARGET_AVX2 void query_block(const PairsHeadLayout& lay, int dh, const 
   const int pairs = (len + 1) / 2;
   int d = 0;
   for (; d + 8 <= dh; d += 8)
-    output_tile<8>(buf.pq, buf.vq + d * lay.v_stride, lay.v_stride, pairs, lanes, nq, factor, o.at(d, 0));
+    output_tile<8>(buf.pq, buf.vq + d * lay.v_stride, lay.v_stride, pairs, nq, factor, o.at(d, 0));
   for (; d + 2 <= dh; d += 2)
-    output_tile<2>(buf.pq, buf.vq + d * lay.v_stride, lay.v_stride, pairs, lanes, nq, factor, o.at(d, 0));
+    output_tile<2>(buf.pq, buf.vq + d * lay.v_stride, lay.v_stride, pairs, nq, factor, o.at(d, 0));
 }
 
 }  // namespace

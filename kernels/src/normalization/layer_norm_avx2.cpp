@@ -2,6 +2,7 @@
 // the tail.
 #include <immintrin.h>
 
+#include "../math/partial_vector_avx2.h"
 #include "layer_norm_kernels.h"
 #include "../target.h"
 
@@ -14,27 +15,24 @@ constexpr int kVectors = 4;
 constexpr int kBlock = kLayerNormTileAvx2;
 static_assert(kBlock == 8 * kVectors);
 
-FASTBERT_TARGET_AVX2 inline __m256 load_z(const LayerNormArgs& a, int64_t m, int64_t f, __m256i mask) {
-  __m256 z = _mm256_maskload_ps(a.x + f * a.ld_x + m, mask);
+// n: the valid tokens of the vector (<= 0: none, >= 8: all).
+FASTBERT_TARGET_AVX2 inline __m256 load_z(const LayerNormArgs& a, int64_t m, int64_t f, int64_t n) {
+  __m256 z = load_first_avx2(a.x + f * a.ld_x + m, n);
   if (a.x_bias) z = _mm256_add_ps(z, _mm256_set1_ps(a.x_bias[f]));
-  if (a.residual) z = _mm256_add_ps(z, _mm256_maskload_ps(a.residual + f * a.ld_residual + m, mask));
+  if (a.residual) z = _mm256_add_ps(z, load_first_avx2(a.residual + f * a.ld_residual + m, n));
   return z;
 }
 
 FASTBERT_TARGET_AVX2 void normalize_block(const LayerNormArgs& a, int64_t m0, int64_t count) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256i mask[kVectors];
-  for (int v = 0; v < kVectors; ++v)
-    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::max<int64_t>(0, count - 8 * v))), lane);
 
   __m256 shift[kVectors], s1[kVectors], s2[kVectors];
   for (int v = 0; v < kVectors; ++v) {
-    shift[v] = load_z(a, m0 + 8 * v, 0, mask[v]);
+    shift[v] = load_z(a, m0 + 8 * v, 0, count - 8 * v);
     s1[v] = s2[v] = _mm256_setzero_ps();
   }
   for (int64_t f = 1; f < a.features; ++f) {
     for (int v = 0; v < kVectors; ++v) {
-      const __m256 d = _mm256_sub_ps(load_z(a, m0 + 8 * v, f, mask[v]), shift[v]);
+      const __m256 d = _mm256_sub_ps(load_z(a, m0 + 8 * v, f, count - 8 * v), shift[v]);
       s1[v] = _mm256_add_ps(s1[v], d);
       s2[v] = _mm256_fmadd_ps(d, d, s2[v]);
     }
@@ -58,8 +56,8 @@ FASTBERT_TARGET_AVX2 void normalize_block(const LayerNormArgs& a, int64_t m0, in
       const int64_t n = std::min<int64_t>(8, count - 8 * v);
       if (n <= 0) break;
       const int64_t m = m0 + 8 * v;
-      const __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_sub_ps(load_z(a, m, f, mask[v]), mean[v]), inv_std[v]), g, b);
-      if (a.y) _mm256_maskstore_ps(a.y + f * a.ld_y + m, mask[v], y);
+      const __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_sub_ps(load_z(a, m, f, n), mean[v]), inv_std[v]), g, b);
+      if (a.y) store_first_avx2(a.y + f * a.ld_y + m, n, y);
       if (a.y_u8) store_quantized_u8_avx2(a.y_u8 + f * a.ld_y_u8 + m, n, y, inv_scale, zero_point);
     }
   }
