@@ -244,11 +244,13 @@ double default_int8_dense_below_sparsity(kernels::Isa cap) {
   // * AVX-VNNI (ymm; the same CPU capped at avx_vnni, kernels_avxvnni.csv):
   //   0.59-0.70x at 0 %, 0.81-0.94x at 30 %, 1.03-1.31x at 50 %: dense
   //   below 30 % as well.
-  // * AVX2 without VNNI (AMD EPYC Zen 3, session 14, kernels_avx2*.csv):
-  //   the 4x1 SpMM's AVX2 path against the vpmaddwd kernel, 0.55-0.66x at
-  //   0 %, 0.70-0.88x at 30 %, 0.85-1.01x at 40 % and 0.93-1.23x at 50 % on
-  //   1 thread (0.56-0.87x, 0.70-0.85x, 0.88-1.34x, 1.07-1.58x on 2),
-  //   BERT-base's and MiniLM's shapes at M = 128 and 384: dense below 40 %.
+  // * AVX2 without VNNI (AMD EPYC Zen 3, kernels_avx2*.csv): the 4x1
+  //   SpMM's AVX2 path against the vpmaddwd kernel on BERT-base's and
+  //   MiniLM's shapes at M = 128 and 384. Session 15, with the SpMM's weights
+  //   as packed int16 pairs: 0.72-1.01x at 0 %, 0.94-1.27x at 30 % (10 of 12
+  //   points faster), 1.02-1.52x at 40 % on 1 thread (0.75-1.13x, 0.93-1.44x,
+  //   0.97-1.60x on 2): dense below 30 %. (Session 14, before the pairs:
+  //   0.55-0.66x at 0 %, 0.70-0.88x at 30 %, 0.85-1.01x at 40 %: 40 %.)
   // * avx512bw on a CPU without VNNI (Skylake-SP, or Zen 4 capped there):
   //   the dense kernel is the AVX2 one on ymm, not measured against the
   //   SpMM's zmm path: the SpMM runs, as before. At reference the primitive
@@ -256,7 +258,7 @@ double default_int8_dense_below_sparsity(kernels::Isa cap) {
   const std::string kernel = kernels::DenseInt8Primitive::implementation_at(cap);
   if (kernel == "dense_int8_amx") return 0.75;
   if (kernel == "dense_int8_avx512vnni" || kernel == "dense_int8_avxvnni") return 0.3;
-  if (kernel == "dense_int8_avx2" && cap == kernels::Isa::avx2) return 0.4;
+  if (kernel == "dense_int8_avx2" && cap == kernels::Isa::avx2) return 0.3;
   return 0.0;
 }
 
