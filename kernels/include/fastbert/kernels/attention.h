@@ -27,7 +27,7 @@ namespace fastbert {
 // int8 paths take the max in pass 1, form each exponential once in pass 2
 // and divide the output by the sum as it is stored (attention_bf16_amx.cpp,
 // attention_bf16_avx512bf16.cpp and attention_int8_avx512vnni.cpp have the
-// measurements).
+// measurements; int8_avx2 gives int8_avx512vnni's bits without VNNI).
 //
 // A precaution, not measured on a quiet machine: when B*S*4 bytes is a
 // multiple of 4 KiB, a slightly wider ld (B*S + 16) keeps the rows of a head
@@ -86,7 +86,8 @@ const std::vector<AttentionKernel>& attention_kernels();
 // kernels::unsupported_isa_message; one that declines the shape falls back
 // to the next entry of the table that accepts it (bf16_amx to
 // int8_avx512vnni for head_dim % 32 != 0, int8 to bf16_avx512bf16 for
-// head_dim % 4 != 0, bf16 to fp32_avx512f for an odd head_dim).
+// head_dim % 4 != 0, bf16 to fp32_avx512f and int8_avx2 to fp32_avx2 for an
+// odd head_dim).
 AttentionPath resolve_attention_path(AttentionPath requested, const AttentionShape& shape);
 
 // Scratch memory attention() needs for `shape` with up to `num_threads`
