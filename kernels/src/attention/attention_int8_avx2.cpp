@@ -81,9 +81,7 @@ FASTBERT_TARGET_AVX2 float max_abs(const float* x, int64_t ld, int rows, int len
   return *std::max_element(lanes, lanes + 8);
 }
 
-// The VNNI path's scale and rounding (attention_int8_avx512vnni.cpp).
-float symmetric_scale(float max_abs_value) { return max_abs_value > 0 ? max_abs_value / 127.0f : 1.0f; }
-
+// The VNNI path's rounding (attention_int8_avx512vnni.cpp).
 FASTBERT_TARGET_AVX2 inline __m256i quantize_s8_lanes(__m256 x, __m256 inv_scale) {
   const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(x, inv_scale));
   return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-127)), _mm256_set1_epi32(127));
@@ -233,9 +231,9 @@ void attention_int8_avx2(const AttentionArgs& a, char* workspace, size_t thread_
     const PairsHeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
     for_each_head_in_team(a, [&](int len, int64_t t0, int64_t rows) {
       const int64_t in = rows * a.ld_in + t0;
-      const float q_scale = symmetric_scale(max_abs(a.q + in, a.ld_in, dh, len));
-      const float k_scale = symmetric_scale(max_abs(a.k + in, a.ld_in, dh, len));
-      const float v_scale = symmetric_scale(max_abs(a.v + in, a.ld_in, dh, len));
+      const float q_scale = int8_symmetric_scale(max_abs(a.q + in, a.ld_in, dh, len));
+      const float k_scale = int8_symmetric_scale(max_abs(a.k + in, a.ld_in, dh, len));
+      const float v_scale = int8_symmetric_scale(max_abs(a.v + in, a.ld_in, dh, len));
       pack_pairs_along_features(a.q + in, a.ld_in, lay.dh_pairs, len, q_scale, buf.qq, lay.stride);
       pack_pairs_along_features(a.k + in, a.ld_in, lay.dh_pairs, len, k_scale, buf.kq, lay.stride);
       pack_v_rows(a.v + in, a.ld_in, dh, len, v_scale, lay.v_stride, buf.vq);

@@ -87,9 +87,6 @@ FASTBERT_TARGET_AVX512_VNNI float max_abs(const float* x, int64_t ld, int rows, 
   return _mm512_reduce_max_ps(m);
 }
 
-// The scale that maps max |x| to 127 (1 for an all-zero head).
-float symmetric_scale(float max_abs_value) { return max_abs_value > 0 ? max_abs_value / 127.0f : 1.0f; }
-
 // round(x / scale) as int32 in -127..127 (|x| <= 127 · scale by construction;
 // the clamp only guards the last rounding).
 FASTBERT_TARGET_AVX512_VNNI inline __m512i quantize_s8_lanes(__m512 x, __m512 inv_scale) {
@@ -274,9 +271,9 @@ void attention_int8_avx512vnni(const AttentionArgs& a, char* workspace, size_t t
     const QuadsHeadBuffers buf(workspace + thread_bytes * size_t(omp_get_thread_num()), lay);
     for_each_head_in_team(a, [&](int len, int64_t t0, int64_t rows) {
       const int64_t in = rows * a.ld_in + t0;
-      const float q_scale = symmetric_scale(max_abs(a.q + in, a.ld_in, dh, len));
-      const float k_scale = symmetric_scale(max_abs(a.k + in, a.ld_in, dh, len));
-      const float v_scale = symmetric_scale(max_abs(a.v + in, a.ld_in, dh, len));
+      const float q_scale = int8_symmetric_scale(max_abs(a.q + in, a.ld_in, dh, len));
+      const float k_scale = int8_symmetric_scale(max_abs(a.k + in, a.ld_in, dh, len));
+      const float v_scale = int8_symmetric_scale(max_abs(a.v + in, a.ld_in, dh, len));
       pack_quads_along_features(a.q + in, a.ld_in, lay.dh_quads, len, q_scale, true, buf.qq, lay.stride);
       pack_quads_along_features(a.k + in, a.ld_in, lay.dh_quads, len, k_scale, false, buf.kq, lay.stride);
       key_compensation(buf.kq, lay.dh_quads, len, lay.stride, buf.comp);

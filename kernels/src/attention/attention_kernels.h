@@ -20,6 +20,11 @@ namespace fastbert::detail {
 // 2^(s - max).
 constexpr float kLog2e = 1.44269504088896341f;
 
+// The int8 paths' per-(sequence, head) scale: the one that maps max |x| to
+// 127 (1 for an all-zero head). Both int8 paths use this one rule, which
+// their bit-identity rests on.
+inline float int8_symmetric_scale(float max_abs_value) { return max_abs_value > 0 ? max_abs_value / 127.0f : 1.0f; }
+
 // Query lanes one register tile covers, per path.
 constexpr int kAttentionQueryBlockAvx512 = 16;
 constexpr int kAttentionQueryBlockAvx2 = 8;
