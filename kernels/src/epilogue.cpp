@@ -144,7 +144,7 @@ FASTBERT_TARGET_AVX2 void epilogue_avx2(const Epilogue& e, const int32_t* acc, i
     const int64_t n = std::min<int64_t>(8, count - i);
     const __m256i a = _mm256_add_epi32(detail::load_first_epi32_avx2(acc + i, n), comp);
     __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), sc, b);
-    if (e.gelu) y = detail::gelu_cubic_avx2(y, table);
+    y = detail::gelu_cubic_avx2(y, table);
     if (residual) y = _mm256_add_ps(y, detail::load_first_avx2(residual + i, n));
     if (e.output == OutputType::f32)
       detail::store_first_avx2(static_cast<float*>(out) + i, n, y);
