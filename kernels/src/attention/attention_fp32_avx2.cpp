@@ -13,10 +13,6 @@ namespace {
 
 constexpr int kQ = kAttentionQueryBlockAvx2;
 
-FASTBERT_TARGET_AVX2 inline __m256i lane_mask(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 template <int NK>
 FASTBERT_TARGET_AVX2 inline void score_tile(const float* q, const float* k, int64_t ld, int dh, __m256i lanes,
                                             __m256 scale, float* scores, __m256& sum, __m256& sum_n) {
@@ -55,7 +51,7 @@ FASTBERT_TARGET_AVX2 void query_block(const AttentionArgs& a, const float* q, co
                                       const AttentionOutput& o, int len, int nq, float* scores) {
   const int dh = a.shape.head_dim;
   const int64_t ld = a.ld_in;
-  const __m256i lanes = lane_mask(nq);
+  const __m256i lanes = first_lanes_avx2(nq);
   const __m256 scale = _mm256_set1_ps(a.scale);
   __m256 sum = _mm256_setzero_ps();
   __m256 sum_n = _mm256_set1_ps(-INFINITY);

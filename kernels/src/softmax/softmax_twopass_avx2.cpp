@@ -1,16 +1,13 @@
 // Two-pass row softmax with AVX2 (see softmax_twopass_avx512f.cpp).
-#include <algorithm>
 #include <cmath>
 
 #include "../math/exp_split_avx2.h"
+#include "../math/partial_vector_avx2.h"
 #include "softmax_kernels.h"
 
 namespace fastbert::detail {
 
 namespace {
-FASTBERT_TARGET_AVX2 inline __m256i tail_mask(int64_t left) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<int64_t>(left, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 FASTBERT_TARGET_AVX2 inline float reduce_max(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -35,7 +32,7 @@ FASTBERT_TARGET_AVX2 void softmax_row_twopass_avx2(const float* x, float* y, int
     accumulate_exp_split_avx2(exp_split_avx2(_mm256_loadu_ps(x + i + 8)), sum_b, sum_n_b);
   }
   for (; i < n; i += 8) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = first_lanes_avx2(n - i);
     __m256 s = sum, sn = sum_n;
     accumulate_exp_split_avx2(exp_split_avx2(_mm256_maskload_ps(x + i, m)), s, sn);
     sum = _mm256_blendv_ps(sum, s, _mm256_castsi256_ps(m));
@@ -51,10 +48,8 @@ FASTBERT_TARGET_AVX2 void softmax_row_twopass_avx2(const float* x, float* y, int
   const float total = reduce_add(_mm256_mul_ps(sum, exp2_nonpositive_int_avx2(_mm256_sub_ps(sum_n, _mm256_set1_ps(n_max)))));
   const __m256 inv = _mm256_set1_ps(1.0f / total);
   const __m256 n_ref = _mm256_set1_ps(n_max);
-  for (int64_t i = 0; i < n; i += 8) {
-    const __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(y + i, m, normalized_exp_avx2(_mm256_maskload_ps(x + i, m), inv, n_ref));
-  }
+  for (int64_t i = 0; i < n; i += 8)
+    store_first_avx2(y + i, n - i, normalized_exp_avx2(load_first_avx2(x + i, n - i), inv, n_ref));
 }
 
 }  // namespace fastbert::detail
