@@ -76,12 +76,12 @@ __attribute__((always_inline)) inline void epilogue_body(const Epilogue& e, cons
   }
 }
 
-// The same loops compiled three times: for AVX-512, for AVX2 with FMA (where
-// std::fma becomes an instruction, not a libm call) and for the baseline.
+// The same loops compiled three times: for AVX-512, for AVX2 with FMA
+// (FASTBERT_TARGET_AVX2, where std::fma becomes an instruction, not a libm
+// call) and for the baseline.
 // This file is built with -ffp-contract=off, so all give the bits of the
 // scalar reference.
 #define FASTBERT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,prefer-vector-width=512")))
-#define FASTBERT_AVX2 __attribute__((target("avx2,fma")))
 
 FASTBERT_AVX512 void epilogue_body_avx512(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
                                           float bias, const float* residual, void* out, int64_t count) {
@@ -121,8 +121,8 @@ FASTBERT_TARGET_AVX512BW void epilogue_avx512(const Epilogue& e, const int32_t* 
   }
 }
 #pragma GCC diagnostic pop
-FASTBERT_AVX2 void epilogue_body_avx2(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
-                                      float bias, const float* residual, void* out, int64_t count) {
+FASTBERT_TARGET_AVX2 void epilogue_body_avx2(const Epilogue& e, const int32_t* acc, int32_t compensation,
+                                             float scale, float bias, const float* residual, void* out, int64_t count) {
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
 }
 // With GELU, epilogue_avx512's operations on 8 lanes: the compiled loop

@@ -1,7 +1,8 @@
 #pragma once
 // gelu_cubic::gelu on 8 lanes with AVX2: the same float operations in the
-// same order, the coefficients looked up by permutes (AVX2 has no two-register permute),
-// so every element has the bits of the scalar formula. Shared by the GELU op
+// same order, each coefficient picked from its 32-entry table by four
+// one-register permutes and blends (AVX2 has no two-register permute), so
+// every element has the bits of the scalar formula. Shared by the GELU op
 // and the SpMM epilogue.
 #include <immintrin.h>
 

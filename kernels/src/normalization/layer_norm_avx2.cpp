@@ -24,7 +24,6 @@ FASTBERT_TARGET_AVX2 inline __m256 load_z(const LayerNormArgs& a, int64_t m, int
 }
 
 FASTBERT_TARGET_AVX2 void normalize_block(const LayerNormArgs& a, int64_t m0, int64_t count) {
-
   __m256 shift[kVectors], s1[kVectors], s2[kVectors];
   for (int v = 0; v < kVectors; ++v) {
     shift[v] = load_z(a, m0 + 8 * v, 0, count - 8 * v);

@@ -257,8 +257,9 @@ double default_int8_dense_below_sparsity(kernels::Isa cap) {
   //   does not build.
   const std::string kernel = kernels::DenseInt8Primitive::implementation_at(cap);
   if (kernel == "dense_int8_amx") return 0.75;
-  if (kernel == "dense_int8_avx512vnni" || kernel == "dense_int8_avxvnni") return 0.3;
-  if (kernel == "dense_int8_avx2" && cap == kernels::Isa::avx2) return 0.3;
+  if (kernel == "dense_int8_avx512vnni" || kernel == "dense_int8_avxvnni" ||
+      (kernel == "dense_int8_avx2" && cap == kernels::Isa::avx2))
+    return 0.3;
   return 0.0;
 }
 
