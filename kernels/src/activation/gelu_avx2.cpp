@@ -1,5 +1,5 @@
 // GELU with AVX2: gelu_cubic::gelu's float operations in its order, the
-// coefficients looked up by permutes; see gelu_avx512f.cpp.
+// coefficients loaded by segment and transposed; see gelu_avx512f.cpp.
 #include <immintrin.h>
 
 #include <algorithm>

@@ -14,7 +14,8 @@
 // with the same multiply-adds at 90 % sparsity (bench/results/
 // model_sparsity.json, session 8): the epilogue, not the products, was the
 // cost. Here a vector is 1 multiply, 3 fused multiply-adds and 4 two-register
-// table lookups (vpermt2ps on AVX-512, a gather on AVX2).
+// table lookups (vpermt2ps on AVX-512; on AVX2 one 16-byte load per lane
+// and a transpose).
 //
 // Every path (the JIT epilogue, the vector and scalar epilogues, gelu()'s
 // rows) evaluates exactly these float operations in this order, so all give
@@ -30,8 +31,11 @@ inline constexpr float kRange = 6.0f;         // |g(6)| = 5.9e-9
 inline constexpr float kSegmentsPerUnit = float(kSegments) / kRange;
 
 // c[k][i]: the coefficient of f^k in g on segment i, f in [0, 1] the position in it.
+// by_segment[i][k]: the same numbers with a segment's four together, one
+// 16-byte load each (AVX2 looks them up so: math/gelu_cubic_avx2.h).
 struct Table {
   alignas(64) float c[4][kSegments];
+  alignas(64) float by_segment[kSegments][4];
 };
 
 inline Table make_table() {
@@ -49,6 +53,7 @@ inline Table make_table() {
     table.c[1][i] = float(d0);
     table.c[2][i] = float(3.0 * (f1 - f0) - 2.0 * d0 - d1);
     table.c[3][i] = float(2.0 * (f0 - f1) + d0 + d1);
+    for (int k = 0; k < 4; ++k) table.by_segment[i][k] = table.c[k][i];
   }
   return table;
 }
