@@ -128,9 +128,10 @@ FASTBERT_TARGET_AVX2 void epilogue_body_avx2(const Epilogue& e, const int32_t* a
 // With GELU, epilogue_avx512's operations on 8 lanes: the compiled loop
 // kept the GELU scalar here too. Without GELU the compiled loop is faster.
 // Measured on AMD EPYC Zen 3 (1 thread, 1536 rows of 128 values, medians of
-// 41): GELU + u8 0.32-0.45 ms here (0.64-0.81 with gathered coefficients)
-// against 1.50-1.73 compiled; fp32 with or without a residual 0.11 ms here
-// against 0.05-0.13 compiled.
+// 41): GELU + u8 0.32-0.45 ms here with permuted coefficients, 0.23-0.28
+// with the coefficients loaded by segment (math/gelu_cubic_avx2.h), 0.64-
+// 0.81 gathered, against 1.50-1.73 compiled; fp32 with or without a
+// residual 0.11 ms here against 0.05-0.13 compiled.
 FASTBERT_TARGET_AVX2 void epilogue_avx2(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
                                         float bias, const float* residual, void* out, int64_t count) {
   if (!e.gelu || (e.output != OutputType::f32 && e.output != OutputType::u8))
