@@ -2,6 +2,7 @@
 // int16, for the quad-layout team loop.
 #include <immintrin.h>
 
+#include "../keep_in_register.h"
 #include "../target.h"
 #include "dense_int8_kernels.h"
 #include "quad_gemm_team.h"
@@ -42,6 +43,8 @@ FASTBERT_TARGET_AVX2 void tile_madd(const int64_t* w, const uint8_t* xq, int64_t
         const __m256i wr = _mm256_set1_epi64x(wq[r]);
         acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x0, wr));
         acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x1, wr));
+        keep_in_register(acc[r][0]);
+        keep_in_register(acc[r][1]);
       }
     }
 #pragma GCC unroll 4

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "spmm_1x4_microkernels.h"
+#include "../keep_in_register.h"
 #include "../target.h"
 
 namespace fastbert::kernels {
@@ -22,6 +23,7 @@ FASTBERT_TARGET_AVX2 void spmm_1x4_avx2(const Spmm1x4RowTask& t) {
       for (int v = 0; v < kVectors; ++v) {
         const __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 16 * v)));
         acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(xv, w));
+        detail::keep_in_register(acc[v]);
       }
     }
     const __m256i init = _mm256_set1_epi32(t.acc_init);

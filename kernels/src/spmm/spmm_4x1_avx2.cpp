@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "spmm_4x1_microkernels.h"
+#include "../keep_in_register.h"
 #include "../target.h"
 
 namespace fastbert::kernels {
@@ -40,6 +41,8 @@ FASTBERT_TARGET_AVX2 void spmm_4x1_avx2(const Spmm4x1GroupTask& t) {
           const __m256i wv = _mm256_set1_epi32(pairs[p * 4 + r]);
           acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(lo, wv));
           acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(hi, wv));
+          detail::keep_in_register(acc[r][0]);
+          detail::keep_in_register(acc[r][1]);
         }
       }
     }
