@@ -125,13 +125,14 @@ FASTBERT_TARGET_AVX2 void epilogue_body_avx2(const Epilogue& e, const int32_t* a
                                              float scale, float bias, const float* residual, void* out, int64_t count) {
   epilogue_body(e, acc, compensation, scale, bias, residual, out, count);
 }
-// With GELU, epilogue_avx512's operations on 8 lanes: the compiled loop
-// kept the GELU scalar here too. Without GELU the compiled loop is faster.
-// Measured on AMD EPYC Zen 3 (1 thread, 1536 rows of 128 values, medians of
-// 41): GELU + u8 0.32-0.45 ms here with permuted coefficients, 0.23-0.28
-// with the coefficients loaded by segment (math/gelu_cubic_avx2.h), 0.64-
-// 0.81 gathered, against 1.50-1.73 compiled; fp32 with or without a
-// residual 0.11 ms here against 0.05-0.13 compiled.
+// With GELU, epilogue_avx512's operations on 8 lanes, a block of values at
+// a time (the GELU's lookups want blocks: math/gelu_cubic_avx2.h): the
+// compiled loop kept the GELU scalar here too. Without GELU the compiled
+// loop is faster. Measured on AMD EPYC Zen 3 (1 thread, 1536 rows of 128
+// values, medians of 41): GELU + u8 0.32-0.45 ms here with permuted
+// coefficients, 0.23-0.28 with the coefficients loaded by segment one vector
+// at a time, 0.64-0.81 gathered, against 1.50-1.73 compiled; fp32 with or
+// without a residual 0.11 ms here against 0.05-0.13 compiled.
 FASTBERT_TARGET_AVX2 void epilogue_avx2(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale,
                                         float bias, const float* residual, void* out, int64_t count) {
   if (!e.gelu || (e.output != OutputType::f32 && e.output != OutputType::u8))
@@ -141,16 +142,24 @@ FASTBERT_TARGET_AVX2 void epilogue_avx2(const Epilogue& e, const int32_t* acc, i
   const __m256 inv_scale = _mm256_set1_ps(1.0f / e.out_scale);
   const __m256i zero_point = _mm256_set1_epi32(e.out_zero_point);
   const gelu_cubic::Table& table = gelu_cubic::table();
-  for (int64_t i = 0; i < count; i += 8) {
-    const int64_t n = std::min<int64_t>(8, count - i);
-    const __m256i a = _mm256_add_epi32(detail::load_first_epi32_avx2(acc + i, n), comp);
-    __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), sc, b);
-    y = detail::gelu_cubic_avx2(y, table);
-    if (residual) y = _mm256_add_ps(y, detail::load_first_avx2(residual + i, n));
+  alignas(32) float y[detail::kGeluCubicBlockAvx2];
+  for (int64_t i0 = 0; i0 < count; i0 += detail::kGeluCubicBlockAvx2) {
+    const int64_t n = std::min(detail::kGeluCubicBlockAvx2, count - i0);
+    for (int64_t j = 0; j < n; j += 8) {
+      const __m256i a = _mm256_add_epi32(detail::load_first_epi32_avx2(acc + i0 + j, n - j), comp);
+      _mm256_store_ps(y + j, _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), sc, b));
+    }
+    detail::gelu_cubic_block_avx2(y, (n + 7) / 8, table);
+    if (residual)
+      for (int64_t j = 0; j < n; j += 8)
+        _mm256_store_ps(y + j, _mm256_add_ps(_mm256_load_ps(y + j), detail::load_first_avx2(residual + i0 + j, n - j)));
     if (e.output == OutputType::f32)
-      detail::store_first_avx2(static_cast<float*>(out) + i, n, y);
+      for (int64_t j = 0; j < n; j += 8)
+        detail::store_first_avx2(static_cast<float*>(out) + i0 + j, n - j, _mm256_load_ps(y + j));
     else
-      detail::store_quantized_u8_avx2(static_cast<uint8_t*>(out) + i, n, y, inv_scale, zero_point);
+      for (int64_t j = 0; j < n; j += 8)
+        detail::store_quantized_u8_avx2(static_cast<uint8_t*>(out) + i0 + j, std::min<int64_t>(8, n - j),
+                                        _mm256_load_ps(y + j), inv_scale, zero_point);
   }
 }
 void epilogue_default(const Epilogue& e, const int32_t* acc, int32_t compensation, float scale, float bias,
