@@ -54,7 +54,7 @@ jq --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg load "$(c
   . as $run
   | [.seq_per_s[] | select(.engine | test("-s0$"))] as $dense
   | {protocol: "bench/run-model-sparsity.sh: random-weight MiniLM- and BERT-base-shaped models, 4x1 block-sparse int8 exports at 0/80/90 %, one interleaved fastbert bench model run (median of the rounds) with --profile",
-     cpu: $cpu, fastbert_isa: $isa, loadavg_after: $load, threads: .threads, rounds: .rounds, vnni_peak_gops_1_thread,
+     cpu: $cpu, fastbert_isa: $isa, loadavg_after: $load, threads: .threads, rounds: .rounds, vnni_peak_gops_1_thread, int8_peak_gops_1_thread, int8_peak,
      speedup_over_dense_int8: [.seq_per_s[] | . as $r
        | ($dense[] | select((.engine | shape) == ($r.engine | shape) and .seq == $r.seq and .batch == $r.batch)) as $d
        | ($run.profile[] | select(.engine == $r.engine and .seq == $r.seq and .batch == $r.batch)) as $p

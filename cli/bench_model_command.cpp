@@ -262,9 +262,14 @@ void run_bench_model(const BenchModelArgs& a) {
     j["cpu"] = kernels::cpu_model_name();
     j["threads"] = num_threads();
     j["rounds"] = a.rounds;
-    // The machine's own yardstick, measured in this run: int8 MACs/s of one
-    // core with independent vpdpbusd (0 without AVX512-VNNI).
-    j["vnni_peak_gops_1_thread"] = kernels::measure_vnni_peak_gops(1);
+    // The machine's own yardstick, measured in this run on one core: int8
+    // MACs/s with independent vpdpbusd (0 without AVX512-VNNI), and the int8
+    // peak of this CPU whatever it has (the same VNNI loop, or AVX2's exact
+    // vpmaddwd one: kernels::measure_int8_peak).
+    const kernels::Int8Peak peak = kernels::measure_int8_peak(1);
+    j["vnni_peak_gops_1_thread"] = std::string(peak.name) == "VNNI" ? peak.gops : 0.0;
+    j["int8_peak_gops_1_thread"] = peak.gops;
+    j["int8_peak"] = peak.loop;
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (const auto& m : results)
       rows.push_back({{"engine", m.engine}, {"seq", m.seq}, {"batch", m.batch}, {"value", m.seq_per_s},

@@ -145,31 +145,6 @@ struct Row {
 const std::vector<KernelShape> kBertShapes = {{768, 768},   {768, 3072},  {3072, 768}, {1024, 1024},
                                               {1024, 4096}, {4096, 1024}, {256, 256},  {256, 1024}};
 
-// The int8 peak the %peak column is taken of: VNNI's where the CPU has it,
-// else the exact AVX2 multiply-accumulate's (a CPU without VNNI would show a
-// peak of 0 otherwise).
-struct Int8Peak {
-  double gops = 0, gops_1_thread = 0;
-  const char* name = "";  // as printed: "VNNI" or "AVX2 exact int8"
-  const char* loop = "";
-};
-
-Int8Peak measure_int8_peak(int threads) {
-  Int8Peak p;
-  if (cpu_supports(Isa::avx512_vnni)) {
-    p.gops = measure_vnni_peak_gops(threads, 0.3);
-    p.gops_1_thread = threads > 1 ? measure_vnni_peak_gops(1, 0.2) : p.gops;
-    p.name = "VNNI";
-    p.loop = "int8 VNNI, measured vpdpbusd loop";
-  } else {
-    p.gops = measure_avx2_int8_peak_gops(threads, 0.3);
-    p.gops_1_thread = threads > 1 ? measure_avx2_int8_peak_gops(1, 0.2) : p.gops;
-    p.name = "AVX2 exact int8";
-    p.loop = "no VNNI: exact int8 on AVX2, measured vpmaddwd + vpaddd loop";
-  }
-  return p;
-}
-
 void write_csv(const std::string& path, const std::vector<Row>& rows, const Int8Peak& peak, int threads, bool fresh, bool cpu_time,
                const std::string& int8_impl, const std::string& fp32_impl, const std::string& runtime_dense_impl,
                double codegen_ms) {
@@ -295,7 +270,8 @@ void run_kernel_bench(const KernelBenchOptions& o, std::ostream& out) {
     SpmmPrimitive p(w, SpmmDesc{});
     codegen_ms = seconds_since(t0) * 1e3;
   }
-  const Int8Peak peak = measure_int8_peak(threads);
+  // The %peak column's yardstick: VNNI's peak, or AVX2's exact int8 one without VNNI.
+  const Int8Peak peak = measure_int8_peak(threads, 0.3);
   const double peak1 = peak.gops_1_thread;
   const double mix1 = measure_vnni_4x1_interleave_ceiling_gops(1, 0.2);
   const double loop1x4 = measure_vnni_1x4_inner_loop_ceiling_gops(1, 8, 0.2);

@@ -183,6 +183,17 @@ double measure_avx2_int8_peak_gops(int threads, double seconds) {
   return best_rate(code.getCode<void (*)(int64_t)>(), 2.0 * 16.0 * Avx2MaddLoop::kChains, threads, seconds);
 }
 
+Int8Peak measure_int8_peak(int threads, double seconds) {
+  Int8Peak p;
+  const bool vnni = cpu_supports(Isa::avx512_vnni);
+  auto measure = vnni ? measure_vnni_peak_gops : measure_avx2_int8_peak_gops;
+  p.gops = measure(threads, seconds);
+  p.gops_1_thread = threads > 1 ? measure(1, seconds) : p.gops;
+  p.name = vnni ? "VNNI" : "AVX2 exact int8";
+  p.loop = vnni ? "int8 VNNI, measured vpdpbusd loop" : "no VNNI: exact int8 on AVX2, measured vpmaddwd + vpaddd loop";
+  return p;
+}
+
 double measure_vnni_4x1_interleave_ceiling_gops(int threads, double seconds) {
   if (!cpu_supports(Isa::avx512_vnni)) return 0.0;
   static InterleaveMixLoop code;

@@ -102,11 +102,18 @@ TEST_F(EngineCli, BenchModelReportsThroughputLatencyBudgetAndProfile) {
   EXPECT_EQ(j.at("rounds"), 2);
   EXPECT_EQ(j.at("models").at("first"), (dir_ / "m.fbm").string());
   EXPECT_GE(j.at("vnni_peak_gops_1_thread").get<double>(), 0.0);
+  // Any CPU with AVX2 (every machine of this project) has an int8 peak to report.
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_GT(j.at("int8_peak_gops_1_thread").get<double>(), 0.0);
+    EXPECT_FALSE(j.at("int8_peak").get<std::string>().empty());
+  }
   ASSERT_EQ(j.at("seq_per_s").size(), compare ? 6u : 4u) << j.dump();
   for (const auto& row : j.at("seq_per_s")) EXPECT_GT(row.at("value").get<double>(), 0.0) << row.dump();
   EXPECT_EQ(j.at("seq_per_s")[0].at("engine"), "fastbert_first");
   EXPECT_EQ(j.at("seq_per_s")[1].at("engine"), "fastbert_copy");
-  if (compare) EXPECT_EQ(j.at("seq_per_s")[2].at("engine"), "libtorch_fp32");
+  if (compare) {
+    EXPECT_EQ(j.at("seq_per_s")[2].at("engine"), "libtorch_fp32");
+  }
   ASSERT_EQ(j.at("profile").size(), 4u);
   EXPECT_EQ(j.at("profile")[1].at("engine"), "fastbert_copy");
   EXPECT_GT(j.at("profile")[0].at("share").at("attention").get<double>(), 0.0);

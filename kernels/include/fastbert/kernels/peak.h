@@ -17,6 +17,18 @@ double measure_vnni_peak_gops(int threads, double seconds = 0.2);
 // exact int8.
 double measure_avx2_int8_peak_gops(int threads, double seconds = 0.2);
 
+// The int8 peak this CPU's speed figures are measured against: VNNI's
+// (measure_vnni_peak_gops) where the CPU has AVX512-VNNI, else the exact AVX2
+// multiply-accumulate's (measure_avx2_int8_peak_gops), so that a CPU without
+// VNNI reports its own yardstick rather than 0. Both on `threads` threads
+// and on 1; gops 0 on a CPU with neither.
+struct Int8Peak {
+  double gops = 0, gops_1_thread = 0;
+  const char* name = "";  // "VNNI" or "AVX2 exact int8"
+  const char* loop = "";  // what was measured, in words
+};
+Int8Peak measure_int8_peak(int threads, double seconds = 0.2);
+
 // The rate of vpdpbusd MACs in the register-only instruction mix of one 4x1
 // SpMM chunk (8 unpacks that interleave 4 input rows + 16 vpdpbusd), same
 // units: the ceiling of the 4x1 microkernel on this core before any load,
