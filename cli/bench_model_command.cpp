@@ -267,7 +267,7 @@ void run_bench_model(const BenchModelArgs& a) {
     // peak of this CPU whatever it has (the same VNNI loop, or AVX2's exact
     // vpmaddwd one: kernels::measure_int8_peak).
     const kernels::Int8Peak peak = kernels::measure_int8_peak(1);
-    j["vnni_peak_gops_1_thread"] = std::string(peak.name) == "VNNI" ? peak.gops : 0.0;
+    j["vnni_peak_gops_1_thread"] = peak.isa == kernels::Isa::avx512_vnni ? peak.gops : 0.0;
     j["int8_peak_gops_1_thread"] = peak.gops;
     j["int8_peak"] = peak.loop;
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();

@@ -189,6 +189,7 @@ Int8Peak measure_int8_peak(int threads, double seconds) {
   auto measure = vnni ? measure_vnni_peak_gops : measure_avx2_int8_peak_gops;
   p.gops = measure(threads, seconds);
   p.gops_1_thread = threads > 1 ? measure(1, seconds) : p.gops;
+  p.isa = vnni ? Isa::avx512_vnni : Isa::avx2;
   p.name = vnni ? "VNNI" : "AVX2 exact int8";
   p.loop = vnni ? "int8 VNNI, measured vpdpbusd loop" : "no VNNI: exact int8 on AVX2, measured vpmaddwd + vpaddd loop";
   return p;

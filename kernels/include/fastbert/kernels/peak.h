@@ -1,6 +1,8 @@
 #pragma once
 #include <string>
 
+#include "fastbert/kernels/isa.h"
+
 namespace fastbert::kernels {
 
 // The int8 multiply-accumulate peak of this machine, measured with a JIT loop
@@ -24,6 +26,7 @@ double measure_avx2_int8_peak_gops(int threads, double seconds = 0.2);
 // and on 1; gops 0 on a CPU with neither.
 struct Int8Peak {
   double gops = 0, gops_1_thread = 0;
+  Isa isa = Isa::avx2;    // whose loop was measured: avx512_vnni or avx2
   const char* name = "";  // "VNNI" or "AVX2 exact int8"
   const char* loop = "";  // what was measured, in words
 };
